@@ -1,0 +1,213 @@
+import { Bucketer } from './time.js'
+import type { MeasureDefinition, ViewDefinition } from './view.js'
+
+/** How a slot of cell state combines: added, or kept as the smallest or largest value. */
+export type SlotOp = 'add' | 'min' | 'max'
+
+export type DimValue = string | number | boolean | null
+
+/** The mutable state of one cell: event count and one integer per slot (null: no value yet). */
+export interface CellState {
+  eventCount: number
+  slots: Array<number | null>
+}
+
+/** One event's effect on one cell of one view. */
+export interface Contribution {
+  period: string
+  dimsKey: string
+  eventCount: number
+  slots: Array<number | null>
+}
+
+/** The stored fields an event contributes from. */
+export interface EventFacts {
+  type: string
+  occurredAt: number
+  data: Record<string, unknown>
+}
+
+/**
+ * A view compiled for the hot path: slot layout, bucketing and value extraction.
+ * Measures are kept as integers scaled by 10^decimals so that additions and the subtractions
+ * of retractions are exact, whatever order they happen in.
+ */
+export class ViewProgram {
+  readonly ops: SlotOp[] = []
+  readonly #slotOf: number[] = []
+  readonly #scale: number[] = []
+  readonly #types: Set<string>
+  readonly bucketer: Bucketer
+
+  constructor(readonly view: ViewDefinition) {
+    this.#types = new Set(view.eventTypes)
+    this.bucketer = new Bucketer(view.timezone, view.granularity)
+    for (const m of view.measures) {
+      this.#slotOf.push(this.ops.length)
+      this.#scale.push(10 ** m.decimals)
+      if (m.kind === 'min' || m.kind === 'max') this.ops.push(m.kind)
+      else if (m.kind === 'avg') this.ops.push('add', 'add')
+      else this.ops.push('add')
+    }
+  }
+
+  get name(): string {
+    return this.view.name
+  }
+
+  get hasMinMax(): boolean {
+    return this.ops.some((op) => op !== 'add')
+  }
+
+  selects(type: string): boolean {
+    return this.#types.has(type)
+  }
+
+  /** Why this event cannot feed the view (a bad dimension or measure value), or null. */
+  problemWith(data: Record<string, unknown>): { field: string; message: string } | null {
+    for (const dim of this.view.dimensions) {
+      const v = data[dim]
+      if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+        return { field: `data.${dim}`, message: `dimension ${dim} of view ${this.name} must be a string, number, boolean or null` }
+      }
+    }
+    for (let i = 0; i < this.view.measures.length; i++) {
+      const m = this.view.measures[i] as MeasureDefinition
+      if (m.field === null) continue
+      const v = data[m.field]
+      if (v === undefined || v === null) continue
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        return { field: `data.${m.field}`, message: `measure ${m.name} of view ${this.name} needs a finite number` }
+      }
+      if (!Number.isSafeInteger(Math.round(v * (this.#scale[i] as number)))) {
+        return { field: `data.${m.field}`, message: `value is too large for measure ${m.name} (${m.decimals} decimals)` }
+      }
+    }
+    return null
+  }
+
+  dimsKey(data: Record<string, unknown>): string {
+    const values: DimValue[] = this.view.dimensions.map((d) => {
+      const v = data[d]
+      return v === undefined ? null : (v as DimValue)
+    })
+    return JSON.stringify(values)
+  }
+
+  dimsOf(dimsKey: string): Record<string, DimValue> {
+    const values = JSON.parse(dimsKey) as DimValue[]
+    const dims: Record<string, DimValue> = {}
+    this.view.dimensions.forEach((d, i) => {
+      dims[d] = values[i] ?? null
+    })
+    return dims
+  }
+
+  /** The contribution of an event (already known to be selected and valid); negate for a retraction. */
+  contribution(event: EventFacts): Contribution {
+    const sign = this.view.sign[event.type] ?? 1
+    const slots: Array<number | null> = new Array(this.ops.length).fill(null)
+    const measures = this.view.measures
+    for (let i = 0; i < measures.length; i++) {
+      const m = measures[i] as MeasureDefinition
+      const slot = this.#slotOf[i] as number
+      if (m.kind === 'count') {
+        slots[slot] = sign
+        continue
+      }
+      const raw = event.data[m.field as string]
+      const scaled = typeof raw === 'number' ? sign * Math.round(raw * (this.#scale[i] as number)) : null
+      if (m.kind === 'avg') {
+        slots[slot] = scaled ?? 0
+        slots[slot + 1] = scaled === null ? 0 : 1
+      } else if (m.kind === 'sum') slots[slot] = scaled ?? 0
+      else slots[slot] = scaled
+    }
+    return { period: this.bucketer.keyOf(event.occurredAt), dimsKey: this.dimsKey(event.data), eventCount: 1, slots }
+  }
+
+  /** The measures a reader sees, from a cell's integer state. */
+  measuresOf(state: CellState): Record<string, number | null> {
+    const out: Record<string, number | null> = {}
+    const measures = this.view.measures
+    for (let i = 0; i < measures.length; i++) {
+      const m = measures[i] as MeasureDefinition
+      const slot = this.#slotOf[i] as number
+      const scale = this.#scale[i] as number
+      const v = state.slots[slot] ?? null
+      switch (m.kind) {
+        case 'count':
+          out[m.name] = v ?? 0
+          break
+        case 'sum':
+          out[m.name] = (v ?? 0) / scale
+          break
+        case 'min':
+        case 'max':
+          out[m.name] = v === null ? null : v / scale
+          break
+        case 'avg': {
+          const n = state.slots[slot + 1] ?? 0
+          out[m.name] = n === 0 ? null : (v ?? 0) / n / scale
+          break
+        }
+      }
+    }
+    return out
+  }
+}
+
+/** Adds a contribution to a cell state in place (retractions pass `direction` -1; min/max ignore them). */
+export function applyContribution(state: CellState, c: Contribution, ops: SlotOp[], direction: 1 | -1 = 1): void {
+  state.eventCount += direction * c.eventCount
+  for (let i = 0; i < ops.length; i++) {
+    const v = c.slots[i] ?? null
+    const op = ops[i]
+    if (op === 'add') {
+      state.slots[i] = (state.slots[i] ?? 0) + direction * (v ?? 0)
+    } else if (direction === 1 && v !== null) {
+      const cur = state.slots[i] ?? null
+      if (cur === null || (op === 'min' ? v < cur : v > cur)) state.slots[i] = v
+    }
+  }
+}
+
+export function emptyCell(slotCount: number): CellState {
+  return { eventCount: 0, slots: new Array(slotCount).fill(null) }
+}
+
+/** `view|period|dimsKey`: the identity of a cell in maps. */
+export function cellId(period: string, dimsKey: string): string {
+  return `${period}\u0000${dimsKey}`
+}
+
+export function splitCellId(id: string): { period: string; dimsKey: string } {
+  const at = id.indexOf('\u0000')
+  return { period: id.slice(0, at), dimsKey: id.slice(at + 1) }
+}
+
+/**
+ * Aggregates events from scratch: the one definition (DESIGN.md) for a given set of
+ * non-retracted events. Returns cells keyed by `cellId`.
+ */
+export function aggregate(program: ViewProgram, events: Iterable<EventFacts>): Map<string, CellState> {
+  const cells = new Map<string, CellState>()
+  for (const e of events) {
+    if (!program.selects(e.type)) continue
+    const c = program.contribution(e)
+    const id = cellId(c.period, c.dimsKey)
+    let state = cells.get(id)
+    if (!state) {
+      state = emptyCell(program.ops.length)
+      cells.set(id, state)
+    }
+    applyContribution(state, c, program.ops)
+  }
+  return cells
+}
+
+/** True when two cell states hold the same figures. */
+export function sameCell(a: CellState, b: CellState): boolean {
+  if (a.eventCount !== b.eventCount || a.slots.length !== b.slots.length) return false
+  return a.slots.every((v, i) => (v ?? null) === (b.slots[i] ?? null))
+}

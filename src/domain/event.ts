@@ -1,0 +1,140 @@
+import type { EventProblem, EventReason } from '../errors.js'
+import { EVENT_REASONS } from '../errors.js'
+import { parseInstant } from './time.js'
+import { isObject } from './view.js'
+
+/** An event as a producer sends it, validated and normalised (times in UTC epoch ms). */
+export interface NewEvent {
+  id: string
+  source: string
+  type: string
+  occurredAt: number
+  data: Record<string, unknown>
+  retracts: string | null
+  /** Only with an admin import; otherwise the server's clock decides. */
+  receivedAt: number | null
+}
+
+/** An event as the store holds it. */
+export interface StoredEvent extends Omit<NewEvent, 'receivedAt'> {
+  seq: number
+  receivedAt: number
+  /** For a retraction: the seq of the event it voids. */
+  targetSeq: number | null
+}
+
+/** How far `occurredAt` may lie after `receivedAt` (producer clock skew). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+
+const EVENT_FIELDS = new Set(['id', 'source', 'type', 'occurredAt', 'data', 'retracts', 'receivedAt'])
+const CLOUDEVENT_FIELDS = new Set(['specversion', 'id', 'source', 'type', 'time', 'data', 'datacontenttype', 'dataschema', 'subject', 'retracts', 'receivedat'])
+
+/** An input item that was not even JSON (an NDJSON line that fails to parse). */
+export class NotJson {
+  constructor(
+    readonly message: string,
+    readonly line?: number,
+  ) {}
+}
+
+export type ParsedEvent = { ok: true; event: NewEvent } | { ok: false; problems: EventProblem[] }
+
+/**
+ * Validates one incoming event. `imported` keeps the event's `receivedAt` (required then);
+ * otherwise a `receivedAt` in the body is ignored, as the server sets it.
+ */
+export function parseEvent(raw: unknown, index: number, imported: boolean): ParsedEvent {
+  const problems: EventProblem[] = []
+  const id = isObject(raw) && typeof raw.id === 'string' ? raw.id : undefined
+  const problem = (code: EventReason, field: string | undefined, message?: string): void => {
+    problems.push({ index, ...(id !== undefined ? { id } : {}), code, ...(field ? { field } : {}), message: message ?? EVENT_REASONS[code] })
+  }
+  if (raw instanceof NotJson) {
+    problems.push({ index, ...(raw.line !== undefined ? { line: raw.line } : {}), code: 'LV_EVENT_NOT_JSON', message: raw.message })
+    return { ok: false, problems }
+  }
+  if (!isObject(raw)) {
+    problem('LV_EVENT_NOT_JSON', undefined)
+    return { ok: false, problems }
+  }
+  for (const key of Object.keys(raw)) {
+    if (!EVENT_FIELDS.has(key)) problem('LV_EVENT_FIELD_UNKNOWN', key, `unknown field ${key}`)
+  }
+  const text = (field: 'id' | 'source' | 'type', max: number): string => {
+    const v = raw[field]
+    if (v === undefined) problem('LV_EVENT_FIELD_MISSING', field, `${field} is required`)
+    else if (typeof v !== 'string' || v.length === 0 || v.length > max) problem('LV_EVENT_FIELD_INVALID', field, `${field} must be a string of 1 to ${max} characters`)
+    return typeof v === 'string' ? v : ''
+  }
+  const eventId = text('id', 200)
+  const source = text('source', 200)
+  const type = text('type', 100)
+  let occurredAt = 0
+  if (raw.occurredAt === undefined) problem('LV_EVENT_FIELD_MISSING', 'occurredAt', 'occurredAt is required')
+  else {
+    const ms = parseInstant(raw.occurredAt)
+    if (ms === null) problem('LV_EVENT_FIELD_INVALID', 'occurredAt', 'occurredAt must be an ISO 8601 instant with an offset or Z')
+    else occurredAt = ms
+  }
+  let data: Record<string, unknown> = {}
+  if (raw.data !== undefined) {
+    if (!isObject(raw.data)) problem('LV_EVENT_FIELD_INVALID', 'data', 'data must be a JSON object')
+    else data = raw.data
+  }
+  let retracts: string | null = null
+  if (raw.retracts !== undefined && raw.retracts !== null) {
+    if (typeof raw.retracts !== 'string' || raw.retracts.length === 0 || raw.retracts.length > 200) problem('LV_EVENT_FIELD_INVALID', 'retracts', 'retracts must be the id of an event of the same source')
+    else if (raw.retracts === eventId) problem('LV_EVENT_FIELD_INVALID', 'retracts', 'an event cannot retract itself')
+    else retracts = raw.retracts
+  }
+  let receivedAt: number | null = null
+  if (imported) {
+    const ms = raw.receivedAt === undefined ? null : parseInstant(raw.receivedAt)
+    if (raw.receivedAt === undefined) problem('LV_EVENT_FIELD_MISSING', 'receivedAt', 'an import needs receivedAt on every event')
+    else if (ms === null) problem('LV_EVENT_FIELD_INVALID', 'receivedAt', 'receivedAt must be an ISO 8601 instant with an offset or Z')
+    else receivedAt = ms
+  }
+  if (problems.length > 0) return { ok: false, problems }
+  return { ok: true, event: { id: eventId, source, type, occurredAt, data, retracts, receivedAt } }
+}
+
+/** Maps a CloudEvents 1.0 structured event onto lateview's event shape (`time` → `occurredAt`). */
+export function fromCloudEvent(raw: unknown): unknown {
+  if (!isObject(raw)) return raw
+  const mapped: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(raw)) {
+    if (!CLOUDEVENT_FIELDS.has(key)) mapped[key] = value
+  }
+  if (raw.specversion !== '1.0') mapped['specversion'] = raw.specversion
+  for (const key of ['id', 'source', 'type', 'data', 'retracts'] as const) {
+    if (raw[key] !== undefined) mapped[key] = raw[key]
+  }
+  if (raw.time !== undefined) mapped.occurredAt = raw.time
+  if (raw.receivedat !== undefined) mapped.receivedAt = raw.receivedat
+  return mapped
+}
+
+/** A key-order-independent text of what makes two events with the same id the same event. */
+export function canonicalBody(e: { type: string; occurredAt: number; data: Record<string, unknown>; retracts: string | null }): string {
+  return canonicalJson({ type: e.type, occurredAt: e.occurredAt, data: e.data, retracts: e.retracts })
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (isObject(value)) {
+    const keys = Object.keys(value).sort()
+    return `{${keys.filter((k) => value[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+/** `store-042` → `store`: sources are grouped by their leading letters for lag metrics. */
+export function sourceKind(source: string): string {
+  const match = /^[A-Za-z]+/.exec(source)
+  return match ? match[0].toLowerCase() : 'other'
+}
+
+/** Key of an event in maps: source and id. */
+export function eventKey(source: string, id: string): string {
+  return `${source}\u0000${id}`
+}

@@ -1,0 +1,153 @@
+import { DateTime, Duration, IANAZone } from 'luxon'
+
+/** How a view cuts event time into periods. */
+export type Granularity = 'hour' | 'day' | 'week' | 'month'
+
+export const GRANULARITIES: readonly Granularity[] = ['hour', 'day', 'week', 'month']
+
+/** A period's half-open range of UTC epoch milliseconds. */
+export interface PeriodRange {
+  start: number
+  end: number
+}
+
+const KEY_PATTERNS: Record<Granularity, RegExp> = {
+  hour: /^(\d{4})-(\d{2})-(\d{2})T(\d{2})$/,
+  day: /^(\d{4})-(\d{2})-(\d{2})$/,
+  week: /^(\d{4})-W(\d{2})$/,
+  month: /^(\d{4})-(\d{2})$/,
+}
+
+const HALF_HOUR = 30 * 60 * 1000
+
+export function isValidTimeZone(zone: string): boolean {
+  return IANAZone.isValidZone(zone)
+}
+
+/**
+ * Parses an ISO 8601 duration (`PT6H`, `P1D`) into milliseconds; null when malformed or not
+ * positive. Days count as 24 hours here: durations measure lag and deadlines, not calendar days.
+ */
+export function parseDurationMs(iso: string): number | null {
+  if (typeof iso !== 'string' || !/^P/.test(iso)) return null
+  const duration = Duration.fromISO(iso)
+  if (!duration.isValid) return null
+  const ms = duration.shiftTo('milliseconds').milliseconds
+  return Number.isFinite(ms) && ms > 0 ? ms : null
+}
+
+/** The period key of an instant: `2026-11-25T13`, `2026-11-25`, `2026-W48` or `2026-11`. */
+export function periodKeyOf(ms: number, zone: string, granularity: Granularity): string {
+  const local = DateTime.fromMillis(ms, { zone })
+  switch (granularity) {
+    case 'hour':
+      return `${pad(local.year, 4)}-${pad(local.month)}-${pad(local.day)}T${pad(local.hour)}`
+    case 'day':
+      return `${pad(local.year, 4)}-${pad(local.month)}-${pad(local.day)}`
+    case 'week':
+      return `${pad(local.weekYear, 4)}-W${pad(local.weekNumber)}`
+    case 'month':
+      return `${pad(local.year, 4)}-${pad(local.month)}`
+  }
+}
+
+/**
+ * The instants a period covers. Days are 23 or 25 hours long on DST changes; an hour repeated
+ * when clocks fall back is one two-hour period, since its wall-clock key is the same.
+ * Returns null for a key that is malformed or names no period of this granularity.
+ */
+export function periodRange(key: string, zone: string, granularity: Granularity): PeriodRange | null {
+  const match = KEY_PATTERNS[granularity].exec(key)
+  if (!match) return null
+  const n = match.slice(1).map(Number) as number[]
+  let guess: DateTime
+  switch (granularity) {
+    case 'hour':
+      guess = DateTime.fromObject({ year: n[0], month: n[1], day: n[2], hour: n[3] }, { zone })
+      break
+    case 'day':
+      guess = DateTime.fromObject({ year: n[0], month: n[1], day: n[2] }, { zone }).startOf('day')
+      break
+    case 'week':
+      guess = DateTime.fromObject({ weekYear: n[0], weekNumber: n[1], weekday: 1 }, { zone }).startOf('day')
+      break
+    case 'month':
+      guess = DateTime.fromObject({ year: n[0], month: n[1], day: 1 }, { zone }).startOf('day')
+      break
+  }
+  if (!guess.isValid) return null
+  let start = guess.toMillis()
+  if (periodKeyOf(start, zone, granularity) !== key) return null
+  // An ambiguous wall-clock time may resolve to its later occurrence: walk back to the first.
+  while (periodKeyOf(start - HALF_HOUR, zone, granularity) === key) start -= HALF_HOUR
+  let end: number
+  switch (granularity) {
+    case 'hour': {
+      end = start + HALF_HOUR
+      while (periodKeyOf(end, zone, granularity) === key) end += HALF_HOUR
+      break
+    }
+    case 'day':
+      end = DateTime.fromMillis(start, { zone }).plus({ days: 1 }).startOf('day').toMillis()
+      break
+    case 'week':
+      end = DateTime.fromMillis(start, { zone }).plus({ weeks: 1 }).startOf('day').toMillis()
+      break
+    case 'month':
+      end = DateTime.fromMillis(start, { zone }).plus({ months: 1 }).startOf('month').toMillis()
+      break
+  }
+  return { start, end }
+}
+
+/** The key of the period right after `key`. */
+export function nextPeriodKey(key: string, zone: string, granularity: Granularity): string | null {
+  const range = periodRange(key, zone, granularity)
+  return range ? periodKeyOf(range.end, zone, granularity) : null
+}
+
+/**
+ * Buckets instants into period keys, remembering the last few ranges: events mostly arrive in
+ * time order, so nearly every lookup is two comparisons instead of a time-zone conversion.
+ */
+export class Bucketer {
+  readonly #recent: Array<PeriodRange & { key: string }> = []
+
+  constructor(
+    readonly zone: string,
+    readonly granularity: Granularity,
+  ) {}
+
+  keyOf(ms: number): string {
+    for (const r of this.#recent) {
+      if (ms >= r.start && ms < r.end) return r.key
+    }
+    const key = periodKeyOf(ms, this.zone, this.granularity)
+    const range = periodRange(key, this.zone, this.granularity)
+    if (range) {
+      this.#recent.unshift({ key, ...range })
+      if (this.#recent.length > 8) this.#recent.pop()
+    }
+    return key
+  }
+
+  rangeOf(key: string): PeriodRange | null {
+    return periodRange(key, this.zone, this.granularity)
+  }
+}
+
+/** Parses an ISO 8601 instant that carries an offset or `Z`; null otherwise. */
+export function parseInstant(text: unknown): number | null {
+  if (typeof text !== 'string' || text.length > 64) return null
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text)) return null
+  const parsed = DateTime.fromISO(text, { setZone: true })
+  return parsed.isValid ? parsed.toMillis() : null
+}
+
+export function toIso(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+function pad(value: number, width = 2): string {
+  return String(value).padStart(width, '0')
+}

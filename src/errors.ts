@@ -1,0 +1,68 @@
+/**
+ * Every error lateview reports has a stable code from this registry. Callers check `code`,
+ * never the message. docs/errors.md lists the same codes; a test keeps the two in step.
+ */
+export const ERRORS = {
+  LV_ERR_BODY_INVALID: { status: 400, title: 'Request body is not valid' },
+  LV_ERR_BODY_UNSUPPORTED_TYPE: { status: 415, title: 'Unsupported content type' },
+  LV_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body or batch too large' },
+  LV_ERR_EVENTS_INVALID: { status: 400, title: 'Some events in the batch are not valid; nothing was written' },
+  LV_ERR_EVENT_CONFLICT: { status: 409, title: 'An event with this source and id exists with a different body' },
+  LV_ERR_EVENT_NOT_FOUND: { status: 404, title: 'No such event' },
+  LV_ERR_VIEW_NOT_FOUND: { status: 404, title: 'No such view' },
+  LV_ERR_PERIOD_MALFORMED: { status: 400, title: 'Period key does not fit the view granularity' },
+  LV_ERR_QUERY_INVALID: { status: 400, title: 'Query parameter is not valid' },
+  LV_ERR_AUTH_REQUIRED: { status: 401, title: 'A bearer token is required' },
+  LV_ERR_AUTH_INVALID: { status: 401, title: 'The bearer token is not known' },
+  LV_ERR_AUTH_FORBIDDEN: { status: 403, title: 'The token lacks the scope this request needs' },
+  LV_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  LV_ERR_STORE_BUSY: { status: 503, title: 'The store is busy; retry shortly' },
+  LV_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  LV_ERR_CONFIG_INVALID: { status: 500, title: 'Configuration is not valid' },
+  LV_ERR_VIEW_DEFINITION_INVALID: { status: 500, title: 'A view definition is not valid' },
+} as const
+
+export type ErrorCode = keyof typeof ERRORS
+
+/** Reasons attached to single events of a rejected batch (`errors[].code`). */
+export const EVENT_REASONS = {
+  LV_EVENT_FIELD_MISSING: 'a required field is missing',
+  LV_EVENT_FIELD_INVALID: 'a field has the wrong type or form',
+  LV_EVENT_FIELD_UNKNOWN: 'the event has a field lateview does not know',
+  LV_EVENT_IN_FUTURE: 'occurredAt is more than 5 minutes after receivedAt',
+  LV_EVENT_NOT_JSON: 'the item is not a JSON object',
+  LV_EVENT_RETRACTS_UNKNOWN: 'the retracted event does not exist for this source',
+  LV_EVENT_RETRACTS_RETRACTION: 'a retraction cannot be retracted',
+  LV_EVENT_ALREADY_RETRACTED: 'the event is already retracted',
+  LV_EVENT_RECEIVED_AT_ORDER: 'imported receivedAt is earlier than what the store already holds',
+} as const
+
+export type EventReason = keyof typeof EVENT_REASONS
+
+export interface EventProblem {
+  index: number
+  id?: string
+  line?: number
+  code: EventReason
+  field?: string
+  message: string
+}
+
+/** An error with a stable code, an HTTP status, and optional details for problem+json. */
+export class LateviewError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly details: Record<string, unknown>
+
+  constructor(code: ErrorCode, detail?: string, details: Record<string, unknown> = {}) {
+    super(detail ?? ERRORS[code].title)
+    this.name = 'LateviewError'
+    this.code = code
+    this.status = ERRORS[code].status
+    this.details = details
+  }
+}
+
+export function isLateviewError(error: unknown): error is LateviewError {
+  return error instanceof LateviewError
+}

@@ -1,0 +1,234 @@
+import { aggregate, applyContribution, cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
+import type { Clock } from '../domain/clock.js'
+import { canonicalBody, eventKey, MAX_CLOCK_SKEW_MS, parseEvent, type NewEvent, type StoredEvent } from '../domain/event.js'
+import { toIso } from '../domain/time.js'
+import { LateviewError, type EventProblem } from '../errors.js'
+import { dropEmptyCells, setCell } from '../store/cells.js'
+import type { Engine, WriteTx } from '../store/engine.js'
+import { periodEvents, retractedAmong } from '../store/events.js'
+import type { EventsTable } from '../store/schema.js'
+
+export interface IngestOptions {
+  /** Admin import: keep each event's `receivedAt` (non-decreasing, not before the store's newest). */
+  imported?: boolean
+}
+
+/** What an ingest call reports back (the HTTP answer is this without `lags`). */
+export interface IngestResult {
+  accepted: number
+  duplicates: number
+  firstSeq: number | null
+  lastSeq: number | null
+  receivedAt: string
+  alerts: unknown[]
+  /** Per accepted event: its source and lag, for metrics. */
+  lags: Array<{ source: string; lagMs: number }>
+}
+
+export const MAX_BATCH = 100_000
+
+interface Accepted {
+  event: NewEvent
+  seq: number
+  receivedAt: number
+  /** The event a retraction voids. */
+  target: { seq: number; type: string; occurredAt: number; data: Record<string, unknown> } | null
+}
+
+/**
+ * Appends a batch of events atomically: every item is validated first, then, in one write
+ * transaction, duplicates are recognised, conflicts refused, seqs and receivedAt assigned and
+ * the Realtime cells of every view updated. Any problem throws and writes nothing.
+ */
+export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clock, items: unknown[], options: IngestOptions = {}): Promise<IngestResult> {
+  if (items.length > MAX_BATCH) throw new LateviewError('LV_ERR_BODY_TOO_LARGE', `a batch holds at most ${MAX_BATCH} events; this one has ${items.length}`)
+  const imported = options.imported === true
+  const problems: EventProblem[] = []
+  const events: Array<{ event: NewEvent; index: number }> = []
+  const now = clock.now()
+  items.forEach((raw, index) => {
+    const parsed = parseEvent(raw, index, imported)
+    if (!parsed.ok) {
+      problems.push(...parsed.problems)
+      return
+    }
+    const e = parsed.event
+    const problem = (code: EventProblem['code'], field: string, message: string): void => {
+      problems.push({ index, id: e.id, code, field, message })
+    }
+    if (e.occurredAt > (e.receivedAt ?? now) + MAX_CLOCK_SKEW_MS) problem('LV_EVENT_IN_FUTURE', 'occurredAt', `occurredAt ${toIso(e.occurredAt)} is more than 5 minutes after receivedAt ${toIso(e.receivedAt ?? now)}`)
+    if (e.retracts === null) {
+      for (const p of programs) {
+        if (!p.selects(e.type)) continue
+        const bad = p.problemWith(e.data)
+        if (bad) {
+          problem('LV_EVENT_FIELD_INVALID', bad.field, bad.message)
+          break
+        }
+      }
+    }
+    events.push({ event: e, index })
+  })
+  if (problems.length > 0) throw invalid(problems)
+
+  // The same (source, id) twice in one batch: a retried item, or a conflict.
+  const unique = new Map<string, { event: NewEvent; index: number }>()
+  let duplicates = 0
+  for (const item of events) {
+    const key = eventKey(item.event.source, item.event.id)
+    const first = unique.get(key)
+    if (!first) unique.set(key, item)
+    else if (canonicalBody(first.event) === canonicalBody(item.event)) duplicates++
+    else throw conflict(item.event, item.index)
+  }
+
+  return engine.write(async (tx) => {
+    const head = await tx.head()
+    const lookups = [...unique.values()].map(({ event }) => ({ source: event.source, id: event.id }))
+    for (const { event } of unique.values()) {
+      if (event.retracts !== null && !unique.has(eventKey(event.source, event.retracts))) lookups.push({ source: event.source, id: event.retracts })
+    }
+    const stored = new Map<string, StoredEvent>()
+    for (const e of await tx.findEvents(lookups)) stored.set(eventKey(e.source, e.id), e)
+
+    const fresh: Array<{ event: NewEvent; index: number }> = []
+    for (const item of unique.values()) {
+      const existing = stored.get(eventKey(item.event.source, item.event.id))
+      if (!existing) fresh.push(item)
+      else if (canonicalBody(existing) === canonicalBody(item.event)) duplicates++
+      else throw conflict(item.event, item.index)
+    }
+
+    const accepted = await admit(tx, fresh, stored, head, imported ? null : Math.max(now, head.receivedAt))
+    if (accepted.length > 0) {
+      await tx.insertEvents(accepted.map(toRow))
+      await updateRealtime(tx, programs, accepted)
+    }
+    const last = accepted[accepted.length - 1]
+    return {
+      accepted: accepted.length,
+      duplicates,
+      firstSeq: accepted[0]?.seq ?? null,
+      lastSeq: last?.seq ?? null,
+      receivedAt: toIso(last?.receivedAt ?? Math.max(now, head.receivedAt)),
+      alerts: [],
+      lags: accepted.map((a) => ({ source: a.event.source, lagMs: a.receivedAt - a.event.occurredAt })),
+    }
+  })
+}
+
+/** Assigns seqs and receivedAt and resolves retraction targets; throws if any event cannot be admitted. */
+async function admit(
+  tx: WriteTx,
+  fresh: Array<{ event: NewEvent; index: number }>,
+  stored: Map<string, StoredEvent>,
+  head: { seq: number; receivedAt: number },
+  receivedAt: number | null,
+): Promise<Accepted[]> {
+  const problems: EventProblem[] = []
+  const storedTargets = fresh
+    .map(({ event }) => (event.retracts === null ? undefined : stored.get(eventKey(event.source, event.retracts))))
+    .filter((t): t is StoredEvent => t !== undefined)
+  const alreadyVoided = await retractedAmong(tx.db, storedTargets.map((t) => t.seq))
+  const batch = new Map<string, Accepted>()
+  const accepted: Accepted[] = []
+  let lastReceived = head.receivedAt
+  for (const { event, index } of fresh) {
+    const problem = (code: EventProblem['code'], field: string, message: string): void => {
+      problems.push({ index, id: event.id, code, field, message })
+    }
+    const at = receivedAt ?? (event.receivedAt as number)
+    if (at < lastReceived) problem('LV_EVENT_RECEIVED_AT_ORDER', 'receivedAt', `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch`)
+    lastReceived = Math.max(lastReceived, at)
+    let target: Accepted['target'] = null
+    if (event.retracts !== null) {
+      const key = eventKey(event.source, event.retracts)
+      const inBatch = batch.get(key)
+      const old = stored.get(key)
+      const t = inBatch ? { seq: inBatch.seq, ...inBatch.event, targetSeq: inBatch.event.retracts } : old ? { ...old, targetSeq: old.targetSeq } : null
+      if (!t) problem('LV_EVENT_RETRACTS_UNKNOWN', 'retracts', `no event ${JSON.stringify(event.retracts)} from source ${JSON.stringify(event.source)} precedes this retraction`)
+      else if (t.retracts !== null) problem('LV_EVENT_RETRACTS_RETRACTION', 'retracts', `${JSON.stringify(event.retracts)} is itself a retraction`)
+      else if (alreadyVoided.has(t.seq) || accepted.some((a) => a.target?.seq === t.seq)) problem('LV_EVENT_ALREADY_RETRACTED', 'retracts', `${JSON.stringify(event.retracts)} is already retracted`)
+      else target = { seq: t.seq, type: t.type, occurredAt: t.occurredAt, data: t.data }
+    }
+    const a: Accepted = { event, seq: head.seq + accepted.length + 1, receivedAt: at, target }
+    accepted.push(a)
+    batch.set(eventKey(event.source, event.id), a)
+  }
+  if (problems.length > 0) throw invalid(problems)
+  return accepted
+}
+
+function toRow(a: Accepted): EventsTable {
+  const e = a.event
+  return {
+    seq: a.seq,
+    source: e.source,
+    id: e.id,
+    type: e.type,
+    occurred_at: e.occurredAt,
+    received_at: a.receivedAt,
+    data: JSON.stringify(e.data),
+    retracts: e.retracts,
+    target_seq: a.target?.seq ?? null,
+    eff_type: a.target?.type ?? e.type,
+    eff_occurred_at: a.target?.occurredAt ?? e.occurredAt,
+  }
+}
+
+/**
+ * Adds the batch to every view's Realtime cells: contributions are summed per cell in memory
+ * first, so a cell is written once per batch. A retraction subtracts its target's contribution;
+ * where a view has min or max, the touched cell is recomputed from the store, as a removed
+ * extreme cannot be undone by arithmetic.
+ */
+async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[]): Promise<void> {
+  const newHead = (accepted[accepted.length - 1] as Accepted).seq
+  for (const program of programs) {
+    const changes = new Map<string, CellState>()
+    const repair = new Set<string>()
+    const emptied = new Set<string>()
+    for (const a of accepted) {
+      const facts = a.target ?? a.event
+      if (!program.selects(facts.type)) continue
+      const c = program.contribution(facts)
+      const id = cellId(c.period, c.dimsKey)
+      let state = changes.get(id)
+      if (!state) {
+        state = emptyCell(program.ops.length)
+        changes.set(id, state)
+      }
+      if (a.target) {
+        applyContribution(state, c, program.ops, -1)
+        emptied.add(c.period)
+        if (program.hasMinMax) repair.add(id)
+      } else applyContribution(state, c, program.ops, 1)
+    }
+    const writes = [...changes].filter(([id]) => !repair.has(id)).map(([id, state]) => ({ ...splitCellId(id), state }))
+    await tx.addToCells(program, writes)
+    if (emptied.size > 0) await dropEmptyCells(tx, program, [...emptied])
+    for (const id of repair) {
+      const { period, dimsKey } = splitCellId(id)
+      const range = program.bucketer.rangeOf(period)
+      if (!range) continue
+      const events = (await periodEvents(tx.db, program.view.eventTypes, range, newHead)).filter((e) => program.dimsKey(e.data) === dimsKey)
+      const cell = aggregate(program, events).get(id) ?? null
+      await setCell(tx, program, period, dimsKey, cell)
+    }
+  }
+}
+
+function invalid(problems: EventProblem[]): LateviewError {
+  const n = new Set(problems.map((p) => p.index)).size
+  return new LateviewError('LV_ERR_EVENTS_INVALID', `${n} event${n === 1 ? '' : 's'} of the batch ${n === 1 ? 'is' : 'are'} not valid; nothing was written`, {
+    errors: problems.sort((a, b) => a.index - b.index),
+  })
+}
+
+function conflict(event: NewEvent, index: number): LateviewError {
+  return new LateviewError(
+    'LV_ERR_EVENT_CONFLICT',
+    `event ${JSON.stringify(event.id)} from source ${JSON.stringify(event.source)} already exists with a different body; nothing was written`,
+    { source: event.source, id: event.id, index },
+  )
+}

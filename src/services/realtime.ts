@@ -1,0 +1,118 @@
+import type { Kysely } from 'kysely'
+import { aggregate, sameCell, splitCellId, type CellState, type DimValue, type EventFacts, type ViewProgram } from '../domain/aggregate.js'
+import type { Clock } from '../domain/clock.js'
+import { canonicalJson } from '../domain/event.js'
+import { LateviewError } from '../errors.js'
+import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
+import type { Engine } from '../store/engine.js'
+import { allVoided, headSeq, scanEvents } from '../store/events.js'
+import type { Schema } from '../store/schema.js'
+
+export interface RealtimeQuery {
+  from?: string
+  to?: string
+  /** Dimension filters: `{ store: "042" }` keeps cells whose dimension's text equals the value. */
+  where?: Record<string, string>
+}
+
+export interface RealtimeCell {
+  period: string
+  dims: Record<string, DimValue>
+  measures: Record<string, number | null>
+  eventCount: number
+}
+
+/** The live cells of a view and the seq they are exact at, read in one snapshot. */
+export async function readRealtime(engine: Engine, program: ViewProgram, query: RealtimeQuery = {}): Promise<{ view: string; seq: number; cells: RealtimeCell[] }> {
+  for (const [dim] of Object.entries(query.where ?? {})) {
+    if (!program.view.dimensions.includes(dim)) throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is not a dimension of view ${program.name}`)
+  }
+  const { seq, stored } = await engine.snapshot(async (db) => ({ seq: await headSeq(db), stored: await readCells(db, program, query.from, query.to) }))
+  const where = Object.entries(query.where ?? {})
+  const cells: RealtimeCell[] = []
+  for (const c of stored) {
+    const dims = program.dimsOf(c.dimsKey)
+    if (where.some(([d, v]) => String(dims[d]) !== v)) continue
+    cells.push({ period: c.period, dims, measures: program.measuresOf(c.state), eventCount: c.state.eventCount })
+  }
+  return { view: program.name, seq, cells }
+}
+
+/** Recomputes a view's cells from the store at knowledge `maxSeq`, streaming events page by page. */
+export async function recomputeView(db: Kysely<Schema>, program: ViewProgram, maxSeq: number): Promise<Map<string, CellState>> {
+  const voided = await allVoided(db, maxSeq)
+  const cells = new Map<string, CellState>()
+  for await (const page of scanEvents(db, program.view.eventTypes, maxSeq)) {
+    const facts: EventFacts[] = []
+    for (const row of page) {
+      if (!voided.has(row.seq)) facts.push({ type: row.type, occurredAt: row.occurred_at, data: JSON.parse(row.data) as Record<string, unknown> })
+    }
+    for (const [id, state] of aggregate(program, facts)) {
+      const total = cells.get(id)
+      if (!total) cells.set(id, state)
+      else mergeInto(total, state, program)
+    }
+  }
+  return cells
+}
+
+function mergeInto(total: CellState, part: CellState, program: ViewProgram): void {
+  total.eventCount += part.eventCount
+  program.ops.forEach((op, i) => {
+    const a = total.slots[i] ?? null
+    const b = part.slots[i] ?? null
+    if (op === 'add') total.slots[i] = (a ?? 0) + (b ?? 0)
+    else if (b !== null && (a === null || (op === 'min' ? b < a : b > a))) total.slots[i] = b
+  })
+}
+
+export interface CellDifference {
+  view: string
+  period: string
+  dims: Record<string, DimValue>
+  stored: { measures: Record<string, number | null>; eventCount: number } | null
+  recomputed: { measures: Record<string, number | null>; eventCount: number } | null
+}
+
+/** Compares every Realtime cell with a recomputation from the store; an empty list means exact. */
+export async function verifyRealtime(engine: Engine, programs: ViewProgram[]): Promise<{ seq: number; cells: number; differences: CellDifference[] }> {
+  return engine.snapshot(async (db) => {
+    const seq = await headSeq(db)
+    const differences: CellDifference[] = []
+    let count = 0
+    for (const program of programs) {
+      const expected = await recomputeView(db, program, seq)
+      const actual = await readCellMap(db, program)
+      count += actual.size
+      const shown = (s: CellState | undefined) => (s ? { measures: program.measuresOf(s), eventCount: s.eventCount } : null)
+      for (const id of new Set([...expected.keys(), ...actual.keys()])) {
+        const e = expected.get(id)
+        const a = actual.get(id)
+        if (e && a && sameCell(e, a)) continue
+        const { period, dimsKey } = splitCellId(id)
+        differences.push({ view: program.name, period, dims: program.dimsOf(dimsKey), stored: shown(a), recomputed: shown(e) })
+      }
+    }
+    return { seq, cells: count, differences }
+  })
+}
+
+/**
+ * Makes each view's stored cells match its current definition: a view that is new or whose
+ * definition changed is recomputed from the store in one write transaction. Returns the names rebuilt.
+ */
+export async function syncViews(engine: Engine, programs: ViewProgram[], clock: Clock): Promise<string[]> {
+  const rebuilt: string[] = []
+  for (const program of programs) {
+    const definition = canonicalJson(program.view)
+    if ((await viewState(engine.db, program.name)) === definition) continue
+    await engine.write(async (tx) => {
+      const head = await tx.head()
+      await replaceViewCells(tx, program, await recomputeView(tx.db, program, head.seq))
+      await putViewState(tx.db, program.name, program.view.version, definition, clock.now())
+    })
+    rebuilt.push(program.name)
+  }
+  return rebuilt
+}
+

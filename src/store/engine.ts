@@ -1,0 +1,309 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely'
+import pg from 'pg'
+import type { CellState, ViewProgram } from '../domain/aggregate.js'
+import type { StoredEvent } from '../domain/event.js'
+import { LateviewError } from '../errors.js'
+import { migrations } from './migrations.js'
+import { SLOT_COLUMNS, type CellsTable, type EventsTable, type Schema } from './schema.js'
+
+/**
+ * The one place that knows SQLite from PostgreSQL: how to connect, how a write transaction is
+ * serialised, the integer type, and the hot-path statements (prepared and synchronous on
+ * SQLite, multi-row on PostgreSQL). Everything else in the store is portable Kysely.
+ */
+export interface Engine {
+  readonly kind: 'sqlite' | 'postgres'
+  readonly db: Kysely<Schema>
+  /** Brings the schema up to date. */
+  migrate(): Promise<void>
+  /** Runs `fn` in the one write transaction at a time: seq order is commit order. */
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>
+  /** Runs reads that must see one consistent state. */
+  snapshot<T>(fn: (db: Kysely<Schema>) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+export interface Head {
+  seq: number
+  receivedAt: number
+}
+
+/** A cell's new absolute state or its change, as upserted into `cells`. */
+export interface CellWrite {
+  period: string
+  dimsKey: string
+  state: CellState
+}
+
+/** What a write transaction offers beyond portable queries on `db`. */
+export interface WriteTx {
+  readonly db: Kysely<Schema>
+  head(): Promise<Head>
+  /** Stored events with these (source, id) keys. */
+  findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]>
+  insertEvents(rows: EventsTable[]): Promise<void>
+  /** Adds changes to cells (sums add, min/max combine), creating missing cells. */
+  addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void>
+}
+
+/** Opens the store named by `LATEVIEW_DB`: a file path (SQLite) or a `postgres://` URL. */
+export async function openEngine(location: string): Promise<Engine> {
+  const engine = /^postgres(ql)?:\/\//.test(location) ? await openPostgres(location) : openSqlite(location)
+  try {
+    await engine.migrate()
+  } catch (error) {
+    await engine.close()
+    throw error
+  }
+  return engine
+}
+
+export function rowToEvent(row: EventsTable): StoredEvent {
+  return {
+    seq: row.seq,
+    id: row.id,
+    source: row.source,
+    type: row.type,
+    occurredAt: row.occurred_at,
+    receivedAt: row.received_at,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    retracts: row.retracts,
+    targetSeq: row.target_seq,
+  }
+}
+
+/** The upsert of one view's cells; `excluded` holds the change. Portable between both engines. */
+function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite[]) {
+  const ops = program.ops
+  const rows = changes.map((c) => {
+    const row: Partial<CellsTable> = { view: program.name, period: c.period, dims_key: c.dimsKey, event_count: c.state.eventCount }
+    ops.forEach((_, i) => {
+      row[SLOT_COLUMNS[i] as keyof CellsTable] = (c.state.slots[i] ?? null) as never
+    })
+    return row as CellsTable
+  })
+  return db
+    .insertInto('cells')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(['view', 'period', 'dims_key']).doUpdateSet((eb) => {
+        const set: Record<string, unknown> = { event_count: eb('cells.event_count', '+', eb.ref('excluded.event_count')) }
+        ops.forEach((op, i) => {
+          const col = SLOT_COLUMNS[i] as string
+          const cur = sql.ref(`cells.${col}`)
+          const add = sql.ref(`excluded.${col}`)
+          set[col] =
+            op === 'add'
+              ? sql`coalesce(${cur}, 0) + coalesce(${add}, 0)`
+              : sql`case when ${add} is null then ${cur} when ${cur} is null or ${add} ${sql.raw(op === 'min' ? '<' : '>')} ${cur} then ${add} else ${cur} end`
+        })
+        return set as never
+      }),
+    )
+}
+
+// ---------------------------------------------------------------- SQLite
+
+function openSqlite(location: string): Engine {
+  if (location !== ':memory:') mkdirSync(dirname(location), { recursive: true })
+  const raw = new BetterSqlite3(location)
+  raw.pragma('journal_mode = WAL')
+  // Every acknowledged batch survives a power cut, not only a crash.
+  raw.pragma('synchronous = FULL')
+  raw.pragma('busy_timeout = 5000')
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: raw }) })
+  const statements = new Map<string, BetterSqlite3.Statement>()
+  const prepared = (text: string): BetterSqlite3.Statement => {
+    let stmt = statements.get(text)
+    if (!stmt) {
+      stmt = raw.prepare(text)
+      statements.set(text, stmt)
+    }
+    return stmt
+  }
+
+  class SqliteWriteTx implements WriteTx {
+    constructor(readonly db: Kysely<Schema>) {}
+
+    async head(): Promise<Head> {
+      const row = prepared('select seq, received_at from events order by seq desc limit 1').get() as { seq: number; received_at: number } | undefined
+      return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: 0 }
+    }
+
+    async findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]> {
+      const stmt = prepared('select * from events where source = ? and id = ?')
+      const found: StoredEvent[] = []
+      for (const k of keys) {
+        const row = stmt.get(k.source, k.id) as EventsTable | undefined
+        if (row) found.push(rowToEvent(row))
+      }
+      return found
+    }
+
+    async insertEvents(rows: EventsTable[]): Promise<void> {
+      const stmt = prepared(
+        'insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      for (const r of rows) {
+        stmt.run(r.seq, r.source, r.id, r.type, r.occurred_at, r.received_at, r.data, r.retracts, r.target_seq, r.eff_type, r.eff_occurred_at)
+      }
+    }
+
+    async addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void> {
+      if (changes.length === 0) return
+      const first = changes[0] as CellWrite
+      const compiled = cellUpsert(this.db, program, [first]).compile()
+      const stmt = prepared(compiled.sql)
+      const n = program.ops.length
+      for (const c of changes) {
+        const params: unknown[] = [program.name, c.period, c.dimsKey, c.state.eventCount]
+        for (let i = 0; i < n; i++) params.push(c.state.slots[i] ?? null)
+        stmt.run(params)
+      }
+    }
+  }
+
+  return {
+    kind: 'sqlite',
+    db,
+    async migrate() {
+      await runMigrations(db, 'integer')
+    },
+    async write(fn) {
+      return translateSqliteErrors(() =>
+        db.connection().execute(async (conn) => {
+          await sql`begin immediate`.execute(conn)
+          try {
+            const result = await fn(new SqliteWriteTx(conn))
+            await sql`commit`.execute(conn)
+            return result
+          } catch (error) {
+            if (raw.inTransaction) await sql`rollback`.execute(conn)
+            throw error
+          }
+        }),
+      )
+    },
+    async snapshot(fn) {
+      return translateSqliteErrors(() => db.transaction().execute((trx) => fn(trx)))
+    },
+    async close() {
+      await db.destroy()
+    },
+  }
+}
+
+async function translateSqliteErrors<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new LateviewError('LV_ERR_STORE_BUSY', 'The SQLite database is locked by another writer')
+    throw error
+  }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+const INT8_OID = 20
+
+async function openPostgres(location: string): Promise<Engine> {
+  const url = new URL(location)
+  const schema = url.searchParams.get('schema')
+  url.searchParams.delete('schema')
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new LateviewError('LV_ERR_CONFIG_INVALID', `LATEVIEW_DB: schema ${JSON.stringify(schema)} must be lower-case letters, digits and _`)
+  }
+  const types = {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === INT8_OID) return (value: string) => Number(value)
+      return pg.types.getTypeParser(oid, format as 'text')
+    },
+  }
+  if (schema) {
+    const client = new pg.Client({ connectionString: url.toString() })
+    await client.connect()
+    try {
+      await client.query(`create schema if not exists ${schema}`)
+    } finally {
+      await client.end()
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url.toString(),
+    types,
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  })
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
+
+  class PgWriteTx implements WriteTx {
+    constructor(readonly db: Transaction<Schema>) {}
+
+    async head(): Promise<Head> {
+      const row = await this.db.selectFrom('events').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+      return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: 0 }
+    }
+
+    async findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]> {
+      const bySource = new Map<string, string[]>()
+      for (const k of keys) {
+        const ids = bySource.get(k.source) ?? []
+        ids.push(k.id)
+        bySource.set(k.source, ids)
+      }
+      const found: StoredEvent[] = []
+      for (const [source, ids] of bySource) {
+        const rows = await this.db.selectFrom('events').selectAll().where('source', '=', source).where(sql<boolean>`id = any(${ids}::text[])`).execute()
+        for (const row of rows) found.push(rowToEvent(row))
+      }
+      return found
+    }
+
+    async insertEvents(rows: EventsTable[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += 2000) {
+        await this.db.insertInto('events').values(rows.slice(i, i + 2000)).execute()
+      }
+    }
+
+    async addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void> {
+      for (let i = 0; i < changes.length; i += 1000) {
+        await cellUpsert(this.db, program, changes.slice(i, i + 1000)).execute()
+      }
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    db,
+    async migrate() {
+      // Kysely's migrator takes an advisory lock: processes starting together migrate once.
+      await runMigrations(db, 'bigint')
+    },
+    async write(fn) {
+      return db.transaction().execute(async (trx) => {
+        // One writer at a time: a seq becomes visible only after every smaller seq is committed.
+        await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
+        return fn(new PgWriteTx(trx))
+      })
+    },
+    async snapshot(fn) {
+      return db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(trx))
+    },
+    async close() {
+      await db.destroy()
+    },
+  }
+}
+
+async function runMigrations(db: Kysely<Schema>, int64: 'integer' | 'bigint'): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrations(int64) })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? String(error)}`)
+  }
+}

@@ -1,0 +1,55 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+
+/**
+ * One set of migrations for both engines. The only thing they need from the engine is the
+ * name of the 64-bit integer type (SQLite's `integer` is 64-bit and makes `seq` the rowid).
+ */
+export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
+  const all: Record<string, Migration> = {
+    '0001_events_and_cells': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('events')
+          .addColumn('seq', int64, (c) => c.primaryKey())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('occurred_at', int64, (c) => c.notNull())
+          .addColumn('received_at', int64, (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('retracts', 'text')
+          .addColumn('target_seq', int64)
+          .addColumn('eff_type', 'text', (c) => c.notNull())
+          .addColumn('eff_occurred_at', int64, (c) => c.notNull())
+          .addUniqueConstraint('events_source_id', ['source', 'id'])
+          .execute()
+        // Reading a period (as-of, verify, min/max repair) is a range scan on this index.
+        await db.schema.createIndex('events_by_occurrence').on('events').columns(['eff_type', 'eff_occurred_at', 'seq']).execute()
+        await db.schema
+          .createIndex('events_by_target')
+          .on('events')
+          .column('target_seq')
+          .where(sql.ref('target_seq'), 'is not', null)
+          .execute()
+
+        let cells = db.schema
+          .createTable('cells')
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('dims_key', 'text', (c) => c.notNull())
+          .addColumn('event_count', int64, (c) => c.notNull())
+        for (let i = 0; i < 16; i++) cells = cells.addColumn(`m${i}`, int64)
+        await cells.addPrimaryKeyConstraint('cells_pk', ['view', 'period', 'dims_key']).execute()
+
+        await db.schema
+          .createTable('view_state')
+          .addColumn('view', 'text', (c) => c.primaryKey())
+          .addColumn('version', int64, (c) => c.notNull())
+          .addColumn('definition', 'text', (c) => c.notNull())
+          .addColumn('updated_at', int64, (c) => c.notNull())
+          .execute()
+      },
+    },
+  }
+  return { getMigrations: async () => all }
+}
