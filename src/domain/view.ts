@@ -271,3 +271,12 @@ function unknownFields(input: Record<string, unknown>, allowed: string[], prefix
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
+
+/** A definition in the shape of its view file (measures back to `{ "sum": "amount" }`). */
+export function toViewFile(view: ViewDefinition): Record<string, unknown> {
+  const measures: Record<string, Record<string, unknown>> = {}
+  for (const m of view.measures) {
+    measures[m.name] = { [m.kind]: m.kind === 'count' ? true : m.field, ...(m.kind === 'count' ? {} : { decimals: m.decimals }) }
+  }
+  return { ...view, measures }
+}

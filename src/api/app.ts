@@ -1,0 +1,67 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { LateviewConfig } from '../config.js'
+import { LateviewError } from '../errors.js'
+import type { Lateview } from '../services/lateview.js'
+import { authenticate } from './auth.js'
+import { Metrics } from './metrics.js'
+import { sendProblem, toLateviewError } from './problem.js'
+import { eventRoutes } from './routes/events.js'
+import { opsRoutes } from './routes/ops.js'
+import { viewRoutes } from './routes/views.js'
+
+export interface AppDeps {
+  lateview: Lateview
+  metrics?: Metrics
+}
+
+export type AppConfig = Pick<LateviewConfig, 'tokens' | 'logLevel'>
+
+/** 64 MiB: a batch of 100,000 events of ordinary size fits. */
+const BODY_LIMIT = 64 * 1024 * 1024
+
+/** Builds the HTTP app from configuration and services; only server.ts listens. */
+export async function buildApp(config: AppConfig, deps: AppDeps): Promise<FastifyInstance> {
+  const metrics = deps.metrics ?? new Metrics()
+  const app = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    bodyLimit: BODY_LIMIT,
+    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+  })
+  app.decorateRequest('scopes', null)
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'lateview', version: '0.1.0', description: 'Reports on data that arrives late. Errors are application/problem+json with a stable code.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  app.addHook('onRequest', async (request) => {
+    const scope = request.routeOptions.config.scope
+    // Routes of plugins (the /docs pages) declare no scope: they are documentation, open to all.
+    authenticate(config as LateviewConfig, request, scope === undefined ? null : scope)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+  })
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toLateviewError(error)
+    if (problem.code === 'LV_ERR_INTERNAL') request.log.error({ err: error }, 'unhandled error')
+    return sendProblem(request, reply, problem)
+  })
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new LateviewError('LV_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  )
+
+  eventRoutes(app, config as LateviewConfig, deps.lateview, metrics)
+  viewRoutes(app, deps.lateview)
+  opsRoutes(app, deps.lateview, metrics)
+  return app
+}

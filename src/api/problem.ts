@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ERRORS, type ErrorCode, isLateviewError, LateviewError } from '../errors.js'
+
+/** An RFC 9457 problem document with lateview's stable `code`. */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: ErrorCode
+  instance?: string
+  [extra: string]: unknown
+}
+
+export function problemOf(error: LateviewError, instance?: string): Problem {
+  return {
+    type: `urn:lateview:problem:${error.code}`,
+    title: ERRORS[error.code].title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    ...(instance ? { instance } : {}),
+    ...error.details,
+  }
+}
+
+/** Translates anything thrown in a route into a problem+json answer. */
+export function toLateviewError(error: unknown): LateviewError {
+  if (isLateviewError(error)) return error
+  const e = error as { code?: string; statusCode?: number; message?: string; validation?: unknown; validationContext?: string }
+  if (e.validation) {
+    return new LateviewError(e.validationContext === 'body' ? 'LV_ERR_BODY_INVALID' : 'LV_ERR_QUERY_INVALID', e.message ?? 'invalid request')
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new LateviewError('LV_ERR_BODY_TOO_LARGE', e.message)
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new LateviewError('LV_ERR_BODY_UNSUPPORTED_TYPE', 'send application/json, application/x-ndjson, application/cloudevents+json or application/cloudevents-batch+json')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new LateviewError('LV_ERR_BODY_INVALID', e.message)
+  }
+  if (error instanceof SyntaxError) return new LateviewError('LV_ERR_BODY_INVALID', `body is not valid JSON: ${error.message}`)
+  if (e.statusCode === 400) return new LateviewError('LV_ERR_BODY_INVALID', e.message)
+  return new LateviewError('LV_ERR_INTERNAL', 'an internal error occurred; it has been logged')
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: LateviewError): FastifyReply {
+  return reply.code(error.status).type('application/problem+json').send(problemOf(error, request.url))
+}

@@ -1,0 +1,113 @@
+import type { FastifyInstance } from 'fastify'
+import type { LateviewConfig } from '../../config.js'
+import { fromCloudEvent, NotJson, sourceKind } from '../../domain/event.js'
+import { toIso } from '../../domain/time.js'
+import { LateviewError } from '../../errors.js'
+import type { Lateview } from '../../services/lateview.js'
+import { getEvent, retractionOf } from '../../store/events.js'
+import { requireScope } from '../auth.js'
+import type { Metrics } from '../metrics.js'
+
+/** A request body already split into items by one of the content-type parsers. */
+class Items {
+  constructor(readonly items: unknown[]) {}
+}
+
+const parseNdjson = (text: string): Items =>
+  new Items(
+    text
+      .split('\n')
+      .map((line, i) => ({ line: line.trim(), n: i + 1 }))
+      .filter(({ line }) => line.length > 0)
+      .map(({ line, n }) => {
+        try {
+          return JSON.parse(line) as unknown
+        } catch (error) {
+          return new NotJson(`line ${n} is not JSON: ${(error as Error).message}`, n)
+        }
+      }),
+  )
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    throw new LateviewError('LV_ERR_BODY_INVALID', `body is not valid JSON: ${(error as Error).message}`)
+  }
+}
+
+export function eventRoutes(app: FastifyInstance, config: LateviewConfig, lateview: Lateview, metrics: Metrics): void {
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, parseNdjson(body as string)))
+  app.addContentTypeParser('application/cloudevents+json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, new Items([fromCloudEvent(parseJson(body as string))]))
+    } catch (error) {
+      done(error as Error)
+    }
+  })
+  app.addContentTypeParser('application/cloudevents-batch+json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      const parsed = parseJson(body as string)
+      if (!Array.isArray(parsed)) throw new LateviewError('LV_ERR_BODY_INVALID', 'a CloudEvents batch must be a JSON array')
+      done(null, new Items(parsed.map(fromCloudEvent)))
+    } catch (error) {
+      done(error as Error)
+    }
+  })
+
+  app.post<{ Querystring: { import?: string } }>(
+    '/v1/events',
+    {
+      config: { scope: 'ingest' },
+      schema: {
+        summary: 'Append one event, an array, NDJSON or CloudEvents (structured or batch); atomic',
+        tags: ['events'],
+        querystring: { type: 'object', properties: { import: { type: 'string', enum: ['true', 'false'] } }, additionalProperties: false },
+      },
+    },
+    async (request) => {
+      const imported = request.query.import === 'true'
+      if (imported) requireScope(request, 'admin', config)
+      const body = request.body
+      const items = body instanceof Items ? body.items : Array.isArray(body) ? body : [body]
+      try {
+        const result = await lateview.ingest(items, { imported })
+        metrics.eventsIngested.inc({ outcome: 'accepted' }, result.accepted)
+        metrics.eventsIngested.inc({ outcome: 'duplicate' }, result.duplicates)
+        for (const { source, lagMs } of result.lags) metrics.lag.observe({ source_kind: sourceKind(source) }, lagMs / 1000)
+        const { lags: _lags, ...answer } = result
+        return answer
+      } catch (error) {
+        if (error instanceof LateviewError && error.code === 'LV_ERR_EVENTS_INVALID') metrics.eventsIngested.inc({ outcome: 'rejected' }, items.length)
+        if (error instanceof LateviewError && error.code === 'LV_ERR_EVENT_CONFLICT') metrics.eventsIngested.inc({ outcome: 'conflict' }, items.length)
+        throw error
+      }
+    },
+  )
+
+  app.get<{ Params: { source: string; id: string } }>(
+    '/v1/events/:source/:id',
+    {
+      config: { scope: 'read' },
+      schema: { summary: 'One stored event with its seq and receivedAt', tags: ['events'] },
+    },
+    async (request) => {
+      const { source, id } = request.params
+      const event = await getEvent(lateview.engine.db, source, id)
+      if (!event) throw new LateviewError('LV_ERR_EVENT_NOT_FOUND', `no event ${JSON.stringify(id)} from source ${JSON.stringify(source)}`)
+      const voidedBy = event.retracts === null ? await retractionOf(lateview.engine.db, event.seq) : null
+      return {
+        seq: event.seq,
+        id: event.id,
+        source: event.source,
+        type: event.type,
+        occurredAt: toIso(event.occurredAt),
+        receivedAt: toIso(event.receivedAt),
+        lagMs: event.receivedAt - event.occurredAt,
+        data: event.data,
+        ...(event.retracts !== null ? { retracts: event.retracts } : {}),
+        ...(voidedBy ? { retractedBy: { id: voidedBy.id, seq: voidedBy.seq, receivedAt: toIso(voidedBy.receivedAt) } } : {}),
+      }
+    },
+  )
+}

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify'
+import { sql } from 'kysely'
+import { LateviewError } from '../../errors.js'
+import type { Lateview } from '../../services/lateview.js'
+import type { Metrics } from '../metrics.js'
+
+export function opsRoutes(app: FastifyInstance, lateview: Lateview, metrics: Metrics): void {
+  app.get('/healthz', { config: { scope: null }, schema: { summary: 'The process is up', tags: ['operations'] } }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', { config: { scope: null }, schema: { summary: 'The store answers', tags: ['operations'] } }, async () => {
+    try {
+      await sql`select 1`.execute(lateview.engine.db)
+    } catch (error) {
+      throw new LateviewError('LV_ERR_STORE_BUSY', `the store does not answer: ${(error as Error).message}`)
+    }
+    return { status: 'ready', engine: lateview.engine.kind, views: lateview.programs.length }
+  })
+
+  app.get('/metrics', { config: { scope: 'read' }, schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+}

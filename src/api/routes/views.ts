@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify'
+import { toViewFile } from '../../domain/view.js'
+import { LateviewError } from '../../errors.js'
+import type { Lateview } from '../../services/lateview.js'
+import { headSeq } from '../../store/events.js'
+
+export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
+  const periodsOf = async (view: string): Promise<string[]> => {
+    const rows = await lateview.engine.db.selectFrom('cells').select('period').distinct().where('view', '=', view).orderBy('period').execute()
+    return rows.map((r) => r.period)
+  }
+
+  app.get('/v1/views', { config: { scope: 'read' }, schema: { summary: 'Every view definition', tags: ['views'] } }, async () => ({
+    views: lateview.programs.map((p) => toViewFile(p.view)),
+  }))
+
+  app.get<{ Params: { view: string } }>(
+    '/v1/views/:view',
+    { config: { scope: 'read' }, schema: { summary: 'A view definition and the status of its periods', tags: ['views'] } },
+    async (request) => {
+      const program = lateview.view(request.params.view)
+      return {
+        ...toViewFile(program.view),
+        status: {
+          seq: await headSeq(lateview.engine.db),
+          // Periods with data and no published revision yet are open.
+          periods: { open: await periodsOf(program.name), provisional: [], final: [] },
+          dirty: [],
+        },
+      }
+    },
+  )
+
+  app.get<{ Params: { view: string }; Querystring: Record<string, string> }>(
+    '/v1/views/:view/realtime',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Live cells of a view, exact at the returned seq',
+        description: 'from and to are period keys (inclusive); any other parameter filters a dimension, e.g. ?store=042',
+        tags: ['views'],
+        querystring: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' } }, additionalProperties: { type: 'string' } },
+      },
+    },
+    async (request) => {
+      const program = lateview.view(request.params.view)
+      const { from, to, ...where } = request.query
+      for (const [name, key] of Object.entries({ from, to })) {
+        if (key !== undefined && !program.bucketer.rangeOf(key)) {
+          throw new LateviewError('LV_ERR_PERIOD_MALFORMED', `${name}=${JSON.stringify(key)} is not a ${program.view.granularity} period key (e.g. ${program.bucketer.keyOf(lateview.clock.now())})`)
+        }
+      }
+      for (const dim of Object.keys(where)) {
+        if (!program.view.dimensions.includes(dim)) throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is neither from, to nor a dimension of view ${program.name} (${program.view.dimensions.join(', ')})`)
+      }
+      return lateview.realtime(program.name, { ...(from ? { from } : {}), ...(to ? { to } : {}), where })
+    },
+  )
+}

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import { parseDurationMs } from './domain/time.js'
+import { LateviewError } from './errors.js'
+
+export type Scope = 'ingest' | 'read' | 'admin'
+export const SCOPES: readonly Scope[] = ['ingest', 'read', 'admin']
+
+/** Everything lateview reads from the environment, validated once and frozen. */
+export interface LateviewConfig {
+  /** SQLite file path or `postgres://` URL. */
+  db: string
+  viewsDir: string
+  host: string
+  port: number
+  /** token → scopes; null means no authentication (loopback only unless `insecure`). */
+  tokens: ReadonlyMap<string, ReadonlySet<Scope>> | null
+  tokensFile: string | null
+  insecure: boolean
+  scheduler: boolean
+  simulatedClock: boolean
+  /** Delays between webhook attempts in ms; the last entry is the last attempt. */
+  webhookBackoff: readonly number[]
+  logLevel: string
+}
+
+export const DEFAULT_WEBHOOK_BACKOFF = '0,5s,5m,30m,2h,5h,10h,14h,20h,24h'
+
+/** Reads and validates the configuration; a bad value throws naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<LateviewConfig> {
+  const bad = (variable: string, problem: string): never => {
+    throw new LateviewError('LV_ERR_CONFIG_INVALID', `${variable}: ${problem}`, { variable })
+  }
+  const db = env.LATEVIEW_DB?.trim() || './data/lateview.db'
+  if (/^postgres(ql)?:/.test(db)) {
+    try {
+      new URL(db)
+    } catch {
+      bad('LATEVIEW_DB', 'is not a valid postgres:// URL')
+    }
+  }
+  const host = env.HOST?.trim() || '127.0.0.1'
+  const portText = env.PORT?.trim() || '3000'
+  const port = Number(portText)
+  if (!/^\d+$/.test(portText) || port > 65535) bad('PORT', `${JSON.stringify(portText)} is not a port number (0-65535)`)
+
+  const flag = (variable: string, fallback: boolean, on: string[], off: string[]): boolean => {
+    const v = env[variable]?.trim().toLowerCase()
+    if (v === undefined || v === '') return fallback
+    if (on.includes(v)) return true
+    if (off.includes(v)) return false
+    return bad(variable, `must be one of ${[...on, ...off].join(', ')}`)
+  }
+  const scheduler = flag('LATEVIEW_SCHEDULER', true, ['on', '1', 'true'], ['off', '0', 'false'])
+  const simulatedClock = flag('LATEVIEW_SIMULATED_CLOCK', false, ['1', 'on', 'true'], ['0', 'off', 'false'])
+  const insecure = flag('LATEVIEW_INSECURE', false, ['1', 'on', 'true'], ['0', 'off', 'false'])
+
+  const tokensFile = env.LATEVIEW_TOKENS?.trim() || null
+  const tokens = tokensFile === null ? null : readTokens(tokensFile, bad)
+  if (tokens === null && !isLoopback(host) && !insecure) {
+    bad('HOST', `${host} is not a loopback address and LATEVIEW_TOKENS is unset: set LATEVIEW_TOKENS, or LATEVIEW_INSECURE=1 to serve without authentication`)
+  }
+
+  const backoffText = env.LATEVIEW_WEBHOOK_BACKOFF?.trim() || DEFAULT_WEBHOOK_BACKOFF
+  const webhookBackoff = backoffText.split(',').map((part) => {
+    const ms = parseDelay(part.trim())
+    return ms ?? bad('LATEVIEW_WEBHOOK_BACKOFF', `${JSON.stringify(part.trim())} is not a delay such as 0, 5s, 5m, 2h or PT30M`)
+  })
+
+  const logLevel = env.LATEVIEW_LOG_LEVEL?.trim() || 'info'
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) bad('LATEVIEW_LOG_LEVEL', 'must be fatal, error, warn, info, debug, trace or silent')
+
+  return Object.freeze({
+    db,
+    viewsDir: env.LATEVIEW_VIEWS?.trim() || './views',
+    host,
+    port,
+    tokens,
+    tokensFile,
+    insecure,
+    scheduler,
+    simulatedClock,
+    webhookBackoff: Object.freeze(webhookBackoff),
+    logLevel,
+  })
+}
+
+function readTokens(file: string, bad: (variable: string, problem: string) => never): Map<string, Set<Scope>> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    return bad('LATEVIEW_TOKENS', `cannot read ${file} as JSON: ${(error as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('LATEVIEW_TOKENS', `${file} must hold an object { "<token>": ["ingest", "read", "admin"] }`)
+  const tokens = new Map<string, Set<Scope>>()
+  for (const [token, scopes] of Object.entries(parsed)) {
+    if (token.length < 16) bad('LATEVIEW_TOKENS', `a token in ${file} is shorter than 16 characters`)
+    if (!Array.isArray(scopes) || scopes.length === 0 || scopes.some((s) => !SCOPES.includes(s as Scope))) {
+      bad('LATEVIEW_TOKENS', `scopes of a token in ${file} must be a non-empty list of ${SCOPES.join(', ')}`)
+    }
+    tokens.set(token, new Set(scopes as Scope[]))
+  }
+  return tokens
+}
+
+/** `0`, `500ms`, `5s`, `5m`, `2h`, `1d` or an ISO 8601 duration. */
+export function parseDelay(text: string): number | null {
+  if (text === '0') return 0
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text)
+  if (m) return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']
+  return parseDurationMs(text)
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true
+  if (isIP(host) === 4) return host.startsWith('127.')
+  return host === '::1' || host === '[::1]'
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './api/app.js'
+import { Metrics } from './api/metrics.js'
+import type { LateviewConfig } from './config.js'
+import { systemClock, type Clock } from './domain/clock.js'
+import { Lateview } from './services/lateview.js'
+import { loadViewFiles } from './services/view-files.js'
+
+export interface RunningServer {
+  app: FastifyInstance
+  lateview: Lateview
+  address: string
+  close(): Promise<void>
+}
+
+/** Wires configuration, store, services and the HTTP app, and listens. */
+export async function startServer(config: Readonly<LateviewConfig>, clock: Clock = systemClock): Promise<RunningServer> {
+  const views = loadViewFiles(config.viewsDir)
+  const lateview = await Lateview.open({ db: config.db, views, clock })
+  let app: FastifyInstance
+  try {
+    app = await buildApp(config, { lateview, metrics: new Metrics(true) })
+    const address = await app.listen({ host: config.host, port: config.port })
+    app.log.info({ db: config.db.replace(/\/\/[^@/]*@/, '//***@'), engine: lateview.engine.kind, views: [...lateview.views.keys()] }, 'lateview is serving')
+    let closing: Promise<void> | null = null
+    return {
+      app,
+      lateview,
+      address,
+      close() {
+        // Stop taking requests, let running ones finish, then close the store.
+        closing ??= app.close().then(() => lateview.close())
+        return closing
+      },
+    }
+  } catch (error) {
+    await lateview.close()
+    throw error
+  }
+}
