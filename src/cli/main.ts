@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { generateFixture } from '../../fixtures/generate.js'
+import { generateFixture, type FixtureEvent } from '../../fixtures/generate.js'
 import { loadConfig } from '../config.js'
 import { systemClock } from '../domain/clock.js'
 import { ViewDefinitionError } from '../domain/view.js'
@@ -115,12 +115,18 @@ carries its simulated receivedAt, which \`lateview ingest --import\` keeps.`,
       if (start !== undefined && (typeof start !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(start))) throw new UsageError('--start must be a date YYYY-MM-DD')
       const seedText = values.seed
       if (seedText !== undefined && (typeof seedText !== 'string' || !/^\d+$/.test(seedText))) throw new UsageError('--seed must be a non-negative integer')
-      const events = generateFixture(kind, {
-        days: positiveInt(values.days, 'days', 3),
-        events: positiveInt(values.events, 'events', 2000),
-        ...(seedText !== undefined ? { seed: Number(seedText) } : {}),
-        ...(typeof start === 'string' ? { start } : {}),
-      })
+      let events: FixtureEvent[]
+      try {
+        events = generateFixture(kind, {
+          days: positiveInt(values.days, 'days', 3),
+          events: positiveInt(values.events, 'events', 2000),
+          ...(seedText !== undefined ? { seed: Number(seedText) } : {}),
+          ...(typeof start === 'string' ? { start } : {}),
+        })
+      } catch (error) {
+        if (error instanceof RangeError) throw new UsageError(error.message)
+        throw error
+      }
       let chunk = ''
       for (const e of events) {
         chunk += `${JSON.stringify(e)}\n`

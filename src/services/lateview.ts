@@ -38,6 +38,13 @@ export class Lateview {
     }
   }
 
+  /** Builds the services over an already open store (tests, tools) and syncs the views. */
+  static async fromEngine(engine: Engine, views: ViewDefinition[], clock: Clock): Promise<Lateview> {
+    const lateview = new Lateview(engine, compileViews(views), clock)
+    await syncViews(engine, lateview.programs, clock)
+    return lateview
+  }
+
   /** Appends a batch atomically and updates every view (see services/ingest.ts). */
   ingest(items: unknown[], options?: IngestOptions): Promise<IngestResult> {
     return ingest(this.engine, this.programs, this.clock, items, options)

@@ -50,6 +50,72 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
           .execute()
       },
     },
+    '0002_revisions_and_jobs': {
+      async up(db: Kysely<unknown>) {
+        // As-of queries find the last seq received at or before an instant.
+        await db.schema.createIndex('events_by_received').on('events').columns(['received_at', 'seq']).execute()
+
+        await db.schema
+          .createTable('revisions')
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('revision', int64, (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('cutoff_seq', int64, (c) => c.notNull())
+          .addColumn('cutoff_received_at', int64)
+          .addColumn('computed_at', int64, (c) => c.notNull())
+          .addColumn('trigger', 'text', (c) => c.notNull())
+          .addColumn('event_count', int64, (c) => c.notNull())
+          .addColumn('late_event_count', int64, (c) => c.notNull())
+          .addColumn('completeness', 'real')
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('view_version', int64, (c) => c.notNull())
+          .addColumn('totals', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('revisions_pk', ['view', 'period', 'revision'])
+          .execute()
+
+        // Copy-on-write: a row holds a cell's figures for revisions [from_revision, to_revision).
+        let cells = db.schema
+          .createTable('revision_cells')
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('dims_key', 'text', (c) => c.notNull())
+          .addColumn('from_revision', int64, (c) => c.notNull())
+          .addColumn('to_revision', int64)
+          .addColumn('event_count', int64, (c) => c.notNull())
+        for (let i = 0; i < 16; i++) cells = cells.addColumn(`m${i}`, int64)
+        await cells.addPrimaryKeyConstraint('revision_cells_pk', ['view', 'period', 'dims_key', 'from_revision']).execute()
+
+        await db.schema
+          .createTable('periods')
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('latest_revision', int64, (c) => c.notNull())
+          .addColumn('latest_cutoff_seq', int64, (c) => c.notNull())
+          .addColumn('dirty_since_seq', int64)
+          .addColumn('updated_at', int64, (c) => c.notNull())
+          .addPrimaryKeyConstraint('periods_pk', ['view', 'period'])
+          .execute()
+        await db.schema.createIndex('periods_dirty').on('periods').columns(['view', 'dirty_since_seq']).execute()
+
+        await db.schema
+          .createTable('job_runs')
+          .addColumn('id', int64, (c) => c.primaryKey())
+          .addColumn('job', 'text', (c) => c.notNull())
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('now', int64, (c) => c.notNull())
+          .addColumn('trigger', 'text', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('revision', int64)
+          .addColumn('detail', 'text')
+          .addColumn('started_at', int64, (c) => c.notNull())
+          .addColumn('duration_ms', 'real', (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('job_runs_by_key').on('job_runs').columns(['job', 'view', 'period', 'outcome']).execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

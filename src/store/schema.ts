@@ -48,10 +48,68 @@ export interface ViewStateTable {
   updated_at: number
 }
 
+/** One immutable published revision of a (view, period). */
+export interface RevisionsTable {
+  view: string
+  period: string
+  revision: number
+  kind: string
+  cutoff_seq: number
+  cutoff_received_at: number | null
+  computed_at: number
+  trigger: string
+  event_count: number
+  late_event_count: number
+  completeness: number | null
+  hash: string
+  view_version: number
+  /** JSON text of the totals row. */
+  totals: string
+}
+
+/** A revision cell valid for revisions [from_revision, to_revision); to_revision null = still current. */
+export interface RevisionCellsTable extends Omit<CellsTable, 'view' | 'period' | 'dims_key'> {
+  view: string
+  period: string
+  dims_key: string
+  from_revision: number
+  to_revision: number | null
+}
+
+/** Status of every period that has a revision (a period without a row is open). */
+export interface PeriodsTable {
+  view: string
+  period: string
+  status: 'provisional' | 'final'
+  latest_revision: number
+  latest_cutoff_seq: number
+  /** The first seq that changed the period after its latest revision; null when clean. */
+  dirty_since_seq: number | null
+  updated_at: number
+}
+
+export interface JobRunsTable {
+  id: number
+  job: string
+  view: string
+  period: string
+  now: number
+  trigger: string
+  outcome: string
+  revision: number | null
+  detail: string | null
+  started_at: number
+  duration_ms: number
+}
+
 export interface Schema {
   events: EventsTable
   cells: CellsTable
   view_state: ViewStateTable
+  revisions: RevisionsTable
+  revision_cells: RevisionCellsTable
+  periods: PeriodsTable
+  job_runs: JobRunsTable
 }
 
 export type SlotColumn = `m${number}` & keyof CellsTable

@@ -37,6 +37,9 @@ const parseJson = (text: string): unknown => {
 }
 
 export function eventRoutes(app: FastifyInstance, config: LateviewConfig, lateview: Lateview, metrics: Metrics): void {
+  // fastify parses text/plain by default: a plain-text body would reach ingest as one string item
+  // and be answered 400 LV_EVENT_NOT_JSON instead of 415 LV_ERR_BODY_UNSUPPORTED_TYPE.
+  app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, parseNdjson(body as string)))
   app.addContentTypeParser('application/cloudevents+json', { parseAs: 'string' }, (_req, body, done) => {
     try {

@@ -1,0 +1,174 @@
+import { sql, type Kysely } from 'kysely'
+import { emptyCell, type CellState } from '../domain/aggregate.js'
+import type { PeriodStatus } from '../domain/lifecycle.js'
+import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable, type Schema } from './schema.js'
+
+function stateOf(row: RevisionCellsTable, slotCount: number): CellState {
+  const state = emptyCell(slotCount)
+  state.eventCount = row.event_count
+  for (let i = 0; i < slotCount; i++) state.slots[i] = row[SLOT_COLUMNS[i] as keyof RevisionCellsTable] as number | null
+  return state
+}
+
+/** The latest revision of a period, or null when it has none. */
+export async function latestRevision(db: Kysely<Schema>, view: string, period: string): Promise<RevisionsTable | null> {
+  const row = await db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision', 'desc').limit(1).executeTakeFirst()
+  return row ?? null
+}
+
+/** One revision's metadata, or null. */
+export async function getRevision(db: Kysely<Schema>, view: string, period: string, revision: number): Promise<RevisionsTable | null> {
+  const row = await db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).where('revision', '=', revision).executeTakeFirst()
+  return row ?? null
+}
+
+/** Every revision of a period, oldest first. */
+export async function listRevisions(db: Kysely<Schema>, view: string, period: string): Promise<RevisionsTable[]> {
+  return db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision').execute()
+}
+
+/** The cells of one revision, by dims key: one indexed query over the copy-on-write rows. */
+export async function revisionCells(db: Kysely<Schema>, view: string, period: string, revision: number, slotCount: number): Promise<Map<string, CellState>> {
+  const rows = await db
+    .selectFrom('revision_cells')
+    .selectAll()
+    .where('view', '=', view)
+    .where('period', '=', period)
+    .where('from_revision', '<=', revision)
+    .where((eb) => eb.or([eb('to_revision', 'is', null), eb('to_revision', '>', revision)]))
+    .execute()
+  const cells = new Map<string, CellState>()
+  for (const row of rows) cells.set(row.dims_key, stateOf(row, slotCount))
+  return cells
+}
+
+/**
+ * Writes revision `meta.revision` with these cells. Cells equal to the current ones keep their
+ * row; changed or vanished cells close their row at this revision; new figures open a row.
+ */
+export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, cells: Map<string, CellState>, previous: Map<string, CellState>, slotCount: number): Promise<void> {
+  await db.insertInto('revisions').values(meta).execute()
+  const closing: string[] = []
+  const opening: RevisionCellsTable[] = []
+  for (const [dimsKey, before] of previous) {
+    const after = cells.get(dimsKey)
+    if (!after || !same(after, before)) closing.push(dimsKey)
+  }
+  for (const [dimsKey, after] of cells) {
+    const before = previous.get(dimsKey)
+    if (before && same(after, before)) continue
+    const row: Record<string, unknown> = { view: meta.view, period: meta.period, dims_key: dimsKey, from_revision: meta.revision, to_revision: null, event_count: after.eventCount }
+    for (let i = 0; i < slotCount; i++) row[SLOT_COLUMNS[i] as string] = after.slots[i] ?? null
+    opening.push(row as unknown as RevisionCellsTable)
+  }
+  for (let i = 0; i < closing.length; i += 500) {
+    await db
+      .updateTable('revision_cells')
+      .set({ to_revision: meta.revision })
+      .where('view', '=', meta.view)
+      .where('period', '=', meta.period)
+      .where('to_revision', 'is', null)
+      .where('dims_key', 'in', closing.slice(i, i + 500))
+      .execute()
+  }
+  for (let i = 0; i < opening.length; i += 500) await db.insertInto('revision_cells').values(opening.slice(i, i + 500)).execute()
+}
+
+function same(a: CellState, b: CellState): boolean {
+  return a.eventCount === b.eventCount && a.slots.every((v, i) => (v ?? null) === (b.slots[i] ?? null))
+}
+
+/** The state row of a period, or null while it is open. */
+export async function periodRow(db: Kysely<Schema>, view: string, period: string): Promise<PeriodsTable | null> {
+  return (await db.selectFrom('periods').selectAll().where('view', '=', view).where('period', '=', period).executeTakeFirst()) ?? null
+}
+
+export async function putPeriodRow(db: Kysely<Schema>, row: PeriodsTable): Promise<void> {
+  await db.deleteFrom('periods').where('view', '=', row.view).where('period', '=', row.period).execute()
+  await db.insertInto('periods').values(row).execute()
+}
+
+/** Periods of a view by status, with dirty ones listed. */
+export async function periodRows(db: Kysely<Schema>, view: string): Promise<PeriodsTable[]> {
+  return db.selectFrom('periods').selectAll().where('view', '=', view).orderBy('period').execute()
+}
+
+/** Marks periods that already have a revision as changed since it, from `seq` on (keeps an earlier mark). */
+export async function markDirty(db: Kysely<Schema>, view: string, periods: string[], seq: number): Promise<PeriodsTable[]> {
+  const marked: PeriodsTable[] = []
+  for (let i = 0; i < periods.length; i += 500) {
+    const rows = await db.selectFrom('periods').selectAll().where('view', '=', view).where('period', 'in', periods.slice(i, i + 500)).execute()
+    const fresh = rows.filter((r) => r.dirty_since_seq === null).map((r) => r.period)
+    if (fresh.length > 0) {
+      await db.updateTable('periods').set({ dirty_since_seq: seq }).where('view', '=', view).where('period', 'in', fresh).execute()
+    }
+    marked.push(...rows)
+  }
+  return marked
+}
+
+/** Dirty periods of a view (changed after their latest revision). */
+export async function dirtyPeriods(db: Kysely<Schema>, view: string): Promise<PeriodsTable[]> {
+  return db.selectFrom('periods').selectAll().where('view', '=', view).where('dirty_since_seq', 'is not', null).orderBy('period').execute()
+}
+
+export type JobOutcome = 'published' | 'unchanged' | 'skipped' | 'failed'
+
+/** Records one job run on one period. */
+export async function recordJobRun(db: Kysely<Schema>, run: Omit<JobRunsTable, 'id'>): Promise<JobRunsTable> {
+  const last = await db.selectFrom('job_runs').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst()
+  const row = { ...run, id: (last?.id ?? 0) + 1 }
+  await db.insertInto('job_runs').values(row).execute()
+  return row
+}
+
+/** Whether a job already ran to completion (published or unchanged) for a period. */
+export async function jobDone(db: Kysely<Schema>, job: string, view: string, period: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('job_runs')
+    .select('id')
+    .where('job', '=', job)
+    .where('view', '=', view)
+    .where('period', '=', period)
+    .where('outcome', 'in', ['published', 'unchanged'])
+    .limit(1)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+export interface JobRunQuery {
+  job?: string
+  view?: string
+  period?: string
+  limit: number
+}
+
+/** Recent job runs, newest first. */
+export async function listJobRuns(db: Kysely<Schema>, query: JobRunQuery): Promise<JobRunsTable[]> {
+  let q = db.selectFrom('job_runs').selectAll()
+  if (query.job) q = q.where('job', '=', query.job)
+  if (query.view) q = q.where('view', '=', query.view)
+  if (query.period) q = q.where('period', '=', query.period)
+  return q.orderBy('id', 'desc').limit(query.limit).execute()
+}
+
+/** The last seq received at or before `at` (0 if none), and its receivedAt. */
+export async function cutoffAt(db: Kysely<Schema>, at: number): Promise<{ seq: number; receivedAt: number | null }> {
+  const row = await db.selectFrom('events').select(['seq', 'received_at']).where('received_at', '<=', at).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: null }
+}
+
+/** The receivedAt of a seq (null for 0). */
+export async function receivedAtOf(db: Kysely<Schema>, seq: number): Promise<number | null> {
+  if (seq === 0) return null
+  const row = await db.selectFrom('events').select('received_at').where('seq', '=', seq).executeTakeFirst()
+  return row?.received_at ?? null
+}
+
+/** Periods of a view with Realtime data, plus those with a state row. */
+export async function knownPeriods(db: Kysely<Schema>, view: string): Promise<string[]> {
+  const rows = await sql<{ period: string }>`select period from cells where view = ${view} union select period from periods where view = ${view}`.execute(db)
+  return rows.rows.map((r) => r.period).sort()
+}
+
+export type { PeriodStatus }

@@ -1,0 +1,212 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { EventProblem } from '../../src/errors.js'
+import { canonicalBody, canonicalJson, eventKey, fromCloudEvent, NotJson, parseEvent, sourceKind, type NewEvent } from '../../src/domain/event.js'
+
+const OCCURRED = Date.UTC(2026, 10, 25, 2, 3) // 2026-11-25T10:03:00+08:00
+
+function valid(): Record<string, unknown> {
+  return {
+    id: 'sale-000123',
+    source: 'store-042',
+    type: 'sale',
+    occurredAt: '2026-11-25T10:03:00+08:00',
+    data: { store: '042', channel: 'pos', amount: 129.5 },
+  }
+}
+
+function accepted(raw: unknown, imported = false): NewEvent {
+  const parsed = parseEvent(raw, 0, imported)
+  if (!parsed.ok) throw new Error(`rejected: ${JSON.stringify(parsed.problems)}`)
+  return parsed.event
+}
+
+/** The problems without their messages, which are for people, not for callers. */
+function problems(raw: unknown, index = 3, imported = false): Array<Omit<EventProblem, 'message'>> {
+  const parsed = parseEvent(raw, index, imported)
+  if (parsed.ok) throw new Error(`accepted: ${JSON.stringify(parsed.event)}`)
+  for (const p of parsed.problems) assert.type(p.message, 'string')
+  return parsed.problems.map(({ message: _message, ...rest }) => rest)
+}
+
+// ---------------------------------------------------------------------------------------------
+const parse = suite('event: parseEvent')
+
+parse('a valid event is normalised', () => {
+  assert.equal(accepted(valid()), {
+    id: 'sale-000123',
+    source: 'store-042',
+    type: 'sale',
+    occurredAt: OCCURRED,
+    data: { store: '042', channel: 'pos', amount: 129.5 },
+    retracts: null,
+    receivedAt: null,
+  })
+})
+
+parse('data is optional; retracts is kept; retracts null means none', () => {
+  const { data: _data, ...noData } = valid()
+  assert.equal(accepted(noData).data, {})
+  assert.is(accepted({ ...valid(), id: 'sale-000124', retracts: 'sale-000099' }).retracts, 'sale-000099')
+  assert.is(accepted({ ...valid(), retracts: null }).retracts, null)
+})
+
+parse('each missing required field is LV_EVENT_FIELD_MISSING with its name', () => {
+  for (const field of ['source', 'type', 'occurredAt']) {
+    const raw = valid()
+    delete raw[field]
+    assert.equal(problems(raw), [{ index: 3, id: 'sale-000123', code: 'LV_EVENT_FIELD_MISSING', field }], field)
+  }
+  const { id: _id, ...noId } = valid()
+  assert.equal(problems(noId), [{ index: 3, code: 'LV_EVENT_FIELD_MISSING', field: 'id' }])
+})
+
+parse('every problem of one event is listed, in field order', () => {
+  assert.equal(problems({}, 0), [
+    { index: 0, code: 'LV_EVENT_FIELD_MISSING', field: 'id' },
+    { index: 0, code: 'LV_EVENT_FIELD_MISSING', field: 'source' },
+    { index: 0, code: 'LV_EVENT_FIELD_MISSING', field: 'type' },
+    { index: 0, code: 'LV_EVENT_FIELD_MISSING', field: 'occurredAt' },
+  ])
+})
+
+parse('invalid fields are LV_EVENT_FIELD_INVALID', () => {
+  const cases: Array<[string, unknown]> = [
+    ['id', ''],
+    ['id', 'x'.repeat(201)],
+    ['source', 42],
+    ['source', ''],
+    ['type', 'x'.repeat(101)],
+    ['occurredAt', '2026-11-25T10:03:00'],
+    ['occurredAt', '2026-11-25'],
+    ['occurredAt', 1795572180000],
+    ['occurredAt', 'yesterday'],
+    ['data', [1, 2]],
+    ['data', 'amount=1'],
+    ['data', null],
+    ['retracts', 42],
+    ['retracts', ''],
+    ['retracts', 'sale-000123'], // itself
+  ]
+  for (const [field, value] of cases) {
+    const got = problems({ ...valid(), [field]: value })
+    const id = field === 'id' && typeof value === 'string' ? { id: value } : field === 'id' ? {} : { id: 'sale-000123' }
+    assert.equal(got, [{ index: 3, ...id, code: 'LV_EVENT_FIELD_INVALID', field }], `${field}=${JSON.stringify(value)}`)
+  }
+  assert.ok(accepted({ ...valid(), id: 'x'.repeat(200) }))
+})
+
+parse('unknown fields are LV_EVENT_FIELD_UNKNOWN, each by name', () => {
+  assert.equal(problems({ ...valid(), amount: 5, Source: 'x' }), [
+    { index: 3, id: 'sale-000123', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'amount' },
+    { index: 3, id: 'sale-000123', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'Source' },
+  ])
+})
+
+parse('items that are not JSON objects are LV_EVENT_NOT_JSON', () => {
+  for (const raw of [null, 42, 'sale', [valid()], undefined]) {
+    assert.equal(problems(raw, 7), [{ index: 7, code: 'LV_EVENT_NOT_JSON' }], JSON.stringify(raw))
+  }
+  const parsed = parseEvent(new NotJson('Unexpected token } in JSON at position 12', 5), 4, false)
+  assert.equal(parsed, { ok: false, problems: [{ index: 4, line: 5, code: 'LV_EVENT_NOT_JSON', message: 'Unexpected token } in JSON at position 12' }] })
+})
+
+parse('imported=true requires receivedAt; it is ignored otherwise', () => {
+  const received = '2026-11-26T01:00:00Z'
+  assert.is(accepted({ ...valid(), receivedAt: received }, true).receivedAt, Date.UTC(2026, 10, 26, 1))
+  assert.equal(problems(valid(), 2, true), [{ index: 2, id: 'sale-000123', code: 'LV_EVENT_FIELD_MISSING', field: 'receivedAt' }])
+  assert.equal(problems({ ...valid(), receivedAt: '2026-11-26 01:00' }, 2, true), [
+    { index: 2, id: 'sale-000123', code: 'LV_EVENT_FIELD_INVALID', field: 'receivedAt' },
+  ])
+  assert.is(accepted({ ...valid(), receivedAt: received }, false).receivedAt, null)
+  assert.is(accepted({ ...valid(), receivedAt: 'not even a date' }, false).receivedAt, null)
+})
+
+parse.run()
+
+// ---------------------------------------------------------------------------------------------
+const cloud = suite('event: CloudEvents')
+
+cloud('fromCloudEvent maps time to occurredAt and keeps retracts', () => {
+  const ce = {
+    specversion: '1.0',
+    id: 'sale-000124',
+    source: 'store-042',
+    type: 'sale',
+    time: '2026-11-25T02:03:00Z',
+    datacontenttype: 'application/json',
+    subject: 'till-3',
+    data: { store: '042', channel: 'pos', amount: -10 },
+    retracts: 'sale-000123',
+  }
+  assert.equal(fromCloudEvent(ce), {
+    id: 'sale-000124',
+    source: 'store-042',
+    type: 'sale',
+    data: { store: '042', channel: 'pos', amount: -10 },
+    retracts: 'sale-000123',
+    occurredAt: '2026-11-25T02:03:00Z',
+  })
+  assert.equal(accepted(fromCloudEvent(ce)), {
+    id: 'sale-000124',
+    source: 'store-042',
+    type: 'sale',
+    occurredAt: OCCURRED,
+    data: { store: '042', channel: 'pos', amount: -10 },
+    retracts: 'sale-000123',
+    receivedAt: null,
+  })
+})
+
+cloud('a CloudEvent without time misses occurredAt; an unknown specversion or extension is reported', () => {
+  assert.equal(problems(fromCloudEvent({ specversion: '1.0', id: 'a', source: 's', type: 't' }), 0), [
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_MISSING', field: 'occurredAt' },
+  ])
+  assert.equal(problems(fromCloudEvent({ specversion: '0.3', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z' }), 0), [
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'specversion' },
+  ])
+  assert.equal(problems(fromCloudEvent({ specversion: '1.0', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z', traceparent: 'x' }), 0), [
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'traceparent' },
+  ])
+  assert.is(fromCloudEvent('not an object'), 'not an object')
+})
+
+cloud('an imported CloudEvent carries receivedat', () => {
+  const ce = { specversion: '1.0', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z', receivedat: '2026-11-25T03:00:00Z' }
+  assert.is(accepted(fromCloudEvent(ce), true).receivedAt, Date.UTC(2026, 10, 25, 3))
+})
+
+cloud.run()
+
+// ---------------------------------------------------------------------------------------------
+const body = suite('event: canonicalBody, sourceKind, eventKey')
+
+body('canonicalBody ignores key order and distinguishes a changed amount', () => {
+  const a = { type: 'sale', occurredAt: OCCURRED, data: { store: '042', channel: 'pos', amount: 129.5, meta: { a: 1, b: [1, { y: 2, x: 1 }] } }, retracts: null }
+  const b = { retracts: null, data: { meta: { b: [1, { x: 1, y: 2 }], a: 1 }, amount: 129.5, channel: 'pos', store: '042' }, occurredAt: OCCURRED, type: 'sale' }
+  assert.is(canonicalBody(a), canonicalBody(b))
+  assert.is(
+    canonicalBody(a),
+    '{"data":{"amount":129.5,"channel":"pos","meta":{"a":1,"b":[1,{"x":1,"y":2}]},"store":"042"},"occurredAt":1795572180000,"retracts":null,"type":"sale"}',
+  )
+  assert.is.not(canonicalBody({ ...a, data: { ...a.data, amount: 129.6 } }), canonicalBody(a))
+  assert.is.not(canonicalBody({ ...a, occurredAt: OCCURRED + 1 }), canonicalBody(a))
+  assert.is.not(canonicalBody({ ...a, retracts: 'sale-1' }), canonicalBody(a))
+  assert.is.not(canonicalBody({ ...a, data: { ...a.data, meta: { a: 1, b: [{ x: 1, y: 2 }, 1] } } }), canonicalBody(a))
+})
+
+body('canonicalJson drops undefined keys', () => {
+  assert.is(canonicalJson({ b: undefined, a: 1 }), '{"a":1}')
+  assert.is(canonicalJson([undefined]), '[null]')
+})
+
+body('sourceKind and eventKey', () => {
+  assert.is(sourceKind('store-042'), 'store')
+  assert.is(sourceKind('Online-EU'), 'online')
+  assert.is(sourceKind('lab_berlin'), 'lab')
+  assert.is(sourceKind('042-store'), 'other')
+  assert.is(eventKey('store-042', 'sale-1'), 'store-042\u0000sale-1')
+  assert.is.not(eventKey('a-b', 'c'), eventKey('a', 'b-c'))
+})
+
+body.run()
