@@ -3,6 +3,7 @@ import { buildApp } from './api/app.js'
 import { Metrics } from './api/metrics.js'
 import type { LateviewConfig } from './config.js'
 import { systemClock, type Clock } from './domain/clock.js'
+import { startScheduler, type Scheduler } from './scheduler.js'
 import { Lateview } from './services/lateview.js'
 import { loadViewFiles } from './services/view-files.js'
 
@@ -20,8 +21,17 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
   let app: FastifyInstance
   try {
     app = await buildApp(config, { lateview, metrics: new Metrics(true) })
+    lateview.jobs.onLog((message, fields) => app.log.warn(fields ?? {}, message))
     const address = await app.listen({ host: config.host, port: config.port })
     app.log.info({ db: config.db.replace(/\/\/[^@/]*@/, '//***@'), engine: lateview.engine.kind, views: [...lateview.views.keys()] }, 'lateview is serving')
+    let scheduler: Scheduler | null = null
+    if (config.scheduler) {
+      // Runs missed while the server was down are published now, then cron takes over.
+      const caughtUp = await lateview.jobs.catchUp(clock.now())
+      const published = caughtUp.filter((r) => r.outcome === 'published')
+      if (caughtUp.length > 0) app.log.info({ runs: caughtUp.length, published: published.map((r) => `${r.job}:${r.view}:${r.period}#${r.revision}`) }, 'caught up on missed jobs')
+      scheduler = startScheduler(lateview.jobs, lateview.programs, clock, (message, fields) => app.log.info(fields ?? {}, message))
+    }
     let closing: Promise<void> | null = null
     return {
       app,
@@ -29,7 +39,7 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
       address,
       close() {
         // Stop taking requests, let running ones finish, then close the store.
-        closing ??= app.close().then(() => lateview.close())
+        closing ??= (scheduler ? scheduler.stop() : Promise.resolve()).then(() => app.close()).then(() => lateview.close())
         return closing
       },
     }

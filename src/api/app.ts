@@ -8,7 +8,9 @@ import { authenticate } from './auth.js'
 import { Metrics } from './metrics.js'
 import { sendProblem, toLateviewError } from './problem.js'
 import { eventRoutes } from './routes/events.js'
+import { jobRoutes } from './routes/jobs.js'
 import { opsRoutes } from './routes/ops.js'
+import { reportRoutes } from './routes/reports.js'
 import { viewRoutes } from './routes/views.js'
 
 export interface AppDeps {
@@ -16,7 +18,7 @@ export interface AppDeps {
   metrics?: Metrics
 }
 
-export type AppConfig = Pick<LateviewConfig, 'tokens' | 'logLevel'>
+export type AppConfig = Pick<LateviewConfig, 'tokens' | 'logLevel'> & { simulatedClock?: boolean }
 
 /** 64 MiB: a batch of 100,000 events of ordinary size fits. */
 const BODY_LIMIT = 64 * 1024 * 1024
@@ -62,6 +64,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
 
   eventRoutes(app, config as LateviewConfig, deps.lateview, metrics)
   viewRoutes(app, deps.lateview)
+  reportRoutes(app, deps.lateview)
+  jobRoutes(app, deps.lateview, config.simulatedClock === true)
   opsRoutes(app, deps.lateview, metrics)
   return app
 }

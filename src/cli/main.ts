@@ -7,6 +7,10 @@ import { isLateviewError } from '../errors.js'
 import { startServer } from '../server.js'
 import { Lateview } from '../services/lateview.js'
 import { loadViewFiles } from '../services/view-files.js'
+import { parseInstant } from '../domain/time.js'
+import { isJobName, JOB_NAMES } from '../services/jobs.js'
+import { rangeOrThrow, reportCsv } from '../services/reports.js'
+import { runDemo } from './demo.js'
 import { ingestFile } from './ingest.js'
 import { err, out, table, UsageError } from './output.js'
 
@@ -83,20 +87,131 @@ Shows a progress bar on a terminal and always prints a summary line.\n${ENVIRONM
   verify: {
     summary: 'recompute every Realtime cell from the store and compare',
     usage: 'lateview verify [--view <name>]',
-    help: `Recomputes the Realtime cells of every view (or one) from the event store and lists any
-difference. Exit code 1 when anything differs.\n${ENVIRONMENT}`,
+    help: `Recomputes the Realtime cells of every view (or one) from the event store, and every
+published revision at its cutoff, and lists any difference. Exit code 1 when anything differs.\n${ENVIRONMENT}`,
     options: { view: { type: 'string' } },
     async run(values) {
       return withLateview(async (lateview) => {
         const names = typeof values.view === 'string' ? [values.view] : undefined
         const result = await lateview.verify(names)
+        const revisions = await lateview.verifyRevisions(names)
         const viewCount = names?.length ?? lateview.programs.length
         if (result.differences.length > 0) {
           const show = (m: { measures: Record<string, number | null>; eventCount: number } | null) => (m ? `${JSON.stringify(m.measures)} (${m.eventCount} events)` : 'absent')
           out(table(['view', 'period', 'dims', 'stored', 'recomputed'], result.differences.map((d) => [d.view, d.period, JSON.stringify(d.dims), show(d.stored), show(d.recomputed)])))
         }
+        if (revisions.differences.length > 0) out(table(['view', 'period', 'revision', 'problem'], revisions.differences.map((d) => [d.view, d.period, d.revision, d.problem])))
         out(`verified ${result.cells} realtime cells of ${viewCount} view${viewCount === 1 ? '' : 's'} at seq ${result.seq}: ${result.differences.length} differences`)
-        return result.differences.length === 0 ? 0 : 1
+        out(`verified ${revisions.revisions} revisions against recomputations at their cutoffs: ${revisions.differences.length} differences`)
+        return result.differences.length + revisions.differences.length === 0 ? 0 : 1
+      })
+    },
+  },
+  run: {
+    summary: 'run a job now: flash, consolidate, rebuild or close',
+    usage: 'lateview run <flash|consolidate|rebuild|close> [--view <name>] [--period <key>] [--now <ISO>]',
+    help: `Runs a period job against LATEVIEW_DB and prints the runs it recorded. Without --period,
+every period due at now; with it, that period even if not yet due. --now replays the job at a
+past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
+    options: { view: { type: 'string' }, period: { type: 'string' }, now: { type: 'string' } },
+    async run(values, positionals) {
+      const [job] = positionals
+      if (!job || !isJobName(job) || positionals.length > 1) throw new UsageError(`choose one job: ${JOB_NAMES.join(', ')}`)
+      const now = values.now === undefined ? undefined : parseInstant(values.now)
+      if (now === null) throw new UsageError('--now must be an ISO 8601 instant with an offset or Z')
+      if (values.period !== undefined && values.view === undefined) throw new UsageError('--period needs --view')
+      return withLateview(async (lateview) => {
+        if (typeof values.view === 'string' && typeof values.period === 'string') rangeOrThrow(lateview.view(values.view), values.period)
+        const runs = await lateview.jobs.run(job, {
+          ...(typeof values.view === 'string' ? { view: values.view } : {}),
+          ...(typeof values.period === 'string' ? { period: values.period } : {}),
+          now: now ?? lateview.clock.now(),
+          trigger: 'manual',
+        })
+        out(runs.length === 0 ? `${job}: nothing due` : table(['job', 'view', 'period', 'outcome', 'revision', 'detail', 'ms'], runs.map((r) => [r.job, r.view, r.period, r.outcome, r.revision, r.detail, r.durationMs])))
+        return runs.some((r) => r.outcome === 'failed') ? 1 : 0
+      })
+    },
+  },
+  report: {
+    summary: 'print a period report: latest, --revision N or --as-of ISO',
+    usage: 'lateview report <view> <period> [--revision N | --as-of ISO] [--format table|json|csv]',
+    help: `Prints a published revision (the latest by default) or what was known at an instant.\n${ENVIRONMENT}`,
+    options: { revision: { type: 'string' }, 'as-of': { type: 'string' }, format: { type: 'string' } },
+    async run(values, positionals) {
+      const [view, period] = positionals
+      if (!view || !period || positionals.length > 2) throw new UsageError('give a view and a period')
+      if (values.revision !== undefined && values['as-of'] !== undefined) throw new UsageError('give --revision or --as-of, not both')
+      const revision = values.revision === undefined ? undefined : positiveInt(values.revision, 'revision', 1)
+      const asOf = values['as-of'] === undefined ? undefined : parseInstant(values['as-of'])
+      if (asOf === null) throw new UsageError('--as-of must be an ISO 8601 instant with an offset or Z')
+      const format = values.format ?? 'table'
+      if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
+      return withLateview(async (lateview) => {
+        const report = await lateview.report(view, period, { ...(revision !== undefined ? { revision } : {}), ...(asOf !== undefined ? { asOf } : {}) })
+        if (format === 'json') out(JSON.stringify(report, null, 2))
+        else if (format === 'csv') process.stdout.write(reportCsv(lateview.view(view), report))
+        else {
+          const def = lateview.view(view).view
+          out(`${report.view} ${report.period} · ${report.status} · ${report.revision === null ? 'as of' : `revision ${report.revision}`} (${report.kind}) · cutoff seq ${report.cutoffSeq} received ${report.cutoffReceivedAt ?? '-'} · ${report.eventCount} events, ${report.lateEventCount} late${report.completeness === null ? '' : ` · ${Math.round(report.completeness * 100)}% complete`}`)
+          const measures = def.measures.map((m) => m.name)
+          out(table([...def.dimensions, ...measures, 'events'], [...report.rows.map((r) => [...def.dimensions.map((d) => String(r.dims[d])), ...measures.map((m) => r.measures[m] ?? null), r.eventCount]), [...def.dimensions.map((_, i) => (i === 0 ? 'total' : '')), ...measures.map((m) => report.totals.measures[m] ?? null), report.totals.eventCount]]))
+        }
+        return 0
+      })
+    },
+  },
+  diff: {
+    summary: 'explain what changed between two revisions (or asOf:<ISO>)',
+    usage: 'lateview diff <view> <period> <from> <to> [--format table|json]',
+    help: `Lists each changed cell between two revisions (numbers) or instants (asOf:<ISO>), with the
+events that explain the change.\n${ENVIRONMENT}`,
+    options: { format: { type: 'string' } },
+    async run(values, positionals) {
+      const [view, period, from, to] = positionals
+      if (!view || !period || !from || !to || positionals.length > 4) throw new UsageError('give a view, a period and two revisions')
+      const side = (text: string) => {
+        if (text.startsWith('asOf:')) {
+          const at = parseInstant(text.slice(5))
+          if (at === null) throw new UsageError(`${text} is not asOf:<ISO instant>`)
+          return { asOf: at }
+        }
+        return { revision: positiveInt(text, 'revision', 1) }
+      }
+      return withLateview(async (lateview) => {
+        const diff = await lateview.diff(view, period, side(from), side(to))
+        if (values.format === 'json') {
+          out(JSON.stringify(diff, null, 2))
+          return 0
+        }
+        out(`${diff.view} ${diff.period}: ${diff.from.label} (seq ${diff.from.cutoffSeq}) → ${diff.to.label} (seq ${diff.to.cutoffSeq}): ${diff.changes.length} changed cells`)
+        for (const change of diff.changes) {
+          out(`\n${JSON.stringify(change.dims)}  before ${JSON.stringify(change.before)}  after ${JSON.stringify(change.after)}  Δ ${JSON.stringify(change.delta)}`)
+          out(table(['seq', 'source', 'id', 'occurred', 'received', 'retracts', 'contribution'], change.events.map((e) => [e.seq, e.source, e.id, e.occurredAt, e.receivedAt, e.retracts ?? '', JSON.stringify(e.contribution)])))
+        }
+        return 0
+      })
+    },
+  },
+  demo: {
+    summary: 'simulate days of a fixture through ingest and jobs and print the revision history',
+    usage: 'lateview demo [retail|lab] [--days 4] [--events 400] [--seed 42] [--db <path>]',
+    help: `On a fresh temporary SQLite database (or --db), replays a fixture on a simulated clock:
+events arrive when they would have, flash, consolidate, rebuild and close run at their scheduled
+times. Prints each period's revisions (flash → consolidated → revisions → final → restatements)
+and verifies every figure afterwards.`,
+    options: { days: { type: 'string' }, events: { type: 'string' }, seed: { type: 'string' }, db: { type: 'string' } },
+    async run(values, positionals) {
+      const kind = positionals[0] ?? 'retail'
+      if ((kind !== 'retail' && kind !== 'lab') || positionals.length > 1) throw new UsageError('choose retail or lab')
+      const config = loadConfig()
+      return runDemo({
+        kind,
+        days: positiveInt(values.days, 'days', 4),
+        events: positiveInt(values.events, 'events', 400),
+        seed: values.seed === undefined ? 42 : positiveInt(values.seed, 'seed', 42),
+        db: typeof values.db === 'string' ? values.db : null,
+        views: loadViewFiles(config.viewsDir),
       })
     },
   },

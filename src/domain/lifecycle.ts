@@ -102,3 +102,15 @@ export function roundTo(value: number, decimals: number): number {
   const f = 10 ** decimals
   return Math.round(value * f) / f
 }
+
+/** `HH:MM` → the cron expression of that time every day. */
+export function dailyAt(at: string): string {
+  const [hour, minute] = at.split(':').map(Number)
+  return `${minute} ${hour} * * *`
+}
+
+/** The cron expression of each job of a view, in the view's time zone. */
+export function viewSchedule(program: ViewProgram): Record<'flash' | 'consolidate' | 'rebuild' | 'close', string> {
+  const v = program.view
+  return { flash: dailyAt(v.flash.at), consolidate: dailyAt(v.consolidate.at), rebuild: v.rebuild.every, close: dailyAt(v.close.at) }
+}

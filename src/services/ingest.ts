@@ -6,6 +6,7 @@ import { LateviewError, type EventProblem } from '../errors.js'
 import { dropEmptyCells, setCell } from '../store/cells.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import { periodEvents, retractedAmong } from '../store/events.js'
+import { markDirty } from '../store/revisions.js'
 import type { EventsTable } from '../store/schema.js'
 
 export interface IngestOptions {
@@ -188,11 +189,13 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
     const changes = new Map<string, CellState>()
     const repair = new Set<string>()
     const emptied = new Set<string>()
+    const touched = new Set<string>()
     for (const a of accepted) {
       const facts = a.target ?? a.event
       if (!program.selects(facts.type)) continue
       const c = program.contribution(facts)
       const id = cellId(c.period, c.dimsKey)
+      touched.add(c.period)
       let state = changes.get(id)
       if (!state) {
         state = emptyCell(program.ops.length)
@@ -215,6 +218,8 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
       const cell = aggregate(program, events).get(id) ?? null
       await setCell(tx, program, period, dimsKey, cell)
     }
+    // A period that already has a revision is now dirty: the rebuilder will look at it.
+    if (touched.size > 0) await markDirty(tx.db, program.name, [...touched], (accepted[0] as Accepted).seq)
   }
 }
 

@@ -5,6 +5,8 @@ import { LateviewError } from '../errors.js'
 import { openEngine, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readRealtime, syncViews, verifyRealtime, type RealtimeQuery } from './realtime.js'
+import { JobRunner, restatePeriod } from './jobs.js'
+import { diffReports, rangeOrThrow, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { compileViews } from './view-files.js'
 
 export interface LateviewOptions {
@@ -16,6 +18,7 @@ export interface LateviewOptions {
 /** The services over one store, as the entry points (server, CLI, jobs) use them. */
 export class Lateview {
   readonly views: ReadonlyMap<string, ViewProgram>
+  readonly jobs: JobRunner
 
   private constructor(
     readonly engine: Engine,
@@ -23,6 +26,7 @@ export class Lateview {
     readonly clock: Clock,
   ) {
     this.views = new Map(programs.map((p) => [p.name, p]))
+    this.jobs = new JobRunner(engine, this.views)
   }
 
   /** Opens the store, migrates it, and brings each view's cells in line with its definition. */
@@ -65,6 +69,40 @@ export class Lateview {
   /** Compares every Realtime cell with a recomputation from the store. */
   verify(names?: string[]) {
     return verifyRealtime(this.engine, names ? names.map((n) => this.view(n)) : this.programs)
+  }
+
+  /** A period's latest revision, revision N, or what was known at an instant. */
+  report(name: string, period: string, at: { revision?: number; asOf?: number } = {}) {
+    const program = this.view(name)
+    if (at.asOf !== undefined) return readAsOf(this.engine.db, program, period, at.asOf, this.clock.now())
+    return readRevision(this.engine.db, program, period, at.revision)
+  }
+
+  /** Every revision of a period, oldest first. */
+  revisions(name: string, period: string) {
+    return readRevisions(this.engine.db, this.view(name), period)
+  }
+
+  /** The changed cells between two revisions (or as-of instants) and the events behind them. */
+  diff(name: string, period: string, from: DiffSide, to: DiffSide) {
+    return diffReports(this.engine.db, this.view(name), period, from, to)
+  }
+
+  /** Late events held after a period's close. */
+  exceptions(name: string, period: string) {
+    return readExceptions(this.engine.db, this.view(name), period)
+  }
+
+  /** Publishes a restatement (after close) or a manual revision of a period now. */
+  restate(name: string, period: string) {
+    const program = this.view(name)
+    rangeOrThrow(program, period)
+    return restatePeriod(this.engine, program, period, this.clock.now())
+  }
+
+  /** Recomputes every stored revision at its cutoff and compares. */
+  verifyRevisions(names?: string[]) {
+    return verifyRevisions(this.engine.db, names ? names.map((n) => this.view(n)) : this.programs)
   }
 
   close(): Promise<void> {

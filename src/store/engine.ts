@@ -281,7 +281,10 @@ async function openPostgres(location: string): Promise<Engine> {
     db,
     async migrate() {
       // Kysely's migrator takes an advisory lock: processes starting together migrate once.
-      await runMigrations(db, 'bigint')
+      // Its bookkeeping tables are looked up in every schema unless it is told which one:
+      // without this, a database holding another lateview schema would never migrate this one.
+      const { rows } = await sql<{ name: string }>`select current_schema() as name`.execute(db)
+      await runMigrations(db, 'bigint', rows[0]?.name)
     },
     async write(fn) {
       return db.transaction().execute(async (trx) => {
@@ -299,8 +302,8 @@ async function openPostgres(location: string): Promise<Engine> {
   }
 }
 
-async function runMigrations(db: Kysely<Schema>, int64: 'integer' | 'bigint'): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrations(int64) })
+async function runMigrations(db: Kysely<Schema>, int64: 'integer' | 'bigint', migrationTableSchema?: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrations(int64), ...(migrationTableSchema ? { migrationTableSchema } : {}) })
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')

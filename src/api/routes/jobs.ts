@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify'
+import { parseInstant } from '../../domain/time.js'
+import { LateviewError } from '../../errors.js'
+import { isJobName, JOB_NAMES, jobRunOf } from '../../services/jobs.js'
+import type { Lateview } from '../../services/lateview.js'
+import { listJobRuns } from '../../store/revisions.js'
+
+export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClock: boolean): void {
+  app.post<{ Params: { job: string }; Body: { view?: string; period?: string; now?: string } | undefined }>(
+    '/v1/jobs/:job',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: `Run a job now: ${JOB_NAMES.join(', ')}; without period, every period due at now`,
+        tags: ['jobs'],
+        body: {
+          type: 'object',
+          properties: { view: { type: 'string' }, period: { type: 'string' }, now: { type: 'string' } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => {
+      const { job } = request.params
+      if (!isJobName(job)) throw new LateviewError('LV_ERR_JOB_NOT_FOUND', `no job ${JSON.stringify(job)}; jobs are ${JOB_NAMES.join(', ')}`)
+      const body = request.body ?? {}
+      let now = lateview.clock.now()
+      if (body.now !== undefined) {
+        if (!simulatedClock) throw new LateviewError('LV_ERR_CLOCK_NOT_SIMULATED', 'now may be given only when the server runs with LATEVIEW_SIMULATED_CLOCK=1')
+        const at = parseInstant(body.now)
+        if (at === null) throw new LateviewError('LV_ERR_BODY_INVALID', `now=${JSON.stringify(body.now)} is not an ISO 8601 instant with an offset or Z`)
+        now = at
+      }
+      if (body.view !== undefined) lateview.view(body.view)
+      if (body.period !== undefined) {
+        if (body.view === undefined) throw new LateviewError('LV_ERR_BODY_INVALID', 'a period needs a view')
+        if (!lateview.view(body.view).bucketer.rangeOf(body.period)) throw new LateviewError('LV_ERR_PERIOD_MALFORMED', `${JSON.stringify(body.period)} is not a period of view ${body.view}`)
+      }
+      const runs = await lateview.jobs.run(job, {
+        ...(body.view !== undefined ? { view: body.view } : {}),
+        ...(body.period !== undefined ? { period: body.period } : {}),
+        now,
+        trigger: 'manual',
+      })
+      return { job, now: new Date(now).toISOString(), runs }
+    },
+  )
+
+  app.get<{ Querystring: { job?: string; view?: string; period?: string; limit?: number } }>(
+    '/v1/jobs/runs',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Recent job runs, newest first, with outcome and duration',
+        tags: ['jobs'],
+        querystring: {
+          type: 'object',
+          properties: { job: { type: 'string' }, view: { type: 'string' }, period: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => {
+      const { job, view, period, limit } = request.query
+      const rows = await listJobRuns(lateview.engine.db, { ...(job ? { job } : {}), ...(view ? { view } : {}), ...(period ? { period } : {}), limit: limit ?? 100 })
+      return { runs: rows.map(jobRunOf) }
+    },
+  )
+}

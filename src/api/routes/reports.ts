@@ -1,0 +1,98 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { parseInstant } from '../../domain/time.js'
+import { LateviewError } from '../../errors.js'
+import type { Lateview } from '../../services/lateview.js'
+import { reportCsv, type DiffSide } from '../../services/reports.js'
+
+type PeriodParams = { Params: { view: string; period: string } }
+
+function wantsCsv(request: FastifyRequest<{ Querystring: { format?: string } }>): boolean {
+  if (request.query.format === 'csv') return true
+  if (request.query.format === 'json') return false
+  const accept = request.headers.accept ?? ''
+  return /\btext\/csv\b/.test(accept) && !/\bapplication\/json\b/.test(accept)
+}
+
+function instant(name: string, text: string): number {
+  const ms = parseInstant(text)
+  if (ms === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `${name}=${JSON.stringify(text)} is not an ISO 8601 instant with an offset or Z`)
+  return ms
+}
+
+function revisionNumber(name: string, text: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(text)) throw new LateviewError('LV_ERR_QUERY_INVALID', `${name}=${JSON.stringify(text)} is not a revision number`)
+  return Number(text)
+}
+
+function diffSide(name: string, text: string): DiffSide {
+  if (text.startsWith('asOf:')) return { asOf: instant(name, text.slice(5)) }
+  return { revision: revisionNumber(name, text) }
+}
+
+export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
+  app.get<PeriodParams & { Querystring: { revision?: string; asOf?: string; format?: string } }>(
+    '/v1/views/:view/periods/:period',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'The latest revision of a period, revision N, or what was known as of an instant; JSON or CSV',
+        tags: ['reports'],
+        querystring: {
+          type: 'object',
+          properties: { revision: { type: 'string' }, asOf: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply: FastifyReply) => {
+      const { view, period } = request.params
+      const { revision, asOf } = request.query
+      if (revision !== undefined && asOf !== undefined) throw new LateviewError('LV_ERR_QUERY_INVALID', 'give revision or asOf, not both')
+      const report = await lateview.report(view, period, {
+        ...(revision !== undefined ? { revision: revisionNumber('revision', revision) } : {}),
+        ...(asOf !== undefined ? { asOf: instant('asOf', asOf) } : {}),
+      })
+      if (!wantsCsv(request)) return report
+      reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${report.view}-${report.period}-${report.revision === null ? 'as-of' : `r${report.revision}`}.csv"`)
+        .header('lateview-revision', String(report.revision ?? 'as-of'))
+        .header('lateview-cutoff-seq', String(report.cutoffSeq))
+      return reportCsv(lateview.view(report.view), report)
+    },
+  )
+
+  app.get<PeriodParams>(
+    '/v1/views/:view/periods/:period/revisions',
+    { config: { scope: 'read' }, schema: { summary: "Every revision's metadata and totals, oldest first", tags: ['reports'] } },
+    async (request) => lateview.revisions(request.params.view, request.params.period),
+  )
+
+  app.get<PeriodParams & { Querystring: { from: string; to: string } }>(
+    '/v1/views/:view/periods/:period/diff',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Changed cells between two revisions (or asOf:<ISO> instants) and the events that explain each change',
+        tags: ['reports'],
+        querystring: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string' }, to: { type: 'string' } }, additionalProperties: false },
+      },
+    },
+    async (request) => lateview.diff(request.params.view, request.params.period, diffSide('from', request.query.from), diffSide('to', request.query.to)),
+  )
+
+  app.get<PeriodParams>(
+    '/v1/views/:view/periods/:period/exceptions',
+    { config: { scope: 'read' }, schema: { summary: 'Events received after the period was closed and not yet restated', tags: ['reports'] } },
+    async (request) => lateview.exceptions(request.params.view, request.params.period),
+  )
+
+  app.post<PeriodParams>(
+    '/v1/views/:view/periods/:period/restate',
+    { config: { scope: 'admin' }, schema: { summary: 'Publish a restatement (or manual revision) of the period now', tags: ['reports'] } },
+    async (request) => {
+      const program = lateview.view(request.params.view)
+      return lateview.restate(program.name, request.params.period)
+    },
+  )
+}

@@ -1,0 +1,89 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DateTime } from 'luxon'
+import { FIXTURE_VIEWS, generateFixture, type FixtureKind } from '../../fixtures/generate.js'
+import { ManualClock } from '../domain/clock.js'
+import { dueAt } from '../domain/lifecycle.js'
+import { parseInstant } from '../domain/time.js'
+import type { ViewDefinition } from '../domain/view.js'
+import { Lateview } from '../services/lateview.js'
+import { replay } from '../services/replay.js'
+import { out, table } from './output.js'
+
+export interface DemoOptions {
+  kind: FixtureKind
+  days: number
+  events: number
+  seed: number
+  db: string | null
+  views: ViewDefinition[]
+}
+
+/**
+ * Simulates a fixture's days on a simulated clock: events are imported as they would have
+ * arrived, the jobs fire at their scheduled times, and each period's revision history is printed.
+ */
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const db = options.db ?? join(mkdtempSync(join(tmpdir(), 'lateview-demo-')), 'demo.db')
+  const viewName = FIXTURE_VIEWS[options.kind].view
+  const views = options.views.filter((v) => v.name === viewName)
+  if (views.length === 0) throw new Error(`the demo needs the view ${viewName} in the views folder`)
+  const view = views[0] as ViewDefinition
+  const events = generateFixture(options.kind, { days: options.days, events: options.events, seed: options.seed })
+  const first = parseInstant(events[0]?.receivedAt) ?? 0
+  const clock = new ManualClock(first)
+  const lateview = await Lateview.open({ db, views, clock })
+  try {
+    const program = lateview.view(viewName)
+    const firstPeriod = program.bucketer.keyOf(parseInstant(events[0]?.receivedAt) ?? 0)
+    const startRange = program.bucketer.rangeOf(firstPeriod)
+    const lastOccurred = Math.max(...events.map((e) => parseInstant(e.occurredAt) ?? 0))
+    const lastRange = program.bucketer.rangeOf(program.bucketer.keyOf(lastOccurred))
+    const lastArrival = parseInstant(events[events.length - 1]?.receivedAt) ?? 0
+    const to = Math.max(lastRange ? dueAt(view, lastRange, view.close) : lastArrival, lastArrival) + 2 * 3_600_000
+    out(`lateview demo: ${events.length} ${options.kind} events (${options.days} days × ${options.events}), view ${viewName} (${view.timezone})`)
+    out(`store: ${db}`)
+    out(`simulating ${DateTime.fromMillis(startRange?.start ?? first, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} → ${DateTime.fromMillis(to, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} local, jobs at their scheduled times…\n`)
+    const started = Date.now()
+    const { ingested, runs } = await replay(lateview, clock, { events, from: startRange?.start ?? first, to })
+    const published = runs.filter((r) => r.outcome === 'published').length
+    out(`ingested ${ingested} events; ${runs.length} job runs, ${published} revisions published, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+
+    const measures = view.measures.filter((m) => m.kind === 'sum' || m.kind === 'count').map((m) => m.name)
+    const periods = (await lateview.engine.db.selectFrom('revisions').select('period').distinct().where('view', '=', viewName).orderBy('period').execute()).map((r) => r.period)
+    for (const period of periods) {
+      const { status, revisions } = await lateview.revisions(viewName, period)
+      out(`${viewName} ${period} (${status})`)
+      let previous: Record<string, number | null> | null = null
+      const rows = revisions.map((r) => {
+        const m = r.totals.measures
+        const delta = measures.map((name) => {
+          if (!previous) return ''
+          const d = Math.round(((m[name] ?? 0) - (previous[name] ?? 0)) * 100) / 100
+          return d === 0 ? '0' : d > 0 ? `+${d}` : String(d)
+        })
+        previous = m
+        return [
+          r.revision,
+          r.kind,
+          DateTime.fromISO(r.computedAt, { zone: view.timezone }).toFormat('LL-dd HH:mm'),
+          r.eventCount,
+          r.lateEventCount,
+          r.completeness === null ? '-' : `${Math.round(r.completeness * 100)}%`,
+          ...measures.map((name) => m[name] ?? null),
+          ...delta,
+        ]
+      })
+      out(table(['rev', 'kind', 'published', 'events', 'late', 'complete', ...measures, ...measures.map((n) => `Δ ${n}`)], rows))
+      out('')
+    }
+    const realtime = await lateview.verify()
+    const revisions = await lateview.verifyRevisions()
+    out(`verify: ${realtime.differences.length} differences in ${realtime.cells} realtime cells, ${revisions.differences.length} in ${revisions.revisions} revisions`)
+    out(`explore: LATEVIEW_DB=${db} npx lateview report ${viewName} ${periods[0] ?? '<period>'}  ·  npx lateview diff ${viewName} ${periods[0] ?? '<period>'} 1 2`)
+    return realtime.differences.length + revisions.differences.length === 0 ? 0 : 1
+  } finally {
+    await lateview.close()
+  }
+}

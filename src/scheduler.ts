@@ -1,0 +1,43 @@
+import { schedule, type ScheduledTask } from 'node-cron'
+import type { ViewProgram } from './domain/aggregate.js'
+import type { Clock } from './domain/clock.js'
+import { viewSchedule } from './domain/lifecycle.js'
+import type { JobName, JobRunner } from './services/jobs.js'
+
+export interface Scheduler {
+  stop(): Promise<void>
+}
+
+type Log = (message: string, fields?: Record<string, unknown>) => void
+
+/**
+ * Wires the period jobs of every view to node-cron in the view's time zone. Each job finds what
+ * is due at its `now`, so a run at 22:00 flashes the periods due then. Overlapping runs of one
+ * task are skipped by node-cron, and the JobRunner queues a manual run behind a scheduled one.
+ * Nothing throws out of a task: failures are recorded as job runs.
+ */
+export function startScheduler(jobs: JobRunner, programs: ViewProgram[], clock: Clock, log: Log): Scheduler {
+  const tasks: ScheduledTask[] = []
+  for (const program of programs) {
+    for (const [job, expression] of Object.entries(viewSchedule(program)) as Array<[JobName, string]>) {
+      const task = schedule(
+        expression,
+        async () => {
+          try {
+            const runs = await jobs.run(job, { view: program.name, now: clock.now(), trigger: 'cron' })
+            if (runs.length > 0) log('job ran', { job, view: program.name, runs: runs.map((r) => `${r.period}:${r.outcome}${r.revision ? `#${r.revision}` : ''}`) })
+          } catch (error) {
+            log('job failed', { job, view: program.name, error: (error as Error).message })
+          }
+        },
+        { timezone: program.view.timezone, noOverlap: true, name: `${job}:${program.name}` },
+      )
+      tasks.push(task)
+    }
+  }
+  return {
+    async stop() {
+      for (const task of tasks) await task.destroy()
+    },
+  }
+}

@@ -1,0 +1,96 @@
+import type { Kysely } from 'kysely'
+import type { ViewProgram } from '../domain/aggregate.js'
+import { cellsHash, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
+import type { PeriodRange } from '../domain/time.js'
+import type { WriteTx } from '../store/engine.js'
+import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
+import type { Schema } from '../store/schema.js'
+import { computeReport, rangeOrThrow } from './reports.js'
+
+export interface PublishOptions {
+  kind: RevisionKind
+  trigger: Trigger
+  /** The job's now: the report covers what was received at or before it. */
+  now: number
+  /** Write a revision even when the figures are unchanged (closing publishes `final` anyway). */
+  always?: boolean
+}
+
+export interface PublishResult {
+  outcome: 'published' | 'unchanged'
+  revision: number | null
+  cutoffSeq: number
+  /** Totals before and after, for alerts about revised figures. */
+  previousRevision: number | null
+}
+
+/**
+ * Publishes `Report(V, P, K)` for K = the last seq received at or before `now`, as the next
+ * revision of the period, unless it equals the latest revision's figures. Runs inside a write
+ * transaction, so K is exact and two publishers never interleave.
+ */
+export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: string, options: PublishOptions): Promise<PublishResult> {
+  const range = rangeOrThrow(program, period)
+  const head = await tx.head()
+  const cutoff = options.now >= head.receivedAt ? { seq: head.seq, receivedAt: head.seq === 0 ? null : head.receivedAt } : await cutoffAt(tx.db, options.now)
+  const report = await computeReport(tx.db, program, range, cutoff.seq)
+  const latest = await latestRevision(tx.db, program.name, period)
+  const state = await periodRow(tx.db, program.name, period)
+  const hash = cellsHash(report.cells)
+  const unchanged = latest !== null && latest.hash === hash && latest.view_version === program.view.version
+  const dirtySince = await firstSeqAfter(tx.db, program, range, unchanged && latest ? Math.max(latest.cutoff_seq, cutoff.seq) : cutoff.seq)
+  if (unchanged && !options.always && latest && state) {
+    // Same figures: what was pending is now accounted for, up to this cutoff.
+    await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now })
+    return { outcome: 'unchanged', revision: latest.revision, cutoffSeq: cutoff.seq, previousRevision: latest.revision }
+  }
+  const revision = (latest?.revision ?? 0) + 1
+  const previous = latest ? await revisionCells(tx.db, program.name, period, latest.revision, program.ops.length) : new Map()
+  await insertRevision(
+    tx.db,
+    {
+      view: program.name,
+      period,
+      revision,
+      kind: options.kind,
+      cutoff_seq: cutoff.seq,
+      cutoff_received_at: cutoff.receivedAt,
+      computed_at: options.now,
+      trigger: options.trigger,
+      event_count: report.eventCount,
+      late_event_count: report.lateEventCount,
+      completeness: report.completeness,
+      hash,
+      view_version: program.view.version,
+      totals: JSON.stringify(totalsOf(program, report.cells.values())),
+    },
+    report.cells,
+    previous,
+    program.ops.length,
+  )
+  await putPeriodRow(tx.db, {
+    view: program.name,
+    period,
+    status: options.kind === 'final' || state?.status === 'final' ? 'final' : 'provisional',
+    latest_revision: revision,
+    latest_cutoff_seq: cutoff.seq,
+    dirty_since_seq: dirtySince,
+    updated_at: options.now,
+  })
+  return { outcome: 'published', revision, cutoffSeq: cutoff.seq, previousRevision: latest?.revision ?? null }
+}
+
+/** The first seq after `after` that touches the period (its dirty mark), or null. */
+async function firstSeqAfter(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, after: number): Promise<number | null> {
+  const row = await db
+    .selectFrom('events')
+    .select('seq')
+    .where('eff_type', 'in', program.view.eventTypes)
+    .where('eff_occurred_at', '>=', range.start)
+    .where('eff_occurred_at', '<', range.end)
+    .where('seq', '>', after)
+    .orderBy('seq')
+    .limit(1)
+    .executeTakeFirst()
+  return row?.seq ?? null
+}

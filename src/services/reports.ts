@@ -1,0 +1,338 @@
+import type { Kysely } from 'kysely'
+import { aggregate, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
+import { cellsHash, changedCells, deltaOf, totalsOf, type PeriodStatus, type Report } from '../domain/lifecycle.js'
+import type { PeriodRange } from '../domain/time.js'
+import { toIso } from '../domain/time.js'
+import { LateviewError } from '../errors.js'
+import { rowToEvent } from '../store/engine.js'
+import { headSeq, periodEvents } from '../store/events.js'
+import { cutoffAt, getRevision, latestRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
+import type { RevisionsTable, Schema } from '../store/schema.js'
+
+/** The period's range, or a 400-class error for a key that does not fit the view. */
+export function rangeOrThrow(program: ViewProgram, period: string): PeriodRange {
+  const range = program.bucketer.rangeOf(period)
+  if (!range) {
+    throw new LateviewError('LV_ERR_PERIOD_MALFORMED', `${JSON.stringify(period)} is not a ${program.view.granularity} period of view ${program.name}`, { period })
+  }
+  return range
+}
+
+/**
+ * `Report(V, P, K)` computed from the store: the period's events with seq <= K not voided by a
+ * retraction with seq <= K, aggregated, with the counts a revision records.
+ */
+export async function computeReport(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, cutoffSeq: number): Promise<Report> {
+  const events = await periodEvents(db, program.view.eventTypes, range, cutoffSeq)
+  const cells = new Map<string, CellState>()
+  for (const [id, state] of aggregate(program, events)) cells.set(id.slice(id.indexOf('\u0000') + 1), state)
+  const expected = program.view.expectedSources?.sources ?? null
+  let completeness: number | null = null
+  if (expected && expected.length > 0) {
+    const seen = new Set(events.map((e) => e.source))
+    completeness = expected.filter((s) => seen.has(s)).length / expected.length
+  }
+  return {
+    cells,
+    eventCount: events.length,
+    lateEventCount: events.filter((e) => e.receivedAt >= range.end).length,
+    completeness,
+  }
+}
+
+export interface ReportRow {
+  dims: Record<string, DimValue>
+  measures: Record<string, number | null>
+  eventCount: number
+}
+
+/** A report as the API shows it. */
+export interface ReportDocument {
+  view: string
+  period: string
+  status: PeriodStatus
+  revision: number | null
+  kind: string
+  cutoffSeq: number
+  cutoffReceivedAt: string | null
+  computedAt: string
+  trigger: string | null
+  completeness: number | null
+  eventCount: number
+  lateEventCount: number
+  hash: string
+  viewVersion: number
+  rows: ReportRow[]
+  totals: { measures: Record<string, number | null>; eventCount: number }
+}
+
+export function rowsOf(program: ViewProgram, cells: Map<string, CellState>): ReportRow[] {
+  return [...cells.keys()].sort().map((key) => {
+    const state = cells.get(key) as CellState
+    return { dims: program.dimsOf(key), measures: program.measuresOf(state), eventCount: state.eventCount }
+  })
+}
+
+export function revisionMeta(r: RevisionsTable) {
+  return {
+    revision: r.revision,
+    kind: r.kind,
+    cutoffSeq: r.cutoff_seq,
+    cutoffReceivedAt: r.cutoff_received_at === null ? null : toIso(r.cutoff_received_at),
+    computedAt: toIso(r.computed_at),
+    trigger: r.trigger,
+    completeness: r.completeness,
+    eventCount: r.event_count,
+    lateEventCount: r.late_event_count,
+    hash: r.hash,
+    viewVersion: r.view_version,
+  }
+}
+
+async function statusOf(db: Kysely<Schema>, program: ViewProgram, period: string): Promise<PeriodStatus> {
+  const row = await periodRow(db, program.name, period)
+  return row ? row.status : 'open'
+}
+
+/** The latest revision (or revision N) of a period; 404-class error when there is none. */
+export async function readRevision(db: Kysely<Schema>, program: ViewProgram, period: string, revision?: number): Promise<ReportDocument> {
+  rangeOrThrow(program, period)
+  const meta = revision === undefined ? await latestRevision(db, program.name, period) : await getRevision(db, program.name, period, revision)
+  if (!meta) {
+    throw new LateviewError(
+      revision === undefined ? 'LV_ERR_PERIOD_NOT_FOUND' : 'LV_ERR_REVISION_NOT_FOUND',
+      revision === undefined ? `period ${period} of view ${program.name} has no revision yet (see …/realtime or ?asOf=)` : `period ${period} of view ${program.name} has no revision ${revision}`,
+      { view: program.name, period },
+    )
+  }
+  const cells = await revisionCells(db, program.name, period, meta.revision, program.ops.length)
+  return {
+    view: program.name,
+    period,
+    status: await statusOf(db, program, period),
+    ...revisionMeta(meta),
+    rows: rowsOf(program, cells),
+    totals: JSON.parse(meta.totals) as ReportDocument['totals'],
+  }
+}
+
+/** What was known of a period at instant `at`: computed from the store (`revision: null`). */
+export async function readAsOf(db: Kysely<Schema>, program: ViewProgram, period: string, at: number, now: number): Promise<ReportDocument> {
+  const range = rangeOrThrow(program, period)
+  const cutoff = await cutoffAt(db, at)
+  const report = await computeReport(db, program, range, cutoff.seq)
+  return {
+    view: program.name,
+    period,
+    status: await statusOf(db, program, period),
+    revision: null,
+    kind: 'as-of',
+    cutoffSeq: cutoff.seq,
+    cutoffReceivedAt: cutoff.receivedAt === null ? null : toIso(cutoff.receivedAt),
+    computedAt: toIso(now),
+    trigger: null,
+    completeness: report.completeness,
+    eventCount: report.eventCount,
+    lateEventCount: report.lateEventCount,
+    hash: cellsHash(report.cells),
+    viewVersion: program.view.version,
+    rows: rowsOf(program, report.cells),
+    totals: totalsOf(program, report.cells.values()),
+  }
+}
+
+/** Every revision's metadata and totals, oldest first. */
+export async function readRevisions(db: Kysely<Schema>, program: ViewProgram, period: string) {
+  rangeOrThrow(program, period)
+  const rows = await listRevisions(db, program.name, period)
+  return {
+    view: program.name,
+    period,
+    status: await statusOf(db, program, period),
+    revisions: rows.map((r) => ({ ...revisionMeta(r), totals: JSON.parse(r.totals) as ReportDocument['totals'] })),
+  }
+}
+
+/** A side of a diff: a revision number or `asOf:<ISO instant>`. */
+export type DiffSide = { revision: number } | { asOf: number }
+
+export interface ExplainingEvent {
+  id: string
+  source: string
+  seq: number
+  receivedAt: string
+  occurredAt: string
+  retracts?: string
+  /** What this event adds to the cell (negative for a retraction). */
+  contribution: Record<string, number | null>
+}
+
+export interface DiffChange {
+  dims: Record<string, DimValue>
+  before: Record<string, number | null> | null
+  after: Record<string, number | null> | null
+  delta: Record<string, number | null>
+  events: ExplainingEvent[]
+}
+
+async function sideCells(db: Kysely<Schema>, program: ViewProgram, period: string, range: PeriodRange, side: DiffSide) {
+  if ('revision' in side) {
+    const meta = await getRevision(db, program.name, period, side.revision)
+    if (!meta) throw new LateviewError('LV_ERR_REVISION_NOT_FOUND', `period ${period} of view ${program.name} has no revision ${side.revision}`, { view: program.name, period })
+    return { label: `revision ${side.revision}`, revision: side.revision, cutoffSeq: meta.cutoff_seq, cells: await revisionCells(db, program.name, period, side.revision, program.ops.length) }
+  }
+  const cutoff = await cutoffAt(db, side.asOf)
+  const report = await computeReport(db, program, range, cutoff.seq)
+  return { label: `as of ${toIso(side.asOf)}`, revision: null, cutoffSeq: cutoff.seq, cells: report.cells }
+}
+
+/**
+ * The changed cells between two knowledge states of a period, each with the events that explain
+ * it: those of the period with seq in (cutoff(from), cutoff(to)], retractions included. Their
+ * contributions add up exactly to the delta of every sum and count.
+ */
+export async function diffReports(db: Kysely<Schema>, program: ViewProgram, period: string, from: DiffSide, to: DiffSide) {
+  const range = rangeOrThrow(program, period)
+  const a = await sideCells(db, program, period, range, from)
+  const b = await sideCells(db, program, period, range, to)
+  const changes = changedCells(a.cells, b.cells)
+  const low = Math.min(a.cutoffSeq, b.cutoffSeq)
+  const high = Math.max(a.cutoffSeq, b.cutoffSeq)
+  const direction = b.cutoffSeq >= a.cutoffSeq ? 1 : -1
+  const explaining = new Map<string, ExplainingEvent[]>()
+  if (changes.length > 0 && high > low) {
+    const rows = await db
+      .selectFrom('events')
+      .selectAll()
+      .where('eff_type', 'in', program.view.eventTypes)
+      .where('eff_occurred_at', '>=', range.start)
+      .where('eff_occurred_at', '<', range.end)
+      .where('seq', '>', low)
+      .where('seq', '<=', high)
+      .orderBy('seq')
+      .execute()
+    const targetSeqs = rows.filter((r) => r.target_seq !== null).map((r) => r.target_seq as number)
+    const targets = new Map<number, ReturnType<typeof rowToEvent>>()
+    for (let i = 0; i < targetSeqs.length; i += 500) {
+      const found = await db.selectFrom('events').selectAll().where('seq', 'in', targetSeqs.slice(i, i + 500)).execute()
+      for (const t of found) targets.set(t.seq, rowToEvent(t))
+    }
+    for (const row of rows) {
+      const e = rowToEvent(row)
+      const facts = e.targetSeq === null ? e : targets.get(e.targetSeq)
+      if (!facts) continue
+      const c = program.contribution(facts)
+      const sign = direction * (e.targetSeq === null ? 1 : -1)
+      const shown = program.measuresOf({ eventCount: c.eventCount, slots: c.slots })
+      const contribution: Record<string, number | null> = {}
+      for (const m of program.view.measures) {
+        const v = shown[m.name] ?? null
+        contribution[m.name] = m.kind === 'sum' || m.kind === 'count' ? (v === null ? 0 : sign * v) : v
+      }
+      const list = explaining.get(c.dimsKey) ?? []
+      list.push({
+        id: e.id,
+        source: e.source,
+        seq: e.seq,
+        receivedAt: toIso(e.receivedAt),
+        occurredAt: toIso(e.occurredAt),
+        ...(e.retracts !== null ? { retracts: e.retracts } : {}),
+        contribution,
+      })
+      explaining.set(c.dimsKey, list)
+    }
+  }
+  return {
+    view: program.name,
+    period,
+    from: { label: a.label, revision: a.revision, cutoffSeq: a.cutoffSeq },
+    to: { label: b.label, revision: b.revision, cutoffSeq: b.cutoffSeq },
+    changes: changes.map<DiffChange>((ch) => ({
+      dims: program.dimsOf(ch.dimsKey),
+      before: ch.before ? program.measuresOf(ch.before) : null,
+      after: ch.after ? program.measuresOf(ch.after) : null,
+      delta: deltaOf(program, ch.before, ch.after),
+      events: explaining.get(ch.dimsKey) ?? [],
+    })),
+  }
+}
+
+/** Events of a closed period received after its final revision (held under policy `hold`). */
+export async function readExceptions(db: Kysely<Schema>, program: ViewProgram, period: string) {
+  const range = rangeOrThrow(program, period)
+  const state = await periodRow(db, program.name, period)
+  const cutoff = state && state.status === 'final' ? state.latest_cutoff_seq : null
+  const events =
+    cutoff === null
+      ? []
+      : await db
+          .selectFrom('events')
+          .selectAll()
+          .where('eff_type', 'in', program.view.eventTypes)
+          .where('eff_occurred_at', '>=', range.start)
+          .where('eff_occurred_at', '<', range.end)
+          .where('seq', '>', cutoff)
+          .orderBy('seq')
+          .execute()
+  return {
+    view: program.name,
+    period,
+    status: state?.status ?? 'open',
+    policy: program.view.close.lateAfterClose,
+    events: events.map((r) => {
+      const e = rowToEvent(r)
+      return { id: e.id, source: e.source, type: e.type, seq: e.seq, occurredAt: toIso(e.occurredAt), receivedAt: toIso(e.receivedAt), data: e.data, ...(e.retracts !== null ? { retracts: e.retracts } : {}) }
+    }),
+  }
+}
+
+
+export interface RevisionDifference {
+  view: string
+  period: string
+  revision: number
+  problem: string
+}
+
+/** Recomputes every stored revision at its cutoff and compares: an empty list means every published figure holds. */
+export async function verifyRevisions(db: Kysely<Schema>, programs: ViewProgram[]): Promise<{ revisions: number; differences: RevisionDifference[] }> {
+  const differences: RevisionDifference[] = []
+  let count = 0
+  for (const program of programs) {
+    const metas = await db.selectFrom('revisions').selectAll().where('view', '=', program.name).orderBy('period').orderBy('revision').execute()
+    for (const meta of metas) {
+      count++
+      const range = program.bucketer.rangeOf(meta.period)
+      const problem = (text: string) => differences.push({ view: program.name, period: meta.period, revision: meta.revision, problem: text })
+      if (!range) {
+        problem('period key no longer fits the view')
+        continue
+      }
+      if (meta.view_version !== program.view.version) continue
+      const report = await computeReport(db, program, range, meta.cutoff_seq)
+      const stored = await revisionCells(db, program.name, meta.period, meta.revision, program.ops.length)
+      const changed = changedCells(stored, report.cells)
+      if (changed.length > 0) problem(`${changed.length} cells differ from a recomputation at seq ${meta.cutoff_seq}`)
+      if (cellsHash(report.cells) !== meta.hash) problem('content hash differs')
+      if (report.eventCount !== meta.event_count) problem(`eventCount ${meta.event_count} ≠ ${report.eventCount}`)
+      if (report.lateEventCount !== meta.late_event_count) problem(`lateEventCount ${meta.late_event_count} ≠ ${report.lateEventCount}`)
+    }
+  }
+  return { revisions: count, differences }
+}
+
+function csvValue(value: unknown): string {
+  const text = value === null || value === undefined ? '' : String(value)
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+/** A report as CSV (RFC 4180): one row per cell, dimensions, then measures, then eventCount. */
+export function reportCsv(program: ViewProgram, report: ReportDocument): string {
+  const view = program.view
+  const measures = view.measures.map((m) => m.name)
+  const lines = [[...view.dimensions, ...measures, 'eventCount'].map(csvValue).join(',')]
+  for (const row of report.rows) {
+    lines.push([...view.dimensions.map((d) => row.dims[d]), ...measures.map((m) => row.measures[m]), row.eventCount].map(csvValue).join(','))
+  }
+  return `${lines.join('\r\n')}\r\n`
+}
