@@ -21,6 +21,8 @@ export interface LateviewConfig {
   simulatedClock: boolean
   /** Delays between webhook attempts in ms; the last entry is the last attempt. */
   webhookBackoff: readonly number[]
+  /** How long one delivery attempt may take, in ms. */
+  webhookTimeoutMs: number
   logLevel: string
 }
 
@@ -67,6 +69,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
     return ms ?? bad('LATEVIEW_WEBHOOK_BACKOFF', `${JSON.stringify(part.trim())} is not a delay such as 0, 5s, 5m, 2h or PT30M`)
   })
 
+  const timeoutText = env.LATEVIEW_WEBHOOK_TIMEOUT?.trim() || '10s'
+  const webhookTimeoutMs = parseDelay(timeoutText) ?? bad('LATEVIEW_WEBHOOK_TIMEOUT', `${JSON.stringify(timeoutText)} is not a delay such as 10s`)
+  if (webhookTimeoutMs <= 0) bad('LATEVIEW_WEBHOOK_TIMEOUT', 'must be more than 0')
+
   const logLevel = env.LATEVIEW_LOG_LEVEL?.trim() || 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) bad('LATEVIEW_LOG_LEVEL', 'must be fatal, error, warn, info, debug, trace or silent')
 
@@ -81,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
     scheduler,
     simulatedClock,
     webhookBackoff: Object.freeze(webhookBackoff),
+    webhookTimeoutMs,
     logLevel,
   })
 }

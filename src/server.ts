@@ -5,6 +5,7 @@ import type { LateviewConfig } from './config.js'
 import { systemClock, type Clock } from './domain/clock.js'
 import { startScheduler, type Scheduler } from './scheduler.js'
 import { Lateview } from './services/lateview.js'
+import { WebhookDispatcher } from './services/webhooks.js'
 import { loadViewFiles } from './services/view-files.js'
 
 export interface RunningServer {
@@ -19,11 +20,22 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
   const views = loadViewFiles(config.viewsDir)
   const lateview = await Lateview.open({ db: config.db, views, clock })
   let app: FastifyInstance
+  const metrics = new Metrics(true)
+  // Webhook delivery runs in every server process, whatever LATEVIEW_SCHEDULER says.
+  const dispatcher = new WebhookDispatcher(lateview.engine, {
+    backoff: config.webhookBackoff,
+    timeoutMs: config.webhookTimeoutMs,
+    clock: systemClock,
+    log: (message, fields) => app?.log.warn(fields ?? {}, message),
+    onAttempt: (outcome) => metrics.deliveries.inc({ outcome }),
+  })
+  lateview.onAlerts(() => dispatcher.wake())
   try {
-    app = await buildApp(config, { lateview, metrics: new Metrics(true) })
+    app = await buildApp(config, { lateview, metrics, dispatcher })
     lateview.jobs.onLog((message, fields) => app.log.warn(fields ?? {}, message))
     const address = await app.listen({ host: config.host, port: config.port })
     app.log.info({ db: config.db.replace(/\/\/[^@/]*@/, '//***@'), engine: lateview.engine.kind, views: [...lateview.views.keys()] }, 'lateview is serving')
+    dispatcher.start()
     let scheduler: Scheduler | null = null
     if (config.scheduler) {
       // Runs missed while the server was down are published now, then cron takes over.
@@ -39,11 +51,15 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
       address,
       close() {
         // Stop taking requests, let running ones finish, then close the store.
-        closing ??= (scheduler ? scheduler.stop() : Promise.resolve()).then(() => app.close()).then(() => lateview.close())
+        closing ??= (scheduler ? scheduler.stop() : Promise.resolve())
+          .then(() => app.close())
+          .then(() => dispatcher.stop())
+          .then(() => lateview.close())
         return closing
       },
     }
   } catch (error) {
+    await dispatcher.stop()
     await lateview.close()
     throw error
   }

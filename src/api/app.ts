@@ -8,6 +8,8 @@ import { authenticate } from './auth.js'
 import { Metrics } from './metrics.js'
 import { sendProblem, toLateviewError } from './problem.js'
 import { eventRoutes } from './routes/events.js'
+import { countPending } from '../store/alerts.js'
+import { alertRoutes } from './routes/alerts.js'
 import { jobRoutes } from './routes/jobs.js'
 import { opsRoutes } from './routes/ops.js'
 import { reportRoutes } from './routes/reports.js'
@@ -16,9 +18,11 @@ import { viewRoutes } from './routes/views.js'
 export interface AppDeps {
   lateview: Lateview
   metrics?: Metrics
+  /** Woken when a subscription or a retry makes deliveries due. */
+  dispatcher?: { wake(): void }
 }
 
-export type AppConfig = Pick<LateviewConfig, 'tokens' | 'logLevel'> & { simulatedClock?: boolean }
+export type AppConfig = Pick<LateviewConfig, 'tokens' | 'logLevel'> & { simulatedClock?: boolean; host?: string; port?: number }
 
 /** 64 MiB: a batch of 100,000 events of ordinary size fits. */
 const BODY_LIMIT = 64 * 1024 * 1024
@@ -30,6 +34,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     bodyLimit: BODY_LIMIT,
     disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    // fastify's default removes properties a schema does not allow instead of refusing them: a
+    // typo such as ?imprt=true or { "perod": … } would then run silently as something else.
+    ajv: { customOptions: { removeAdditional: false } },
   })
   app.decorateRequest('scopes', null)
 
@@ -64,6 +71,11 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
 
   eventRoutes(app, config as LateviewConfig, deps.lateview, metrics)
   viewRoutes(app, deps.lateview)
+  deps.lateview.onAlerts((alerts) => {
+    for (const a of alerts) metrics.alertsRaised.inc({ kind: a.type, event: a.status === 'resolved' ? 'resolved' : 'raised' })
+  })
+  metrics.pendingSource = () => countPending(deps.lateview.engine.db)
+  alertRoutes(app, deps.lateview, { host: config.host ?? '127.0.0.1', port: config.port ?? null }, () => deps.dispatcher?.wake())
   reportRoutes(app, deps.lateview)
   jobRoutes(app, deps.lateview, config.simulatedClock === true)
   opsRoutes(app, deps.lateview, metrics)

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** The Prometheus metrics of one app (a registry per app, so tests can build many). */
 export class Metrics {
@@ -22,6 +22,29 @@ export class Metrics {
     labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [this.registry],
+  })
+
+  readonly alertsRaised = new Counter({
+    name: 'lateview_alerts_total',
+    help: 'Alerts raised or resolved by this process, by kind and event (raised, resolved)',
+    labelNames: ['kind', 'event'] as const,
+    registers: [this.registry],
+  })
+  readonly deliveries = new Counter({
+    name: 'lateview_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, dead, gone)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+  /** Reads the number of pending deliveries from the store when scraped. */
+  pendingSource: () => Promise<number> = async () => 0
+  readonly pendingDeliveries = new Gauge({
+    name: 'lateview_webhook_deliveries_pending',
+    help: 'Webhook deliveries waiting for an attempt (all processes)',
+    registers: [this.registry],
+    collect: async () => {
+      this.pendingDeliveries.set(await this.pendingSource())
+    },
   })
 
   constructor(defaults = false) {

@@ -1,3 +1,4 @@
+import { SlaPolicy } from './alerts.js'
 import { Bucketer } from './time.js'
 import type { MeasureDefinition, ViewDefinition } from './view.js'
 
@@ -38,10 +39,12 @@ export class ViewProgram {
   readonly #scale: number[] = []
   readonly #types: Set<string>
   readonly bucketer: Bucketer
+  readonly sla: SlaPolicy
 
   constructor(readonly view: ViewDefinition) {
     this.#types = new Set(view.eventTypes)
     this.bucketer = new Bucketer(view.timezone, view.granularity)
+    this.sla = new SlaPolicy(view)
     for (const m of view.measures) {
       this.#slotOf.push(this.ops.length)
       this.#scale.push(10 ** m.decimals)

@@ -6,7 +6,10 @@ import { LateviewError, type EventProblem } from '../errors.js'
 import { dropEmptyCells, setCell } from '../store/cells.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import { periodEvents, retractedAmong } from '../store/events.js'
+import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from '../domain/alerts.js'
+import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
 import { markDirty } from '../store/revisions.js'
+import { alertDocument, type AlertDocument } from './alert-documents.js'
 import type { EventsTable } from '../store/schema.js'
 
 export interface IngestOptions {
@@ -21,7 +24,7 @@ export interface IngestResult {
   firstSeq: number | null
   lastSeq: number | null
   receivedAt: string
-  alerts: unknown[]
+  alerts: AlertDocument[]
   /** Per accepted event: its source and lag, for metrics. */
   lags: Array<{ source: string; lagMs: number }>
 }
@@ -101,9 +104,11 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
     }
 
     const accepted = await admit(tx, fresh, stored, head, imported ? null : Math.max(now, head.receivedAt))
+    const alerts: AlertDocument[] = []
     if (accepted.length > 0) {
       await tx.insertEvents(accepted.map(toRow))
-      await updateRealtime(tx, programs, accepted)
+      const closed = await updateRealtime(tx, programs, accepted)
+      alerts.push(...(await ingestAlerts(tx, programs, accepted, closed)))
     }
     const last = accepted[accepted.length - 1]
     return {
@@ -112,7 +117,7 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       firstSeq: accepted[0]?.seq ?? null,
       lastSeq: last?.seq ?? null,
       receivedAt: toIso(last?.receivedAt ?? Math.max(now, head.receivedAt)),
-      alerts: [],
+      alerts,
       lags: accepted.map((a) => ({ source: a.event.source, lagMs: a.receivedAt - a.event.occurredAt })),
     }
   })
@@ -183,8 +188,9 @@ function toRow(a: Accepted): EventsTable {
  * where a view has min or max, the touched cell is recomputed from the store, as a removed
  * extreme cannot be undone by arithmetic.
  */
-async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[]): Promise<void> {
+async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[]): Promise<Map<string, Set<string>>> {
   const newHead = (accepted[accepted.length - 1] as Accepted).seq
+  const closed = new Map<string, Set<string>>()
   for (const program of programs) {
     const changes = new Map<string, CellState>()
     const repair = new Set<string>()
@@ -219,8 +225,71 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
       await setCell(tx, program, period, dimsKey, cell)
     }
     // A period that already has a revision is now dirty: the rebuilder will look at it.
-    if (touched.size > 0) await markDirty(tx.db, program.name, [...touched], (accepted[0] as Accepted).seq)
+    if (touched.size > 0) {
+      const published = await markDirty(tx.db, program.name, [...touched], (accepted[0] as Accepted).seq)
+      closed.set(program.name, new Set(published.filter((p) => p.status === 'final').map((p) => p.period)))
+    }
   }
+  return closed
+}
+
+/**
+ * The alerts a batch raises, written in its transaction: DelayedEvent per (view, source,
+ * period) over the SLA, LateAfterClose per closed (view, period), and the resolution of
+ * MissingData alerts whose source has now reported.
+ */
+async function ingestAlerts(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[], closed: Map<string, Set<string>>): Promise<AlertDocument[]> {
+  const now = (accepted[accepted.length - 1] as Accepted).receivedAt
+  const delayed = new Map<string, { view: string; source: string; period: string; sla: string; count: number; maxLagMs: number; ids: string[] }>()
+  const late = new Map<string, { view: string; period: string; count: number; ids: string[] }>()
+  const reported = new Set<string>()
+  for (const program of programs) {
+    const closedPeriods = closed.get(program.name) ?? new Set<string>()
+    for (const a of accepted) {
+      const facts = a.target ?? a.event
+      if (!program.selects(facts.type)) continue
+      const period = program.bucketer.keyOf(facts.occurredAt)
+      const source = a.event.source
+      if (closedPeriods.has(period)) {
+        const key = `${program.name}\u0000${period}`
+        const g = late.get(key) ?? { view: program.name, period, count: 0, ids: [] }
+        g.count++
+        if (g.ids.length < ALERT_ID_LIMIT) g.ids.push(a.event.id)
+        late.set(key, g)
+      }
+      if (a.target) continue
+      reported.add(`${program.name}\u0000${period}\u0000${source}`)
+      const sla = program.sla.forSource(source)
+      const lag = a.receivedAt - a.event.occurredAt
+      if (!sla || lag <= sla.ms) continue
+      const key = `${program.name}\u0000${source}\u0000${period}`
+      const g = delayed.get(key) ?? { view: program.name, source, period, sla: sla.iso, count: 0, maxLagMs: 0, ids: [] }
+      g.count++
+      g.maxLagMs = Math.max(g.maxLagMs, lag)
+      if (g.ids.length < ALERT_ID_LIMIT) g.ids.push(a.event.id)
+      delayed.set(key, g)
+    }
+  }
+  const raised: NewAlert[] = [
+    ...[...delayed.values()].map((g) => ({
+      kind: 'DelayedEvent' as const,
+      view: g.view,
+      period: g.period,
+      source: g.source,
+      data: { count: g.count, maxLagMs: g.maxLagMs, maxLag: isoDuration(g.maxLagMs), sla: g.sla, eventIds: g.ids },
+    })),
+    ...[...late.values()].map((g) => ({
+      kind: 'LateAfterClose' as const,
+      view: g.view,
+      period: g.period,
+      source: null,
+      data: { count: g.count, eventIds: g.ids, policy: programs.find((p) => p.name === g.view)?.view.close.lateAfterClose ?? 'restate' },
+    })),
+  ]
+  const rows = await raiseAlerts(tx.db, raised, now)
+  const missing = (await firingMissingData(tx.db)).filter((a) => reported.has(`${a.view}\u0000${a.period}\u0000${a.source}`))
+  const resolved = await resolveAlerts(tx.db, missing.map((a) => a.id), now)
+  return [...rows, ...resolved].map(alertDocument)
 }
 
 function invalid(problems: EventProblem[]): LateviewError {

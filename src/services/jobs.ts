@@ -1,14 +1,16 @@
 import type { ViewProgram } from '../domain/aggregate.js'
 import { dueAt, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
-import { toIso } from '../domain/time.js'
+import { parseDurationMs, toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
-import type { Engine } from '../store/engine.js'
+import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
+import type { Engine, WriteTx } from '../store/engine.js'
 import { dirtyPeriods, jobDone, knownPeriods, periodRow, recordJobRun, type JobOutcome } from '../store/revisions.js'
 import type { JobRunsTable } from '../store/schema.js'
+import { alertDocument, type AlertDocument } from './alert-documents.js'
 import { publishPeriod } from './publish.js'
 
-export type JobName = 'flash' | 'consolidate' | 'rebuild' | 'close'
-export const JOB_NAMES: readonly JobName[] = ['flash', 'consolidate', 'rebuild', 'close']
+export type JobName = 'flash' | 'consolidate' | 'rebuild' | 'close' | 'sla-watch'
+export const JOB_NAMES: readonly JobName[] = ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch']
 
 export interface JobOptions {
   /** One view, or every view. */
@@ -66,6 +68,7 @@ export class JobRunner {
   readonly #queues = new Map<string, Promise<unknown>>()
 
   #log: (message: string, fields?: Record<string, unknown>) => void = () => {}
+  #notify: (alerts: AlertDocument[]) => void = () => {}
 
   constructor(
     private readonly engine: Engine,
@@ -75,6 +78,11 @@ export class JobRunner {
   /** Where failures are logged. */
   onLog(log: (message: string, fields?: Record<string, unknown>) => void): void {
     this.#log = log
+  }
+
+  /** Who hears of alerts raised by jobs, once they are committed. */
+  onAlerts(notify: (alerts: AlertDocument[]) => void): void {
+    this.#notify = notify
   }
 
   /** Runs a job for one or every view; returns the runs recorded. */
@@ -90,7 +98,7 @@ export class JobRunner {
   /** Runs every job that is due at `now` for every view, in life-cycle order: start-up catch-up. */
   async catchUp(now: number): Promise<JobRun[]> {
     const runs: JobRun[] = []
-    for (const job of ['flash', 'consolidate', 'rebuild', 'close'] as const) runs.push(...(await this.run(job, { now, trigger: 'catch-up' })))
+    for (const job of ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch'] as const) runs.push(...(await this.run(job, { now, trigger: 'catch-up' })))
     return runs
   }
 
@@ -122,6 +130,7 @@ export class JobRunner {
   /** Periods this job has to do at `now`. */
   async #duePeriods(job: JobName, program: ViewProgram, now: number): Promise<string[]> {
     const view = program.view
+    if (job === 'sla-watch') return this.#slaPeriods(program, now)
     if (job === 'rebuild') {
       const windowStart = now - view.rebuild.windowDays * DAY_MS
       const due: string[] = []
@@ -147,6 +156,63 @@ export class JobRunner {
     return due
   }
 
+  /** Periods whose expected sources were due (end + expectedSources.by) within the rebuild window. */
+  #slaPeriods(program: ViewProgram, now: number): string[] {
+    const expected = program.view.expectedSources
+    if (!expected) return []
+    const by = parseDurationMs(expected.by) as number
+    const oldest = now - program.view.rebuild.windowDays * DAY_MS
+    const periods: string[] = []
+    let range = program.bucketer.rangeOf(program.bucketer.keyOf(now - by))
+    // The period containing now - by is not yet due; walk back from the one before it.
+    for (range = range ? program.bucketer.rangeOf(program.bucketer.keyOf(range.start - 1)) : null; range && range.end > oldest; ) {
+      periods.push(program.bucketer.keyOf(range.start))
+      range = program.bucketer.rangeOf(program.bucketer.keyOf(range.start - 1))
+    }
+    return periods.reverse()
+  }
+
+  /** sla-watch on one period: MissingData for each expected source without an event, resolved once it reports. */
+  async #watchPeriod(tx: WriteTx, program: ViewProgram, period: string, now: number): Promise<{ outcome: JobOutcome; detail: string; alerts: AlertDocument[] }> {
+    const expected = program.view.expectedSources
+    if (!expected) return { outcome: 'skipped', detail: 'the view expects no sources', alerts: [] }
+    const range = program.bucketer.rangeOf(period)
+    if (!range) return { outcome: 'skipped', detail: 'not a period', alerts: [] }
+    const rows = await tx.db
+      .selectFrom('events')
+      .select('source')
+      .distinct()
+      .where('eff_type', 'in', program.view.eventTypes)
+      .where('eff_occurred_at', '>=', range.start)
+      .where('eff_occurred_at', '<', range.end)
+      .where('target_seq', 'is', null)
+      .where('received_at', '<=', now)
+      .execute()
+    const present = new Set(rows.map((r) => r.source))
+    const missing = expected.sources.filter((s) => !present.has(s))
+    const deadline = range.end + (parseDurationMs(expected.by) as number)
+    const raised = await raiseAlerts(
+      tx.db,
+      missing.map((source) => ({
+        kind: 'MissingData' as const,
+        view: program.name,
+        period,
+        source,
+        data: { expectedBy: toIso(deadline), periodStart: toIso(range.start), periodEnd: toIso(range.end) },
+        onceKey: `MissingData\u0000${program.name}\u0000${period}\u0000${source}`,
+      })),
+      now,
+    )
+    const arrived = (await firingMissingData(tx.db, program.name)).filter((a) => a.period === period && a.source !== null && present.has(a.source))
+    const resolved = await resolveAlerts(tx.db, arrived.map((a) => a.id), now)
+    const alerts = [...raised, ...resolved].map(alertDocument)
+    return {
+      outcome: alerts.length > 0 ? 'published' : 'unchanged',
+      detail: missing.length === 0 ? 'every expected source reported' : `missing: ${missing.join(', ')}`,
+      alerts,
+    }
+  }
+
   async #runPeriod(job: JobName, program: ViewProgram, period: string, options: JobOptions): Promise<JobRun> {
     const started = performance.now()
     const startedAt = Date.now()
@@ -165,8 +231,14 @@ export class JobRunner {
           duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
         }),
       )
+    const alerts: AlertDocument[] = []
     try {
-      return await this.engine.write(async (tx) => {
+      const run = await this.engine.write(async (tx) => {
+        if (job === 'sla-watch') {
+          const watched = await this.#watchPeriod(tx, program, period, options.now)
+          alerts.push(...watched.alerts)
+          return record(tx.db, watched.outcome, null, watched.detail)
+        }
         const state = await periodRow(tx.db, program.name, period)
         const status = state?.status ?? 'open'
         let kind: RevisionKind
@@ -200,13 +272,23 @@ export class JobRunner {
             break
         }
         const result = await publishPeriod(tx, program, period, { kind, trigger, now: options.now, always })
+        alerts.push(...result.alerts)
         return record(tx.db, result.outcome, result.revision, `${kind} at cutoff seq ${result.cutoffSeq}`)
       })
+      if (alerts.length > 0) this.#notify(alerts)
+      return run
     } catch (error) {
       if (error instanceof LateviewError && error.code === 'LV_ERR_PERIOD_MALFORMED') throw error
       const message = (error as Error).message ?? String(error)
       this.#log('job failed', { job, view: program.name, period, error: message })
-      return this.engine.write((tx) => record(tx.db, 'failed', null, message))
+      const failed: AlertDocument[] = []
+      const run = await this.engine.write(async (tx) => {
+        const raised = await raiseAlerts(tx.db, [{ kind: 'JobFailed', view: program.name, period, source: null, data: { job, trigger: options.trigger, now: toIso(options.now), error: message } }], options.now)
+        failed.push(...raised.map(alertDocument))
+        return record(tx.db, 'failed', null, message)
+      })
+      this.#notify(failed)
+      return run
     }
   }
 }

@@ -5,6 +5,7 @@ import { LateviewError } from '../errors.js'
 import { openEngine, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readRealtime, syncViews, verifyRealtime, type RealtimeQuery } from './realtime.js'
+import type { AlertDocument } from './alert-documents.js'
 import { JobRunner, restatePeriod } from './jobs.js'
 import { diffReports, rangeOrThrow, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { compileViews } from './view-files.js'
@@ -27,6 +28,19 @@ export class Lateview {
   ) {
     this.views = new Map(programs.map((p) => [p.name, p]))
     this.jobs = new JobRunner(engine, this.views)
+    this.jobs.onAlerts((alerts) => this.#emit(alerts))
+  }
+
+  readonly #listeners: Array<(alerts: AlertDocument[]) => void> = []
+
+  /** Hears of every alert this process raises, after its transaction committed. */
+  onAlerts(listener: (alerts: AlertDocument[]) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  #emit(alerts: AlertDocument[]): void {
+    if (alerts.length === 0) return
+    for (const listener of this.#listeners) listener(alerts)
   }
 
   /** Opens the store, migrates it, and brings each view's cells in line with its definition. */
@@ -50,8 +64,10 @@ export class Lateview {
   }
 
   /** Appends a batch atomically and updates every view (see services/ingest.ts). */
-  ingest(items: unknown[], options?: IngestOptions): Promise<IngestResult> {
-    return ingest(this.engine, this.programs, this.clock, items, options)
+  async ingest(items: unknown[], options?: IngestOptions): Promise<IngestResult> {
+    const result = await ingest(this.engine, this.programs, this.clock, items, options)
+    this.#emit(result.alerts)
+    return result
   }
 
   /** The view compiled under this name, or a 404-class error. */

@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely'
-import type { ViewProgram } from '../domain/aggregate.js'
-import { cellsHash, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
+import type { CellState, ViewProgram } from '../domain/aggregate.js'
+import { cellsHash, changedCells, deltaOf, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
+import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
 import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
 import type { Schema } from '../store/schema.js'
+import { alertDocument, type AlertDocument } from './alert-documents.js'
 import { computeReport, rangeOrThrow } from './reports.js'
 
 export interface PublishOptions {
@@ -22,6 +24,8 @@ export interface PublishResult {
   cutoffSeq: number
   /** Totals before and after, for alerts about revised figures. */
   previousRevision: number | null
+  /** ReportRevised, when a period that already had a revision got a new one. */
+  alerts: AlertDocument[]
 }
 
 /**
@@ -42,10 +46,11 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
   if (unchanged && !options.always && latest && state) {
     // Same figures: what was pending is now accounted for, up to this cutoff.
     await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now })
-    return { outcome: 'unchanged', revision: latest.revision, cutoffSeq: cutoff.seq, previousRevision: latest.revision }
+    return { outcome: 'unchanged', revision: latest.revision, cutoffSeq: cutoff.seq, previousRevision: latest.revision, alerts: [] }
   }
   const revision = (latest?.revision ?? 0) + 1
-  const previous = latest ? await revisionCells(tx.db, program.name, period, latest.revision, program.ops.length) : new Map()
+  const previous = latest ? await revisionCells(tx.db, program.name, period, latest.revision, program.ops.length) : new Map<string, CellState>()
+  const totals = totalsOf(program, report.cells.values())
   await insertRevision(
     tx.db,
     {
@@ -62,7 +67,7 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
       completeness: report.completeness,
       hash,
       view_version: program.view.version,
-      totals: JSON.stringify(totalsOf(program, report.cells.values())),
+      totals: JSON.stringify(totals),
     },
     report.cells,
     previous,
@@ -77,7 +82,35 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
     dirty_since_seq: dirtySince,
     updated_at: options.now,
   })
-  return { outcome: 'published', revision, cutoffSeq: cutoff.seq, previousRevision: latest?.revision ?? null }
+  let alerts: AlertDocument[] = []
+  if (latest) {
+    const changes = changedCells(previous, report.cells)
+    const raised = await raiseAlerts(
+      tx.db,
+      [
+        {
+          kind: 'ReportRevised',
+          view: program.name,
+          period,
+          source: null,
+          data: {
+            revision,
+            previousRevision: latest.revision,
+            kind: options.kind,
+            trigger: options.trigger,
+            cutoffSeq: cutoff.seq,
+            totalsBefore: JSON.parse(latest.totals) as unknown,
+            totalsAfter: totals,
+            changedCells: changes.length,
+            changes: changes.slice(0, 10).map((c) => ({ dims: program.dimsOf(c.dimsKey), delta: deltaOf(program, c.before, c.after) })),
+          },
+        },
+      ],
+      options.now,
+    )
+    alerts = raised.map(alertDocument)
+  }
+  return { outcome: 'published', revision, cutoffSeq: cutoff.seq, previousRevision: latest?.revision ?? null, alerts }
 }
 
 /** The first seq after `after` that touches the period (its dirty mark), or null. */

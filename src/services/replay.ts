@@ -27,7 +27,7 @@ export async function replay(lateview: Lateview, clock: ManualClock, options: Re
     program,
     jobs: (Object.entries(viewSchedule(program)) as Array<[JobName, string]>).map(([job, expr]) => ({ job, cron: new CronMatcher(expr) })),
   }))
-  const order: JobName[] = ['flash', 'consolidate', 'rebuild', 'close']
+  const order: JobName[] = ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch']
   const runs: JobRun[] = []
   let next = 0
   let ingested = 0

@@ -116,6 +116,67 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
         await db.schema.createIndex('job_runs_by_key').on('job_runs').columns(['job', 'view', 'period', 'outcome']).execute()
       },
     },
+    '0003_alerts_and_webhooks': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('alerts')
+          .addColumn('id', int64, (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('view', 'text')
+          .addColumn('period', 'text')
+          .addColumn('source', 'text')
+          .addColumn('created_at', int64, (c) => c.notNull())
+          .addColumn('resolved_at', int64)
+          .addColumn('data', 'text', (c) => c.notNull())
+          // Alerts that must fire once per subject (MissingData per view, period and source).
+          .addColumn('once_key', 'text', (c) => c.unique())
+          .execute()
+        await db.schema.createIndex('alerts_by_kind').on('alerts').columns(['kind', 'status', 'id']).execute()
+
+        await db.schema
+          .createTable('webhooks')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('kinds', 'text')
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('created_at', int64, (c) => c.notNull())
+          .addColumn('disabled_at', int64)
+          .addColumn('disabled_reason', 'text')
+          .addColumn('deleted_at', int64)
+          .execute()
+
+        await db.schema
+          .createTable('deliveries')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('webhook_id', 'text', (c) => c.notNull())
+          .addColumn('alert_id', int64, (c) => c.notNull())
+          .addColumn('event', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', int64, (c) => c.notNull())
+          .addColumn('cycle_attempts', int64, (c) => c.notNull())
+          .addColumn('next_attempt_at', int64, (c) => c.notNull())
+          .addColumn('lease_until', int64)
+          .addColumn('created_at', int64, (c) => c.notNull())
+          .addColumn('delivered_at', int64)
+          .addColumn('last_status_code', int64)
+          .addColumn('last_error', 'text')
+          .execute()
+        await db.schema.createIndex('deliveries_due').on('deliveries').columns(['status', 'next_attempt_at']).execute()
+        await db.schema.createIndex('deliveries_by_webhook').on('deliveries').columns(['webhook_id', 'created_at']).execute()
+
+        await db.schema
+          .createTable('delivery_attempts')
+          .addColumn('delivery_id', 'text', (c) => c.notNull())
+          .addColumn('attempt', int64, (c) => c.notNull())
+          .addColumn('at', int64, (c) => c.notNull())
+          .addColumn('status_code', int64)
+          .addColumn('error', 'text')
+          .addColumn('duration_ms', 'real', (c) => c.notNull())
+          .addPrimaryKeyConstraint('delivery_attempts_pk', ['delivery_id', 'attempt'])
+          .execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

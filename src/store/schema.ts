@@ -102,7 +102,64 @@ export interface JobRunsTable {
   duration_ms: number
 }
 
+export interface AlertsTable {
+  id: number
+  kind: string
+  status: 'firing' | 'resolved'
+  view: string | null
+  period: string | null
+  source: string | null
+  created_at: number
+  resolved_at: number | null
+  /** JSON text of the kind-specific data. */
+  data: string
+  once_key: string | null
+}
+
+export interface WebhooksTable {
+  id: string
+  url: string
+  /** JSON text of the alert kinds, null for all. */
+  kinds: string | null
+  secret: string
+  created_at: number
+  disabled_at: number | null
+  disabled_reason: string | null
+  deleted_at: number | null
+}
+
+export interface DeliveriesTable {
+  id: string
+  webhook_id: string
+  alert_id: number
+  /** What is delivered: the alert as raised, or its resolution. */
+  event: 'raised' | 'resolved'
+  status: 'pending' | 'delivered' | 'dead' | 'cancelled'
+  attempts: number
+  /** Attempts since the delivery was created or retried by hand (indexes the backoff schedule). */
+  cycle_attempts: number
+  next_attempt_at: number
+  lease_until: number | null
+  created_at: number
+  delivered_at: number | null
+  last_status_code: number | null
+  last_error: string | null
+}
+
+export interface DeliveryAttemptsTable {
+  delivery_id: string
+  attempt: number
+  at: number
+  status_code: number | null
+  error: string | null
+  duration_ms: number
+}
+
 export interface Schema {
+  alerts: AlertsTable
+  webhooks: WebhooksTable
+  deliveries: DeliveriesTable
+  delivery_attempts: DeliveryAttemptsTable
   events: EventsTable
   cells: CellsTable
   view_state: ViewStateTable

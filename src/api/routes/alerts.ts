@@ -1,0 +1,142 @@
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { ALERT_KINDS, type AlertKind } from '../../domain/alerts.js'
+import { parseDurationMs, parseInstant } from '../../domain/time.js'
+import { LateviewError } from '../../errors.js'
+import { alertDocument } from '../../services/alert-documents.js'
+import type { Lateview } from '../../services/lateview.js'
+import { sourceLateness } from '../../services/sources.js'
+import { createWebhook, deliveries, findWebhook, removeWebhook, retryDelivery, webhookDocument, webhooks } from '../../services/webhooks.js'
+import { listAlerts } from '../../store/alerts.js'
+
+export interface SelfAddress {
+  host: string
+  port: number | null
+}
+
+export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: SelfAddress, onWebhookChange: () => void): void {
+  app.get<{ Querystring: { kind?: string; status?: 'firing' | 'resolved'; since?: string; view?: string; limit?: number } }>(
+    '/v1/alerts',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Alerts, newest first; kept forever, whatever their delivery',
+        tags: ['alerts'],
+        querystring: {
+          type: 'object',
+          properties: {
+            kind: { type: 'string', enum: [...ALERT_KINDS] },
+            status: { type: 'string', enum: ['firing', 'resolved'] },
+            since: { type: 'string' },
+            view: { type: 'string' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => {
+      const { kind, status, since, view, limit } = request.query
+      let sinceMs: number | undefined
+      if (since !== undefined) {
+        const at = parseInstant(since)
+        if (at === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `since=${JSON.stringify(since)} is not an ISO 8601 instant with an offset or Z`)
+        sinceMs = at
+      }
+      const rows = await listAlerts(lateview.engine.db, {
+        ...(kind ? { kind: kind as AlertKind } : {}),
+        ...(status ? { status } : {}),
+        ...(sinceMs !== undefined ? { since: sinceMs } : {}),
+        ...(view ? { view } : {}),
+        limit: limit ?? 100,
+      })
+      return { alerts: rows.map(alertDocument) }
+    },
+  )
+
+  app.get<{ Querystring: { window?: string } }>(
+    '/v1/sources',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Lateness per source over a recent window (default P7D): count, p50, p99 and max lag',
+        tags: ['alerts'],
+        querystring: { type: 'object', properties: { window: { type: 'string' } }, additionalProperties: false },
+      },
+    },
+    async (request) => {
+      const window = request.query.window ?? 'P7D'
+      const windowMs = parseDurationMs(window)
+      if (windowMs === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `window=${JSON.stringify(window)} is not an ISO 8601 duration such as P7D`)
+      const now = lateview.clock.now()
+      return { window, now: new Date(now).toISOString(), sources: await sourceLateness(lateview.engine.db, now, windowMs) }
+    },
+  )
+
+  const selfOf = () => {
+    const address = app.server.address() as AddressInfo | null
+    return { hosts: [self.host], port: address && typeof address === 'object' ? address.port : self.port }
+  }
+
+  app.post<{ Body: { url: string; kinds?: string[] } }>(
+    '/v1/webhooks',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'Subscribe a URL to alerts; the answer holds the signing secret, shown only once',
+        tags: ['webhooks'],
+        body: {
+          type: 'object',
+          required: ['url'],
+          properties: { url: { type: 'string' }, kinds: { type: 'array', items: { type: 'string' } } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const created = await createWebhook(lateview.engine, request.body, selfOf(), lateview.clock.now())
+      onWebhookChange()
+      return reply.code(201).send(created)
+    },
+  )
+
+  app.get('/v1/webhooks', { config: { scope: 'admin' }, schema: { summary: 'Subscriptions (without secrets)', tags: ['webhooks'] } }, async () => ({
+    webhooks: await webhooks(lateview.engine),
+  }))
+
+  app.get<{ Params: { id: string } }>('/v1/webhooks/:id', { config: { scope: 'admin' }, schema: { summary: 'One subscription', tags: ['webhooks'] } }, async (request) =>
+    webhookDocument(await findWebhook(lateview.engine, request.params.id)),
+  )
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/webhooks/:id',
+    { config: { scope: 'admin' }, schema: { summary: 'Remove a subscription; its pending deliveries are cancelled', tags: ['webhooks'] } },
+    async (request, reply) => {
+      await removeWebhook(lateview.engine, request.params.id, lateview.clock.now())
+      return reply.code(204).send()
+    },
+  )
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: number } }>(
+    '/v1/webhooks/:id/deliveries',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'Deliveries of a subscription, newest first, each with every attempt logged',
+        tags: ['webhooks'],
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } }, additionalProperties: false },
+      },
+    },
+    async (request) => ({ deliveries: await deliveries(lateview.engine, request.params.id, request.query.limit ?? 100) }),
+  )
+
+  app.post<{ Params: { id: string; deliveryId: string } }>(
+    '/v1/webhooks/:id/deliveries/:deliveryId/retry',
+    { config: { scope: 'admin' }, schema: { summary: 'Queue a delivery (typically dead) for a fresh run of the retry schedule', tags: ['webhooks'] } },
+    async (request, reply) => {
+      await retryDelivery(lateview.engine, request.params.id, request.params.deliveryId, 0)
+      onWebhookChange()
+      return reply.code(202).send({ id: request.params.deliveryId, status: 'pending' })
+    },
+  )
+}
