@@ -136,12 +136,39 @@ export class Bucketer {
   }
 }
 
-/** Parses an ISO 8601 instant that carries an offset or `Z`; null otherwise. */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):?(\d{2})?)$/i
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/**
+ * Parses an ISO 8601 instant that carries an offset or `Z`; null otherwise. Hand-written on
+ * purpose: ingest parses every event's times, and this is many times faster than a general
+ * date library while checking the same calendar rules.
+ */
 export function parseInstant(text: unknown): number | null {
   if (typeof text !== 'string' || text.length > 64) return null
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text)) return null
-  const parsed = DateTime.fromISO(text, { setZone: true })
-  return parsed.isValid ? parsed.toMillis() : null
+  const m = INSTANT.exec(text)
+  if (!m) return null
+  const year = Number(m[1])
+  const month = Number(m[2])
+  const day = Number(m[3])
+  const hour = Number(m[4])
+  const minute = Number(m[5])
+  const second = m[6] === undefined ? 0 : Number(m[6])
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return null
+  const ms = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000 + 1e-6)
+  let offset = 0
+  if (m[8]?.toUpperCase() !== 'Z') {
+    const oh = Number(m[10])
+    const om = m[11] === undefined ? 0 : Number(m[11])
+    if (oh > 23 || om > 59) return null
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000
+  }
+  const utc = new Date(0)
+  utc.setUTCFullYear(year, month - 1, day)
+  utc.setUTCHours(hour, minute, second, ms)
+  return utc.getTime() - offset
 }
 
 export function toIso(ms: number): string {

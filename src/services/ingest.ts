@@ -10,7 +10,7 @@ import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from '../domain/alerts.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
 import { markDirty } from '../store/revisions.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
-import type { EventsTable } from '../store/schema.js'
+import type { AlertsTable, EventsTable } from '../store/schema.js'
 
 export interface IngestOptions {
   /** Admin import: keep each event's `receivedAt` (non-decreasing, not before the store's newest). */
@@ -242,7 +242,8 @@ async function ingestAlerts(tx: WriteTx, programs: ViewProgram[], accepted: Acce
   const now = (accepted[accepted.length - 1] as Accepted).receivedAt
   const delayed = new Map<string, { view: string; source: string; period: string; sla: string; count: number; maxLagMs: number; ids: string[] }>()
   const late = new Map<string, { view: string; period: string; count: number; ids: string[] }>()
-  const reported = new Set<string>()
+  /** (view, period, source) → receivedAt of the source's first event for it in the batch. */
+  const reported = new Map<string, number>()
   for (const program of programs) {
     const closedPeriods = closed.get(program.name) ?? new Set<string>()
     for (const a of accepted) {
@@ -258,7 +259,8 @@ async function ingestAlerts(tx: WriteTx, programs: ViewProgram[], accepted: Acce
         late.set(key, g)
       }
       if (a.target) continue
-      reported.add(`${program.name}\u0000${period}\u0000${source}`)
+      const reportedKey = `${program.name}\u0000${period}\u0000${source}`
+      if (!reported.has(reportedKey)) reported.set(reportedKey, a.receivedAt)
       const sla = program.sla.forSource(source)
       const lag = a.receivedAt - a.event.occurredAt
       if (!sla || lag <= sla.ms) continue
@@ -287,8 +289,14 @@ async function ingestAlerts(tx: WriteTx, programs: ViewProgram[], accepted: Acce
     })),
   ]
   const rows = await raiseAlerts(tx.db, raised, now)
-  const missing = (await firingMissingData(tx.db)).filter((a) => reported.has(`${a.view}\u0000${a.period}\u0000${a.source}`))
-  const resolved = await resolveAlerts(tx.db, missing.map((a) => a.id), now)
+  // Resolved when the data arrived: an import keeps each event's receivedAt, so not the batch's last one.
+  const resolvedAt = new Map<number, number[]>()
+  for (const a of await firingMissingData(tx.db)) {
+    const at = reported.get(`${a.view}\u0000${a.period}\u0000${a.source}`)
+    if (at !== undefined) resolvedAt.set(at, [...(resolvedAt.get(at) ?? []), a.id])
+  }
+  const resolved: AlertsTable[] = []
+  for (const [at, ids] of resolvedAt) resolved.push(...(await resolveAlerts(tx.db, ids, at)))
   return [...rows, ...resolved].map(alertDocument)
 }
 

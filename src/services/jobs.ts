@@ -199,7 +199,8 @@ export class JobRunner {
         period,
         source,
         data: { expectedBy: toIso(deadline), periodStart: toIso(range.start), periodEnd: toIso(range.end) },
-        onceKey: `MissingData\u0000${program.name}\u0000${period}\u0000${source}`,
+        // JSON, not NUL separators: PostgreSQL text cannot hold NUL.
+        onceKey: JSON.stringify(['MissingData', program.name, period, source]),
       })),
       now,
     )

@@ -83,8 +83,9 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
     updated_at: options.now,
   })
   let alerts: AlertDocument[] = []
-  if (latest) {
-    const changes = changedCells(previous, report.cells)
+  const changes = latest ? changedCells(previous, report.cells) : []
+  // A new revision with the same figures (a close, a rebuild under a new view version) revised no figure.
+  if (latest && changes.length > 0) {
     const raised = await raiseAlerts(
       tx.db,
       [

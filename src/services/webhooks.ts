@@ -278,7 +278,7 @@ export class WebhookDispatcher {
       return
     }
     const doc = alertDocument(alert)
-    const body = JSON.stringify({ type: doc.type, id: doc.id, createdAt: doc.createdAt, view: doc.view, period: doc.period, source: doc.source, status: delivery.event === 'resolved' ? 'resolved' : 'firing', resolvedAt: doc.resolvedAt, data: doc.data })
+    const body = JSON.stringify({ type: doc.type, id: doc.id, createdAt: doc.createdAt, view: doc.view, period: doc.period, source: doc.source, status: delivery.event === 'resolved' ? 'resolved' : 'firing', resolvedAt: delivery.event === 'resolved' ? doc.resolvedAt : null, data: doc.data })
     const timestamp = Math.floor(at / 1000)
     let statusCode: number | null = null
     let error: string | null = null

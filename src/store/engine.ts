@@ -1,7 +1,20 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely'
+import {
+  DEFAULT_MIGRATION_LOCK_TABLE,
+  DEFAULT_MIGRATION_TABLE,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type DatabaseIntrospector,
+  type DatabaseMetadataOptions,
+  type SchemaMetadata,
+  type TableMetadata,
+  type Transaction,
+} from 'kysely'
 import pg from 'pg'
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import type { StoredEvent } from '../domain/event.js'
@@ -210,6 +223,44 @@ async function translateSqliteErrors<T>(run: () => Promise<T>): Promise<T> {
 
 const INT8_OID = 20
 
+/**
+ * Kysely's migrator asks whether its bookkeeping tables exist by introspecting every schema of
+ * the database, with `has_schema_privilege(<name>)` per schema: start-up then slows down with
+ * every other schema in the database, and fails with "schema … does not exist" when another
+ * schema is dropped meanwhile. lateview looks only at its own schema.
+ */
+class CurrentSchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db)
+  }
+}
+
+/** Names of the schema and tables in `current_schema()`: all the migrator needs (no columns). */
+class CurrentSchemaIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<any>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select current_schema() as name`.execute(this.db)
+    return rows
+  }
+
+  async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string; schema: string; kind: string }>`
+      select c.relname as name, n.nspname as schema, c.relkind as kind
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'v', 'p')
+      order by c.relname`.execute(this.db)
+    const internal = [DEFAULT_MIGRATION_TABLE, DEFAULT_MIGRATION_LOCK_TABLE]
+    return rows
+      .filter((r) => options.withInternalKyselyTables || !internal.includes(r.name))
+      .map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v', columns: [] }))
+  }
+
+  async getMetadata(options?: DatabaseMetadataOptions): Promise<{ tables: TableMetadata[] }> {
+    return { tables: await this.getTables(options) }
+  }
+}
+
 async function openPostgres(location: string): Promise<Engine> {
   const url = new URL(location)
   const schema = url.searchParams.get('schema')
@@ -238,7 +289,7 @@ async function openPostgres(location: string): Promise<Engine> {
     max: 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   })
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }) })
 
   class PgWriteTx implements WriteTx {
     constructor(readonly db: Transaction<Schema>) {}

@@ -67,7 +67,7 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
           .addColumn('trigger', 'text', (c) => c.notNull())
           .addColumn('event_count', int64, (c) => c.notNull())
           .addColumn('late_event_count', int64, (c) => c.notNull())
-          .addColumn('completeness', 'real')
+          .addColumn('completeness', 'double precision')
           .addColumn('hash', 'text', (c) => c.notNull())
           .addColumn('view_version', int64, (c) => c.notNull())
           .addColumn('totals', 'text', (c) => c.notNull())
@@ -111,7 +111,7 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
           .addColumn('revision', int64)
           .addColumn('detail', 'text')
           .addColumn('started_at', int64, (c) => c.notNull())
-          .addColumn('duration_ms', 'real', (c) => c.notNull())
+          .addColumn('duration_ms', 'double precision', (c) => c.notNull())
           .execute()
         await db.schema.createIndex('job_runs_by_key').on('job_runs').columns(['job', 'view', 'period', 'outcome']).execute()
       },
@@ -172,7 +172,7 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
           .addColumn('at', int64, (c) => c.notNull())
           .addColumn('status_code', int64)
           .addColumn('error', 'text')
-          .addColumn('duration_ms', 'real', (c) => c.notNull())
+          .addColumn('duration_ms', 'double precision', (c) => c.notNull())
           .addPrimaryKeyConstraint('delivery_attempts_pk', ['delivery_id', 'attempt'])
           .execute()
       },

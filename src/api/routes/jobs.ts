@@ -19,6 +19,10 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
           additionalProperties: false,
         },
       },
+      // Every body field is optional: a bare POST (no body at all) means {} rather than 400 "body must be object".
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {}
+      },
     },
     async (request) => {
       const { job } = request.params

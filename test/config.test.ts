@@ -1,0 +1,172 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { loadConfig } from '../src/config.js'
+import { LateviewError } from '../src/errors.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'lateview-config-'))
+
+/** Writes a tokens file and returns its path. */
+function tokensFile(name: string, content: string): string {
+  const file = join(dir, name)
+  writeFileSync(file, content)
+  return file
+}
+
+/** Asserts loadConfig throws LV_ERR_CONFIG_INVALID naming `variable`; returns the message. */
+function rejects(env: NodeJS.ProcessEnv, variable: string): string {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    assert.instance(error, LateviewError)
+    const e = error as LateviewError
+    assert.is(e.code, 'LV_ERR_CONFIG_INVALID')
+    assert.ok(e.message.startsWith(`${variable}: `), `"${e.message}" does not name ${variable}`)
+    assert.equal(e.details, { variable })
+    return e.message
+  }
+  assert.unreachable(`expected ${JSON.stringify(env)} to be rejected`)
+  return ''
+}
+
+const test = suite('config')
+test.after(() => rmSync(dir, { recursive: true, force: true }))
+
+test('defaults: an empty environment works', () => {
+  assert.equal(loadConfig({}), {
+    db: './data/lateview.db',
+    viewsDir: './views',
+    host: '127.0.0.1',
+    port: 3000,
+    tokens: null,
+    tokensFile: null,
+    insecure: false,
+    scheduler: true,
+    simulatedClock: false,
+    webhookBackoff: [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000],
+    webhookTimeoutMs: 10_000,
+    logLevel: 'info',
+  })
+  // Blank values count as unset.
+  assert.equal(loadConfig({ LATEVIEW_DB: ' ', PORT: '', HOST: '', LATEVIEW_SCHEDULER: '' }), loadConfig({}))
+})
+
+test('values are read, trimmed and parsed', () => {
+  const file = tokensFile('ok.json', JSON.stringify({ 'ingest-token-00000001': ['ingest'], 'admin-token-00000001': ['admin', 'read'] }))
+  const config = loadConfig({
+    LATEVIEW_DB: 'postgres://lateview@db.internal:5432/lateview',
+    LATEVIEW_VIEWS: '/etc/lateview/views',
+    HOST: '0.0.0.0',
+    PORT: ' 8080 ',
+    LATEVIEW_TOKENS: file,
+    LATEVIEW_SCHEDULER: 'OFF',
+    LATEVIEW_SIMULATED_CLOCK: '1',
+    LATEVIEW_WEBHOOK_BACKOFF: '0, 500ms, 5s, PT30M, 1d',
+    LATEVIEW_WEBHOOK_TIMEOUT: '2500ms',
+    LATEVIEW_LOG_LEVEL: 'warn',
+  })
+  assert.equal({ ...config, tokens: null }, {
+    db: 'postgres://lateview@db.internal:5432/lateview',
+    viewsDir: '/etc/lateview/views',
+    host: '0.0.0.0',
+    port: 8080,
+    tokens: null,
+    tokensFile: file,
+    insecure: false,
+    scheduler: false,
+    simulatedClock: true,
+    webhookBackoff: [0, 500, 5_000, 1_800_000, 86_400_000],
+    webhookTimeoutMs: 2_500,
+    logLevel: 'warn',
+  })
+  assert.equal(
+    [...(config.tokens ?? [])].map(([token, scopes]) => [token, [...scopes].sort()]),
+    [
+      ['ingest-token-00000001', ['ingest']],
+      ['admin-token-00000001', ['admin', 'read']],
+    ],
+  )
+})
+
+test('the returned config is frozen', () => {
+  const config = loadConfig({})
+  assert.ok(Object.isFrozen(config))
+  assert.ok(Object.isFrozen(config.webhookBackoff))
+  assert.throws(() => {
+    ;(config as { port: number }).port = 1
+  }, TypeError)
+  assert.throws(() => {
+    ;(config.webhookBackoff as number[]).push(1)
+  }, TypeError)
+  assert.is(config.port, 3000)
+})
+
+test('PORT must be a port number', () => {
+  for (const port of ['abc', '70000', '65536', '-1', '3000.5', '30 00', '0x50']) rejects({ PORT: port }, 'PORT')
+  assert.is(loadConfig({ PORT: '0' }).port, 0)
+  assert.is(loadConfig({ PORT: '65535' }).port, 65535)
+})
+
+test('LATEVIEW_SCHEDULER, LATEVIEW_SIMULATED_CLOCK and LATEVIEW_INSECURE take on/off words only', () => {
+  rejects({ LATEVIEW_SCHEDULER: 'maybe' }, 'LATEVIEW_SCHEDULER')
+  rejects({ LATEVIEW_SCHEDULER: 'no' }, 'LATEVIEW_SCHEDULER')
+  rejects({ LATEVIEW_SIMULATED_CLOCK: 'yes' }, 'LATEVIEW_SIMULATED_CLOCK')
+  rejects({ LATEVIEW_INSECURE: '2' }, 'LATEVIEW_INSECURE')
+  for (const off of ['off', '0', 'false', 'Off']) assert.is(loadConfig({ LATEVIEW_SCHEDULER: off }).scheduler, false, off)
+  for (const on of ['on', '1', 'true']) assert.is(loadConfig({ LATEVIEW_SCHEDULER: on }).scheduler, true, on)
+})
+
+test('LATEVIEW_WEBHOOK_BACKOFF must be a list of delays, LATEVIEW_WEBHOOK_TIMEOUT one positive delay', () => {
+  const message = rejects({ LATEVIEW_WEBHOOK_BACKOFF: '0,5x,1h' }, 'LATEVIEW_WEBHOOK_BACKOFF')
+  assert.ok(message.includes('"5x"'), message)
+  rejects({ LATEVIEW_WEBHOOK_BACKOFF: '0,,5s' }, 'LATEVIEW_WEBHOOK_BACKOFF')
+  rejects({ LATEVIEW_WEBHOOK_BACKOFF: '5 minutes' }, 'LATEVIEW_WEBHOOK_BACKOFF')
+  rejects({ LATEVIEW_WEBHOOK_BACKOFF: '-5s' }, 'LATEVIEW_WEBHOOK_BACKOFF')
+  rejects({ LATEVIEW_WEBHOOK_TIMEOUT: 'soon' }, 'LATEVIEW_WEBHOOK_TIMEOUT')
+  rejects({ LATEVIEW_WEBHOOK_TIMEOUT: '0' }, 'LATEVIEW_WEBHOOK_TIMEOUT')
+})
+
+test('LATEVIEW_TOKENS: an unreadable or malformed file is refused', () => {
+  rejects({ LATEVIEW_TOKENS: join(dir, 'missing.json') }, 'LATEVIEW_TOKENS')
+  rejects({ LATEVIEW_TOKENS: dir }, 'LATEVIEW_TOKENS')
+  rejects({ LATEVIEW_TOKENS: tokensFile('malformed.json', '{"ingest-token-00000001": ["ingest"]') }, 'LATEVIEW_TOKENS')
+  rejects({ LATEVIEW_TOKENS: tokensFile('array.json', '[["ingest-token-00000001", ["ingest"]]]') }, 'LATEVIEW_TOKENS')
+  rejects({ LATEVIEW_TOKENS: tokensFile('null.json', 'null') }, 'LATEVIEW_TOKENS')
+})
+
+test('LATEVIEW_TOKENS: a token shorter than 16 characters or an unknown scope is refused', () => {
+  const short = rejects({ LATEVIEW_TOKENS: tokensFile('short.json', JSON.stringify({ 'short-token-0001': ['read'], 'too-short-00001': ['read'] })) }, 'LATEVIEW_TOKENS')
+  assert.ok(short.includes('shorter than 16 characters'), short)
+  // The message never repeats a token.
+  assert.not.ok(short.includes('too-short-00001'), short)
+  const scope = rejects({ LATEVIEW_TOKENS: tokensFile('scope.json', JSON.stringify({ 'ingest-token-00000001': ['ingest', 'write'] })) }, 'LATEVIEW_TOKENS')
+  assert.not.ok(scope.includes('ingest-token-00000001'), scope)
+  rejects({ LATEVIEW_TOKENS: tokensFile('empty.json', JSON.stringify({ 'ingest-token-00000001': [] })) }, 'LATEVIEW_TOKENS')
+  rejects({ LATEVIEW_TOKENS: tokensFile('string.json', JSON.stringify({ 'ingest-token-00000001': 'ingest' })) }, 'LATEVIEW_TOKENS')
+  // Exactly 16 characters is long enough.
+  const config = loadConfig({ LATEVIEW_TOKENS: tokensFile('sixteen.json', JSON.stringify({ 'sixteen-chars-00': ['read'] })) })
+  assert.equal([...(config.tokens?.keys() ?? [])], ['sixteen-chars-00'])
+})
+
+test('a non-loopback HOST needs LATEVIEW_TOKENS or LATEVIEW_INSECURE=1', () => {
+  const message = rejects({ HOST: '0.0.0.0' }, 'HOST')
+  assert.ok(message.includes('LATEVIEW_INSECURE=1'), message)
+  rejects({ HOST: '192.168.1.10' }, 'HOST')
+  rejects({ HOST: '::' }, 'HOST')
+  const insecure = loadConfig({ HOST: '0.0.0.0', LATEVIEW_INSECURE: '1' })
+  assert.equal([insecure.host, insecure.insecure, insecure.tokens], ['0.0.0.0', true, null])
+  const file = tokensFile('host.json', JSON.stringify({ 'read-token-000000001': ['read'] }))
+  assert.is(loadConfig({ HOST: '0.0.0.0', LATEVIEW_TOKENS: file }).host, '0.0.0.0')
+  for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) assert.is(loadConfig({ HOST: host }).host, host)
+})
+
+test('LATEVIEW_DB and LATEVIEW_LOG_LEVEL are checked', () => {
+  rejects({ LATEVIEW_DB: 'postgres://[not-a-host' }, 'LATEVIEW_DB')
+  assert.is(loadConfig({ LATEVIEW_DB: '/var/lib/lateview/store.db' }).db, '/var/lib/lateview/store.db')
+  rejects({ LATEVIEW_LOG_LEVEL: 'loud' }, 'LATEVIEW_LOG_LEVEL')
+  assert.is(loadConfig({ LATEVIEW_LOG_LEVEL: 'silent' }).logLevel, 'silent')
+})
+
+test.run()
