@@ -66,7 +66,7 @@ async function runFile(file: string): Promise<Outcome> {
   let failed = total === null ? 0 : total - passed - skipped
   let note = ''
   if (total === null) note = 'crashed before uvu reported'
-  else if (total === 0) note = 'ran no test'
+  else if (total === 0 && skipped === 0) note = 'ran no test'
   else if (code !== 0 && failed === 0) note = `exited with code ${code}`
   if (note) {
     failed += 1
