@@ -13,6 +13,7 @@ import { alertRoutes } from './routes/alerts.js'
 import { jobRoutes } from './routes/jobs.js'
 import { opsRoutes } from './routes/ops.js'
 import { reportRoutes } from './routes/reports.js'
+import { uiRoutes } from './routes/ui.js'
 import { viewRoutes } from './routes/views.js'
 
 export interface AppDeps {
@@ -79,5 +80,6 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
   reportRoutes(app, deps.lateview)
   jobRoutes(app, deps.lateview, config.simulatedClock === true)
   opsRoutes(app, deps.lateview, metrics)
+  uiRoutes(app)
   return app
 }

@@ -4,7 +4,6 @@ import { loadConfig } from '../config.js'
 import { systemClock } from '../domain/clock.js'
 import { ViewDefinitionError } from '../domain/view.js'
 import { isLateviewError } from '../errors.js'
-import { startServer } from '../server.js'
 import { Lateview } from '../services/lateview.js'
 import { loadViewFiles } from '../services/view-files.js'
 import { parseInstant } from '../domain/time.js'
@@ -54,6 +53,8 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     async run() {
       const config = loadConfig()
+      // Loaded here only: the HTTP stack is not needed by the other commands' start-up.
+      const { startServer } = await import('../server.js')
       const server = await startServer(config)
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -195,13 +195,13 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
     const changes = new Map<string, CellState>()
     const repair = new Set<string>()
     const emptied = new Set<string>()
-    const touched = new Set<string>()
+    const touched = new Map<string, number>()
     for (const a of accepted) {
       const facts = a.target ?? a.event
       if (!program.selects(facts.type)) continue
       const c = program.contribution(facts)
       const id = cellId(c.period, c.dimsKey)
-      touched.add(c.period)
+      if (!touched.has(c.period)) touched.set(c.period, a.seq)
       let state = changes.get(id)
       if (!state) {
         state = emptyCell(program.ops.length)
@@ -226,7 +226,7 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
     }
     // A period that already has a revision is now dirty: the rebuilder will look at it.
     if (touched.size > 0) {
-      const published = await markDirty(tx.db, program.name, [...touched], (accepted[0] as Accepted).seq)
+      const published = await markDirty(tx.db, program.name, touched)
       closed.set(program.name, new Set(published.filter((p) => p.status === 'final').map((p) => p.period)))
     }
   }

@@ -130,7 +130,12 @@ export class JobRunner {
   /** Periods this job has to do at `now`. */
   async #duePeriods(job: JobName, program: ViewProgram, now: number): Promise<string[]> {
     const view = program.view
-    if (job === 'sla-watch') return this.#slaPeriods(program, now)
+    if (job === 'sla-watch') {
+      // Each period is watched once, past its deadline; its alerts resolve at ingest.
+      const due: string[] = []
+      for (const period of this.#slaPeriods(program, now)) if (!(await jobDone(this.engine.db, 'sla-watch', program.name, period))) due.push(period)
+      return due
+    }
     if (job === 'rebuild') {
       const windowStart = now - view.rebuild.windowDays * DAY_MS
       const due: string[] = []
@@ -236,6 +241,7 @@ export class JobRunner {
     try {
       const run = await this.engine.write(async (tx) => {
         if (job === 'sla-watch') {
+          if (options.period === undefined && (await jobDone(tx.db, 'sla-watch', program.name, period))) return record(tx.db, 'skipped', null, 'already watched')
           const watched = await this.#watchPeriod(tx, program, period, options.now)
           alerts.push(...watched.alerts)
           return record(tx.db, watched.outcome, null, watched.detail)

@@ -224,8 +224,10 @@ export class WebhookDispatcher {
   }
 
   async #loop(): Promise<void> {
-    if (this.#running) return
+    // The timer that called this has fired: forget it even when a pass is running, or that pass
+    // would take it for a pending wake-up and schedule nothing when it ends (a stalled queue).
     this.#timer = null
+    if (this.#running) return
     this.#running = (async () => {
       try {
         while (!this.#stopped && (await this.tick()) > 0) {

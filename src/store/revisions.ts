@@ -93,14 +93,24 @@ export async function periodRows(db: Kysely<Schema>, view: string): Promise<Peri
   return db.selectFrom('periods').selectAll().where('view', '=', view).orderBy('period').execute()
 }
 
-/** Marks periods that already have a revision as changed since it, from `seq` on (keeps an earlier mark). */
-export async function markDirty(db: Kysely<Schema>, view: string, periods: string[], seq: number): Promise<PeriodsTable[]> {
+/**
+ * Marks periods that already have a revision as changed since it: `firstSeq` maps each touched
+ * period to the first seq of the batch that landed in it (an earlier mark is kept). Returns the
+ * state rows of the touched periods that have one.
+ */
+export async function markDirty(db: Kysely<Schema>, view: string, firstSeq: ReadonlyMap<string, number>): Promise<PeriodsTable[]> {
+  const periods = [...firstSeq.keys()]
   const marked: PeriodsTable[] = []
   for (let i = 0; i < periods.length; i += 500) {
     const rows = await db.selectFrom('periods').selectAll().where('view', '=', view).where('period', 'in', periods.slice(i, i + 500)).execute()
-    const fresh = rows.filter((r) => r.dirty_since_seq === null).map((r) => r.period)
-    if (fresh.length > 0) {
-      await db.updateTable('periods').set({ dirty_since_seq: seq }).where('view', '=', view).where('period', 'in', fresh).execute()
+    for (const row of rows) {
+      if (row.dirty_since_seq !== null) continue
+      await db
+        .updateTable('periods')
+        .set({ dirty_since_seq: firstSeq.get(row.period) as number })
+        .where('view', '=', view)
+        .where('period', '=', row.period)
+        .execute()
     }
     marked.push(...rows)
   }

@@ -1,0 +1,136 @@
+// Formatting shared by the analyst page: numbers as the view defines them, times in the view's zone.
+
+const MINUS = '\u2212'
+
+/** The aggregation of a measure definition: sum, count, min, max or avg. */
+export function measureKind(definition) {
+  return ['sum', 'count', 'min', 'max', 'avg'].find((k) => definition && k in definition) ?? 'sum'
+}
+
+/** Whether a measure's contributions and changes add up (sum and count do; min, max and avg do not). */
+export function isAdditive(definition) {
+  const kind = measureKind(definition)
+  return kind === 'sum' || kind === 'count'
+}
+
+function digits(definition) {
+  if (definition && Number.isInteger(definition.decimals)) return { min: definition.decimals, max: definition.decimals }
+  if (measureKind(definition) === 'count') return { min: 0, max: 0 }
+  return { min: 0, max: 2 }
+}
+
+/** A measure value with thousands separators and the view's decimals; "—" when there is none. */
+export function formatNumber(value, definition) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—'
+  const d = digits(definition)
+  const text = Math.abs(value).toLocaleString('en-US', { minimumFractionDigits: d.min, maximumFractionDigits: d.max })
+  return value < 0 && Number(text.replace(/,/g, '')) !== 0 ? `${MINUS}${text}` : text
+}
+
+/** A change, always signed: +1,234.50, −20.00 or 0. */
+export function formatDelta(value, definition) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—'
+  const text = formatNumber(Math.abs(value), definition)
+  if (Number(text.replace(/,/g, '')) === 0) return text
+  return value > 0 ? `+${text}` : `${MINUS}${text}`
+}
+
+/** Rounds as shown, so sums of shown values compare without floating-point noise. */
+export function roundAs(value, definition) {
+  const d = digits(definition).max
+  return Math.round(value * 10 ** d) / 10 ** d
+}
+
+export function formatInt(value) {
+  return value === null || value === undefined ? '—' : value.toLocaleString('en-US')
+}
+
+/** "38% (3 of 8 sources)", or "38% (3/8)" when `compact`. */
+export function formatPercent(share, expected, { compact = false } = {}) {
+  if (share === null || share === undefined) return '—'
+  const percent = `${Math.round(share * 100)}%`
+  if (!expected) return percent
+  const seen = Math.round(share * expected)
+  return compact ? `${percent} (${seen}/${expected})` : `${percent} (${seen} of ${expected} sources)`
+}
+
+const formatters = new Map()
+function formatter(timeZone, options) {
+  const key = `${timeZone}|${JSON.stringify(options)}`
+  if (!formatters.has(key)) formatters.set(key, new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', ...options }))
+  return formatters.get(key)
+}
+
+/** "Tue 03 Nov, 22:30" in the view's time zone. */
+export function formatTime(iso, timeZone, { seconds = false } = {}) {
+  if (!iso) return '—'
+  return formatter(timeZone, { weekday: 'short', day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', ...(seconds ? { second: '2-digit' } : {}) }).format(new Date(iso))
+}
+
+/** "03 Nov 22:00" or "03 Nov" at midnight: the x-axis labels of the chart. */
+export function formatTick(ms, timeZone) {
+  const parts = zonedParts(ms, timeZone)
+  const day = formatter(timeZone, { day: '2-digit', month: 'short' }).format(new Date(ms))
+  return parts.hour === 0 && parts.minute === 0 ? day : `${day} ${String(parts.hour).padStart(2, '0')}:${String(parts.minute).padStart(2, '0')}`
+}
+
+/** "12 s", "5 min 3 s", "3 h 12 min", "2 d 4 h": how late an event reached lateview. */
+export function formatLag(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '—'
+  const sign = ms < 0 ? MINUS : ''
+  let s = Math.round(Math.abs(ms) / 1000)
+  const d = Math.floor(s / 86400)
+  s -= d * 86400
+  const h = Math.floor(s / 3600)
+  s -= h * 3600
+  const m = Math.floor(s / 60)
+  s -= m * 60
+  if (d > 0) return `${sign}${d} d${h ? ` ${h} h` : ''}`
+  if (h > 0) return `${sign}${h} h${m ? ` ${m} min` : ''}`
+  if (m > 0) return `${sign}${m} min${s ? ` ${s} s` : ''}`
+  return `${sign}${s} s`
+}
+
+/** Year, month, day, hour, minute, second of an instant in a time zone. */
+export function zonedParts(ms, timeZone) {
+  const parts = {}
+  for (const p of formatter(timeZone, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(new Date(ms))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value)
+  }
+  return { year: parts.year, month: parts.month, day: parts.day, hour: parts.hour % 24, minute: parts.minute, second: parts.second }
+}
+
+/** The offset of a time zone from UTC at an instant, in ms. */
+export function zoneOffset(ms, timeZone) {
+  const p = zonedParts(ms, timeZone)
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000
+}
+
+/** A datetime-local value ("2026-11-03T23:00[:ss]") read in a time zone, as an ISO instant. */
+export function localInputToIso(value, timeZone) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value ?? '')
+  if (!m) return null
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0))
+  let at = wall - zoneOffset(wall, timeZone)
+  const again = wall - zoneOffset(at, timeZone)
+  if (again !== at) at = again
+  return new Date(at).toISOString()
+}
+
+/** An ISO instant as a datetime-local value in a time zone. */
+export function isoToLocalInput(iso, timeZone) {
+  const p = zonedParts(Date.parse(iso), timeZone)
+  const two = (n) => String(n).padStart(2, '0')
+  return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}:${two(p.second)}`
+}
+
+/** "Tue 3 Nov 2026" for a day key; other period keys as they are. */
+export function periodLabel(key, granularity) {
+  if (granularity !== 'day') return key
+  const [y, m, d] = key.split('-').map(Number)
+  return new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(Date.UTC(y, m - 1, d)))
+}
+
+export function dimLabel(value) {
+  return value === null || value === undefined || value === '' ? '(none)' : String(value)
+}
