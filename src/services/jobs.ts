@@ -133,7 +133,10 @@ export class JobRunner {
     if (job === 'sla-watch') {
       // Each period is watched once, past its deadline; its alerts resolve at ingest.
       const due: string[] = []
-      for (const period of this.#slaPeriods(program, now)) if (!(await jobDone(this.engine.db, 'sla-watch', program.name, period))) due.push(period)
+      const first = await this.engine.db.selectFrom('events').select('received_at').orderBy('seq').limit(1).executeTakeFirst()
+      // A store that has received nothing yet is not missing anything: watching starts with its first event.
+      if (!first) return []
+      for (const period of this.#slaPeriods(program, now, first.received_at)) if (!(await jobDone(this.engine.db, 'sla-watch', program.name, period))) due.push(period)
       return due
     }
     if (job === 'rebuild') {
@@ -161,12 +164,15 @@ export class JobRunner {
     return due
   }
 
-  /** Periods whose expected sources were due (end + expectedSources.by) within the rebuild window. */
-  #slaPeriods(program: ViewProgram, now: number): string[] {
+  /**
+   * Periods whose expected sources were due (end + expectedSources.by) within the rebuild window,
+   * ending after `since` (the store's first event).
+   */
+  #slaPeriods(program: ViewProgram, now: number, since: number): string[] {
     const expected = program.view.expectedSources
     if (!expected) return []
     const by = parseDurationMs(expected.by) as number
-    const oldest = now - program.view.rebuild.windowDays * DAY_MS
+    const oldest = Math.max(now - program.view.rebuild.windowDays * DAY_MS, since)
     const periods: string[] = []
     let range = program.bucketer.rangeOf(program.bucketer.keyOf(now - by))
     // The period containing now - by is not yet due; walk back from the one before it.
