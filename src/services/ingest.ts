@@ -3,7 +3,7 @@ import type { Clock } from '../domain/clock.js'
 import { canonicalBody, eventKey, MAX_CLOCK_SKEW_MS, parseEvent, type NewEvent, type StoredEvent } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError, type EventProblem } from '../errors.js'
-import { dropEmptyCells, setCell } from '../store/cells.js'
+import { dropEmptyCells, readCell, setCell } from '../store/cells.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import { periodEvents, retractedAmong } from '../store/events.js'
 import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from '../domain/alerts.js'
@@ -184,16 +184,16 @@ function toRow(a: Accepted): EventsTable {
 
 /**
  * Adds the batch to every view's Realtime cells: contributions are summed per cell in memory
- * first, so a cell is written once per batch. A retraction subtracts its target's contribution;
- * where a view has min or max, the touched cell is recomputed from the store, as a removed
- * extreme cannot be undone by arithmetic.
+ * first, so a cell is written once per batch. A retraction subtracts its target's contribution.
+ * A removed minimum or maximum cannot be undone by arithmetic: when a retracted value equals the
+ * cell's extreme (stored, or from this batch), that one cell is recomputed from the store.
  */
 async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[]): Promise<Map<string, Set<string>>> {
   const newHead = (accepted[accepted.length - 1] as Accepted).seq
   const closed = new Map<string, Set<string>>()
   for (const program of programs) {
     const changes = new Map<string, CellState>()
-    const repair = new Set<string>()
+    const retracted = new Map<string, Array<Array<number | null>>>()
     const emptied = new Set<string>()
     const touched = new Map<string, number>()
     for (const a of accepted) {
@@ -210,8 +210,18 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
       if (a.target) {
         applyContribution(state, c, program.ops, -1)
         emptied.add(c.period)
-        if (program.hasMinMax) repair.add(id)
+        if (program.hasMinMax) retracted.set(id, [...(retracted.get(id) ?? []), c.slots])
       } else applyContribution(state, c, program.ops, 1)
+    }
+    const repair = new Set<string>()
+    for (const [id, removed] of retracted) {
+      const { period, dimsKey } = splitCellId(id)
+      const stored = await readCell(tx.db, program, period, dimsKey)
+      const batch = changes.get(id)
+      const hitsExtreme = program.ops.some(
+        (op, i) => op !== 'add' && removed.some((slots) => slots[i] != null && (slots[i] === stored?.slots[i] || slots[i] === batch?.slots[i])),
+      )
+      if (hitsExtreme) repair.add(id)
     }
     const writes = [...changes].filter(([id]) => !repair.has(id)).map(([id, state]) => ({ ...splitCellId(id), state }))
     await tx.addToCells(program, writes)

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely'
-import { aggregate, sameCell, splitCellId, type CellState, type DimValue, type EventFacts, type ViewProgram } from '../domain/aggregate.js'
+import { applyContribution, cellId, emptyCell, sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
 import { LateviewError } from '../errors.js'
 import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
-import type { Engine } from '../store/engine.js'
-import { allVoided, headSeq, scanEvents } from '../store/events.js'
+import { forEachEvent, type Engine } from '../store/engine.js'
+import { allVoided, headSeq } from '../store/events.js'
 import type { Schema } from '../store/schema.js'
 
 export interface RealtimeQuery {
@@ -38,32 +38,20 @@ export async function readRealtime(engine: Engine, program: ViewProgram, query: 
   return { view: program.name, seq, cells }
 }
 
-/** Recomputes a view's cells from the store at knowledge `maxSeq`, streaming events page by page. */
+/** Recomputes a view's cells from the store at knowledge `maxSeq`, streaming the events once. */
 export async function recomputeView(db: Kysely<Schema>, program: ViewProgram, maxSeq: number): Promise<Map<string, CellState>> {
   const voided = await allVoided(db, maxSeq)
   const cells = new Map<string, CellState>()
-  for await (const page of scanEvents(db, program.view.eventTypes, maxSeq)) {
-    const facts: EventFacts[] = []
-    for (const row of page) {
-      if (!voided.has(row.seq)) facts.push({ type: row.type, occurredAt: row.occurred_at, data: JSON.parse(row.data) as Record<string, unknown> })
-    }
-    for (const [id, state] of aggregate(program, facts)) {
-      const total = cells.get(id)
-      if (!total) cells.set(id, state)
-      else mergeInto(total, state, program)
-    }
-  }
-  return cells
-}
-
-function mergeInto(total: CellState, part: CellState, program: ViewProgram): void {
-  total.eventCount += part.eventCount
-  program.ops.forEach((op, i) => {
-    const a = total.slots[i] ?? null
-    const b = part.slots[i] ?? null
-    if (op === 'add') total.slots[i] = (a ?? 0) + (b ?? 0)
-    else if (b !== null && (a === null || (op === 'min' ? b < a : b > a))) total.slots[i] = b
+  const ops = program.ops
+  await forEachEvent(db, { types: program.view.eventTypes, maxSeq, originalsOnly: true }, (row) => {
+    if (voided.has(row.seq)) return
+    const c = program.contribution({ type: row.type, occurredAt: row.occurred_at, data: JSON.parse(row.data) as Record<string, unknown> })
+    const id = cellId(c.period, c.dimsKey)
+    let state = cells.get(id)
+    if (!state) cells.set(id, (state = emptyCell(ops.length)))
+    applyContribution(state, c, ops)
   })
+  return cells
 }
 
 export interface CellDifference {

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely'
-import { aggregate, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
+import { applyContribution, emptyCell, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import { cellsHash, changedCells, deltaOf, totalsOf, type PeriodStatus, type Report } from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
-import { rowToEvent } from '../store/engine.js'
+import { forEachEvent, rowToEvent, type ScanRow } from '../store/engine.js'
 import { headSeq, periodEvents } from '../store/events.js'
 import { cutoffAt, getRevision, latestRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
@@ -23,21 +23,29 @@ export function rangeOrThrow(program: ViewProgram, period: string): PeriodRange 
  * retraction with seq <= K, aggregated, with the counts a revision records.
  */
 export async function computeReport(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, cutoffSeq: number): Promise<Report> {
-  const events = await periodEvents(db, program.view.eventTypes, range, cutoffSeq)
+  const originals: ScanRow[] = []
+  const voided = new Set<number>()
+  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: cutoffSeq }, (row) => {
+    if (row.target_seq === null) originals.push(row)
+    else voided.add(row.target_seq)
+  })
   const cells = new Map<string, CellState>()
-  for (const [id, state] of aggregate(program, events)) cells.set(id.slice(id.indexOf('\u0000') + 1), state)
+  const sources = new Set<string>()
+  let eventCount = 0
+  let lateEventCount = 0
+  for (const row of originals) {
+    if (voided.has(row.seq)) continue
+    eventCount++
+    if (row.received_at >= range.end) lateEventCount++
+    sources.add(row.source)
+    const c = program.contribution({ type: row.type, occurredAt: row.occurred_at, data: JSON.parse(row.data) as Record<string, unknown> })
+    let state = cells.get(c.dimsKey)
+    if (!state) cells.set(c.dimsKey, (state = emptyCell(program.ops.length)))
+    applyContribution(state, c, program.ops)
+  }
   const expected = program.view.expectedSources?.sources ?? null
-  let completeness: number | null = null
-  if (expected && expected.length > 0) {
-    const seen = new Set(events.map((e) => e.source))
-    completeness = expected.filter((s) => seen.has(s)).length / expected.length
-  }
-  return {
-    cells,
-    eventCount: events.length,
-    lateEventCount: events.filter((e) => e.receivedAt >= range.end).length,
-    completeness,
-  }
+  const completeness = expected && expected.length > 0 ? expected.filter((s) => sources.has(s)).length / expected.length : null
+  return { cells, eventCount, lateEventCount, completeness }
 }
 
 export interface ReportRow {

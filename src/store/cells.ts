@@ -25,6 +25,12 @@ export async function readCells(db: Kysely<Schema>, program: ViewProgram, from?:
   return rows.map((r) => toCell(r, program.ops.length))
 }
 
+/** One Realtime cell, or null. */
+export async function readCell(db: Kysely<Schema>, program: ViewProgram, period: string, dimsKey: string): Promise<CellState | null> {
+  const row = await db.selectFrom('cells').selectAll().where('view', '=', program.name).where('period', '=', period).where('dims_key', '=', dimsKey).executeTakeFirst()
+  return row ? toCell(row, program.ops.length).state : null
+}
+
 /** Realtime cells of a view as a map keyed by `cellId`. */
 export async function readCellMap(db: Kysely<Schema>, program: ViewProgram): Promise<Map<string, CellState>> {
   const map = new Map<string, CellState>()

@@ -62,6 +62,77 @@ export interface WriteTx {
   addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void>
 }
 
+/** What a scan of the events table selects. */
+export interface EventScan {
+  /** Events counting under these types (a retraction counts under its target's type). */
+  types: readonly string[]
+  /** Only events counting in this occurrence range (a retraction: its target's occurrence). */
+  range?: { start: number; end: number }
+  maxSeq: number
+  afterSeq?: number
+  /** Leave retractions out. */
+  originalsOnly?: boolean
+}
+
+export type ScanRow = Pick<EventsTable, 'seq' | 'source' | 'id' | 'type' | 'occurred_at' | 'received_at' | 'data' | 'retracts' | 'target_seq'>
+
+/** The better-sqlite3 handle behind each Kysely instance this module hands out for SQLite. */
+const sqliteHandles = new WeakMap<object, BetterSqlite3.Database>()
+const scanStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
+
+function scanSql(scan: EventScan, placeholders: (n: number) => string): { where: string; params: unknown[] } {
+  const params: unknown[] = [...scan.types]
+  let where = `eff_type in (${placeholders(scan.types.length)})`
+  if (scan.range) {
+    where += ' and eff_occurred_at >= ? and eff_occurred_at < ?'
+    params.push(scan.range.start, scan.range.end)
+  }
+  where += ' and seq <= ?'
+  params.push(scan.maxSeq)
+  if (scan.afterSeq !== undefined) {
+    where += ' and seq > ?'
+    params.push(scan.afterSeq)
+  }
+  if (scan.originalsOnly) where += ' and target_seq is null'
+  return { where, params }
+}
+
+/**
+ * Calls `visit` for every event of a scan, in seq order, without holding them all: on SQLite one
+ * prepared statement iterated synchronously (nothing can interleave with it), elsewhere keyset
+ * pages. This is the hot path of as-of reports, publication, verification and rebuilds.
+ */
+export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
+  if (scan.types.length === 0) return
+  const columns = 'seq, source, id, type, occurred_at, received_at, data, retracts, target_seq'
+  const raw = sqliteHandles.get(db)
+  if (raw) {
+    const { where, params } = scanSql(scan, (n) => new Array(n).fill('?').join(', '))
+    const text = `select ${columns} from events where ${where} order by seq`
+    let cache = scanStatements.get(raw)
+    if (!cache) scanStatements.set(raw, (cache = new Map()))
+    let stmt = cache.get(text)
+    if (!stmt) cache.set(text, (stmt = raw.prepare(text)))
+    for (const row of stmt.iterate(...params)) visit(row as ScanRow)
+    return
+  }
+  let after = scan.afterSeq ?? 0
+  for (;;) {
+    let q = db
+      .selectFrom('events')
+      .select(['seq', 'source', 'id', 'type', 'occurred_at', 'received_at', 'data', 'retracts', 'target_seq'])
+      .where('eff_type', 'in', [...scan.types])
+      .where('seq', '<=', scan.maxSeq)
+      .where('seq', '>', after)
+    if (scan.range) q = q.where('eff_occurred_at', '>=', scan.range.start).where('eff_occurred_at', '<', scan.range.end)
+    if (scan.originalsOnly) q = q.where('target_seq', 'is', null)
+    const rows = await q.orderBy('seq').limit(10_000).execute()
+    for (const row of rows) visit(row)
+    if (rows.length < 10_000) return
+    after = (rows[rows.length - 1] as ScanRow).seq
+  }
+}
+
 /** Opens the store named by `LATEVIEW_DB`: a file path (SQLite) or a `postgres://` URL. */
 export async function openEngine(location: string): Promise<Engine> {
   const engine = /^postgres(ql)?:\/\//.test(location) ? await openPostgres(location) : openSqlite(location)
@@ -128,6 +199,7 @@ function openSqlite(location: string): Engine {
   raw.pragma('synchronous = FULL')
   raw.pragma('busy_timeout = 5000')
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: raw }) })
+  sqliteHandles.set(db, raw)
   const statements = new Map<string, BetterSqlite3.Statement>()
   const prepared = (text: string): BetterSqlite3.Statement => {
     let stmt = statements.get(text)
@@ -139,7 +211,9 @@ function openSqlite(location: string): Engine {
   }
 
   class SqliteWriteTx implements WriteTx {
-    constructor(readonly db: Kysely<Schema>) {}
+    constructor(readonly db: Kysely<Schema>) {
+      sqliteHandles.set(db, raw)
+    }
 
     async head(): Promise<Head> {
       const row = prepared('select seq, received_at from events order by seq desc limit 1').get() as { seq: number; received_at: number } | undefined
@@ -201,7 +275,12 @@ function openSqlite(location: string): Engine {
       )
     },
     async snapshot(fn) {
-      return translateSqliteErrors(() => db.transaction().execute((trx) => fn(trx)))
+      return translateSqliteErrors(() =>
+        db.transaction().execute((trx) => {
+          sqliteHandles.set(trx, raw)
+          return fn(trx)
+        }),
+      )
     },
     async close() {
       await db.destroy()

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { StoredEvent } from '../domain/event.js'
 import type { PeriodRange } from '../domain/time.js'
-import { rowToEvent } from './engine.js'
+import { forEachEvent, rowToEvent, type ScanRow } from './engine.js'
 import type { EventsTable, Schema } from './schema.js'
 
 /** One stored event by its (source, id), or null. */
@@ -38,18 +38,27 @@ export async function headSeq(db: Kysely<Schema>): Promise<number> {
  * on the occurrence index (a retraction is indexed under its target's type and time).
  */
 export async function periodEvents(db: Kysely<Schema>, types: string[], range: PeriodRange, maxSeq: number): Promise<StoredEvent[]> {
-  const rows = await db
-    .selectFrom('events')
-    .selectAll()
-    .where('eff_type', 'in', types)
-    .where('eff_occurred_at', '>=', range.start)
-    .where('eff_occurred_at', '<', range.end)
-    .where('seq', '<=', maxSeq)
-    .orderBy('seq')
-    .execute()
+  const rows: ScanRow[] = []
   const voided = new Set<number>()
-  for (const r of rows) if (r.target_seq !== null) voided.add(r.target_seq)
-  return rows.filter((r) => r.target_seq === null && !voided.has(r.seq)).map(rowToEvent)
+  await forEachEvent(db, { types, range, maxSeq }, (row) => {
+    if (row.target_seq === null) rows.push(row)
+    else voided.add(row.target_seq)
+  })
+  return rows.filter((r) => !voided.has(r.seq)).map(scanRowToEvent)
+}
+
+function scanRowToEvent(r: ScanRow): StoredEvent {
+  return {
+    seq: r.seq,
+    id: r.id,
+    source: r.source,
+    type: r.type,
+    occurredAt: r.occurred_at,
+    receivedAt: r.received_at,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+    retracts: r.retracts,
+    targetSeq: r.target_seq,
+  }
 }
 
 /** Every seq voided by a retraction with seq <= maxSeq. */
