@@ -129,6 +129,35 @@ export class ViewProgram {
     return { period: this.bucketer.keyOf(event.occurredAt), dimsKey: this.dimsKey(event.data), eventCount: 1, slots }
   }
 
+  /**
+   * Adds an event's contribution straight into a cell state: the same arithmetic as
+   * `contribution` + `applyContribution`, without the intermediate arrays (scans of many events).
+   */
+  addTo(state: CellState, type: string, data: Record<string, unknown>): void {
+    const sign = this.view.sign[type] ?? 1
+    const measures = this.view.measures
+    const slots = state.slots
+    state.eventCount += 1
+    for (let i = 0; i < measures.length; i++) {
+      const m = measures[i] as MeasureDefinition
+      const slot = this.#slotOf[i] as number
+      if (m.kind === 'count') {
+        slots[slot] = (slots[slot] ?? 0) + sign
+        continue
+      }
+      const raw = data[m.field as string]
+      const scaled = typeof raw === 'number' ? sign * Math.round(raw * (this.#scale[i] as number)) : null
+      if (m.kind === 'sum') slots[slot] = (slots[slot] ?? 0) + (scaled ?? 0)
+      else if (m.kind === 'avg') {
+        slots[slot] = (slots[slot] ?? 0) + (scaled ?? 0)
+        slots[slot + 1] = (slots[slot + 1] ?? 0) + (scaled === null ? 0 : 1)
+      } else if (scaled !== null) {
+        const cur = slots[slot] ?? null
+        if (cur === null || (m.kind === 'min' ? scaled < cur : scaled > cur)) slots[slot] = scaled
+      }
+    }
+  }
+
   /** The measures a reader sees, from a cell's integer state. */
   measuresOf(state: CellState): Record<string, number | null> {
     const out: Record<string, number | null> = {}

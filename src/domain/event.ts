@@ -44,6 +44,30 @@ export type ParsedEvent = { ok: true; event: NewEvent } | { ok: false; problems:
  * otherwise a `receivedAt` in the body is ignored, as the server sets it.
  */
 export function parseEvent(raw: unknown, index: number, imported: boolean): ParsedEvent {
+  return acceptFast(raw, imported) ?? parseEventFully(raw, index, imported)
+}
+
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
+
+/** The common case, a well-formed event, checked without building any problem list. */
+function acceptFast(raw: unknown, imported: boolean): ParsedEvent | null {
+  if (!isObject(raw)) return null
+  for (const key in raw) if (!EVENT_FIELDS.has(key)) return null
+  const { id, source, type, data, retracts } = raw
+  if (!isText(id, 200) || !isText(source, 200) || !isText(type, 100)) return null
+  if (data !== undefined && !isObject(data)) return null
+  if (retracts !== undefined && retracts !== null && (!isText(retracts, 200) || retracts === id)) return null
+  const occurredAt = parseInstant(raw.occurredAt)
+  if (occurredAt === null) return null
+  let receivedAt: number | null = null
+  if (imported) {
+    receivedAt = parseInstant(raw.receivedAt)
+    if (receivedAt === null) return null
+  }
+  return { ok: true, event: { id, source, type, occurredAt, data: data ?? {}, retracts: (retracts as string | null | undefined) ?? null, receivedAt } }
+}
+
+function parseEventFully(raw: unknown, index: number, imported: boolean): ParsedEvent {
   const problems: EventProblem[] = []
   const id = isObject(raw) && typeof raw.id === 'string' ? raw.id : undefined
   const problem = (code: EventReason, field: string | undefined, message?: string): void => {

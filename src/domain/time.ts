@@ -165,10 +165,14 @@ export function parseInstant(text: unknown): number | null {
     if (oh > 23 || om > 59) return null
     offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000
   }
-  const utc = new Date(0)
-  utc.setUTCFullYear(year, month - 1, day)
-  utc.setUTCHours(hour, minute, second, ms)
-  return utc.getTime() - offset
+  // Date.UTC maps years 0-99 to 1900-1999; those need the slower setter.
+  if (year < 100) {
+    const utc = new Date(0)
+    utc.setUTCFullYear(year, month - 1, day)
+    utc.setUTCHours(hour, minute, second, ms)
+    return utc.getTime() - offset
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset
 }
 
 export function toIso(ms: number): string {

@@ -42,7 +42,9 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
   const state = await periodRow(tx.db, program.name, period)
   const hash = cellsHash(report.cells)
   const unchanged = latest !== null && latest.hash === hash && latest.view_version === program.view.version
-  const dirtySince = await firstSeqAfter(tx.db, program, range, unchanged && latest ? Math.max(latest.cutoff_seq, cutoff.seq) : cutoff.seq)
+  const after = unchanged && latest ? Math.max(latest.cutoff_seq, cutoff.seq) : cutoff.seq
+  // Nothing can follow the head: the usual live case needs no look at the period's later events.
+  const dirtySince = after >= head.seq ? null : await firstSeqAfter(tx.db, program, range, after)
   if (unchanged && !options.always && latest && state) {
     // Same figures: what was pending is now accounted for, up to this cutoff.
     await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now })

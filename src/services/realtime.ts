@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { applyContribution, cellId, emptyCell, sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
+import { cellId, emptyCell, sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
 import { LateviewError } from '../errors.js'
@@ -45,11 +45,11 @@ export async function recomputeView(db: Kysely<Schema>, program: ViewProgram, ma
   const ops = program.ops
   await forEachEvent(db, { types: program.view.eventTypes, maxSeq, originalsOnly: true }, (row) => {
     if (voided.has(row.seq)) return
-    const c = program.contribution({ type: row.type, occurredAt: row.occurred_at, data: JSON.parse(row.data) as Record<string, unknown> })
-    const id = cellId(c.period, c.dimsKey)
+    const data = JSON.parse(row.data) as Record<string, unknown>
+    const id = cellId(program.bucketer.keyOf(row.occurred_at), program.dimsKey(data))
     let state = cells.get(id)
     if (!state) cells.set(id, (state = emptyCell(ops.length)))
-    applyContribution(state, c, ops)
+    program.addTo(state, row.type, data)
   })
   return cells
 }

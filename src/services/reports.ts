@@ -38,10 +38,11 @@ export async function computeReport(db: Kysely<Schema>, program: ViewProgram, ra
     eventCount++
     if (row.received_at >= range.end) lateEventCount++
     sources.add(row.source)
-    const c = program.contribution({ type: row.type, occurredAt: row.occurred_at, data: JSON.parse(row.data) as Record<string, unknown> })
-    let state = cells.get(c.dimsKey)
-    if (!state) cells.set(c.dimsKey, (state = emptyCell(program.ops.length)))
-    applyContribution(state, c, program.ops)
+    const data = JSON.parse(row.data) as Record<string, unknown>
+    const key = program.dimsKey(data)
+    let state = cells.get(key)
+    if (!state) cells.set(key, (state = emptyCell(program.ops.length)))
+    program.addTo(state, row.type, data)
   }
   const expected = program.view.expectedSources?.sources ?? null
   const completeness = expected && expected.length > 0 ? expected.filter((s) => sources.has(s)).length / expected.length : null
