@@ -1,0 +1,167 @@
+/**
+ * Figure 1: library ingest (`Lateview.ingest(batch, { imported: true })`, both views maintained)
+ * against raw prepared inserts of the same rows, for time-ordered ids and for random UUIDv4
+ * ids. All streams advance together in blocks of batches, so that the machine's noise falls on
+ * lateview and its baseline alike.
+ */
+import type { FixtureEvent } from '../fixtures/generate.js'
+import type { Lateview } from '../src/services/lateview.js'
+import { compare, openLateview, type Comparison, type Log } from './common.js'
+import { batches, fixtureStream, RowConverter, UuidIds, type Row } from './data.js'
+import type { Sizes } from './options.js'
+import { quantile } from './stats.js'
+import type { Backend, RawSink } from './stores.js'
+
+const BLOCK = 5
+
+interface Stream {
+  name: string
+  ms: number
+  events: number
+  batchMs: number[]
+  run(batch: { events: FixtureEvent[]; rows: Row[] }): Promise<void>
+}
+
+export interface IngestVariant {
+  library: { eventsPerSec: number; ms: number; batchP50Ms: number; batchP99Ms: number; batchMaxMs: number; alerts: number }
+  raw: { eventsPerSec: number; ms: number }
+  /** Informative: raw inserts into a table that also has lateview's three secondary indexes. */
+  rawAllIndexes?: { eventsPerSec: number; ms: number }
+  ratio: Comparison
+  /** The raw table and lateview's events table hold exactly the same rows afterwards. */
+  rowsIdentical: boolean
+}
+
+export interface IngestFigures {
+  events: number
+  batches: number
+  /** Whether the run stopped early at --budget (both sides measured on the same prefix). */
+  capped: boolean
+  timeIds: IngestVariant
+  uuidIds: IngestVariant
+}
+
+function libraryStream(name: string, lateview: Lateview): Stream {
+  const s: Stream = {
+    name,
+    ms: 0,
+    events: 0,
+    batchMs: [],
+    async run({ events }) {
+      const started = performance.now()
+      const result = await lateview.ingest(events, { imported: true })
+      const ms = performance.now() - started
+      s.ms += ms
+      s.batchMs.push(ms)
+      s.events += events.length
+      if (result.accepted + result.duplicates !== events.length) throw new Error(`${name}: ${events.length} sent, ${result.accepted} accepted, ${result.duplicates} duplicates`)
+    },
+  }
+  return s
+}
+
+function rawStream(name: string, sink: RawSink): Stream {
+  const s: Stream = {
+    name,
+    ms: 0,
+    events: 0,
+    batchMs: [],
+    async run({ rows }) {
+      const started = performance.now()
+      await sink.insert(rows)
+      s.ms += performance.now() - started
+      s.events += rows.length
+    },
+  }
+  return s
+}
+
+const perSec = (s: Stream) => ({ eventsPerSec: s.events / (s.ms / 1000), ms: s.ms })
+
+export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: number, log: Log): Promise<IngestFigures> {
+  const libTime = await openLateview(backend.location('ingest_time'))
+  const libUuid = await openLateview(backend.location('ingest_uuid'))
+  const sinks: RawSink[] = []
+  try {
+    const rawTime = await backend.rawSink('raw_time')
+    sinks.push(rawTime)
+    const rawAll = await backend.rawSink('raw_time_all', { allIndexes: true })
+    sinks.push(rawAll)
+    const rawUuid = await backend.rawSink('raw_uuid')
+    sinks.push(rawUuid)
+    const time = { library: libraryStream('library', libTime), raw: rawStream('raw', rawTime), all: rawStream('raw+indexes', rawAll) }
+    const uuid = { library: libraryStream('library', libUuid), raw: rawStream('raw', rawUuid) }
+
+    const convertTime = new RowConverter()
+    const convertUuid = new RowConverter()
+    const uuids = new UuidIds()
+    const days = Math.ceil(sizes.ingestEvents / sizes.perDay) + 3
+    let block: Array<{ time: { events: FixtureEvent[]; rows: Row[] }; uuid: { events: FixtureEvent[]; rows: Row[] } }> = []
+    let sent = 0
+    let capped = false
+    let lastLog = performance.now()
+    const flush = async () => {
+      // Each stream runs the whole block, one after the other: lateview, then its baseline.
+      for (const [stream, pick] of [
+        [time.library, 'time'],
+        [time.raw, 'time'],
+        [time.all, 'time'],
+        [uuid.library, 'uuid'],
+        [uuid.raw, 'uuid'],
+      ] as const) {
+        for (const b of block) await stream.run(b[pick])
+      }
+      sent += block.reduce((n, b) => n + b.time.events.length, 0)
+      block = []
+      if (performance.now() - lastLog > 15_000) {
+        lastLog = performance.now()
+        log(`  ingest: ${sent} events, lateview ${Math.round(time.library.events / (time.library.ms / 1000))}/s, raw ${Math.round(time.raw.events / (time.raw.ms / 1000))}/s`)
+      }
+    }
+    for (const events of batches(fixtureStream({ perDay: sizes.perDay, days, limit: sizes.ingestEvents }))) {
+      const mapped = events.map((e) => uuids.map(e))
+      block.push({ time: { events, rows: events.map((e) => convertTime.row(e)) }, uuid: { events: mapped, rows: mapped.map((e) => convertUuid.row(e)) } })
+      if (block.length === BLOCK) {
+        await flush()
+        if (time.library.ms > budgetMs || uuid.library.ms > budgetMs) {
+          capped = true
+          break
+        }
+      }
+    }
+    if (block.length > 0) await flush()
+    for (const sink of sinks.splice(0)) await sink.close()
+
+    const alerts = async (lateview: Lateview) =>
+      Number((await lateview.engine.db.selectFrom('alerts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+    const variant = async (v: { library: Stream; raw: Stream; all?: Stream }, lateview: Lateview, store: string, rawName: string): Promise<IngestVariant> => {
+      const same = await backend.compareRows(backend.location(store), rawName)
+      const lib = perSec(v.library)
+      const raw = perSec(v.raw)
+      return {
+        library: {
+          ...lib,
+          batchP50Ms: quantile(v.library.batchMs, 0.5),
+          batchP99Ms: quantile(v.library.batchMs, 0.99),
+          batchMaxMs: Math.max(...v.library.batchMs),
+          alerts: await alerts(lateview),
+        },
+        raw,
+        ...(v.all ? { rawAllIndexes: perSec(v.all) } : {}),
+        ratio: compare(lib.eventsPerSec, raw.eventsPerSec, backend.engine === 'sqlite' ? 0.6 : null, true),
+        rowsIdentical: same.onlyInLateview === 0 && same.onlyInRaw === 0,
+      }
+    }
+    return {
+      events: sent,
+      batches: time.library.batchMs.length,
+      capped,
+      timeIds: await variant(time, libTime, 'ingest_time', 'raw_time'),
+      uuidIds: await variant(uuid, libUuid, 'ingest_uuid', 'raw_uuid'),
+    }
+  } finally {
+    for (const sink of sinks) await sink.close()
+    await libTime.close()
+    await libUuid.close()
+  }
+}

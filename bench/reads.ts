@@ -1,0 +1,307 @@
+/**
+ * Figures 3 to 6, on two stores of whole days (10,000 base events a day): a small one and a
+ * large one (100k and 5M events in a full run). They are bulk-loaded with exactly the rows
+ * lateview's import writes (figure 1 checks that row for row), and lateview rebuilds their
+ * cells when it opens them; loading 5M events through ingest would measure ingest again.
+ *
+ *  6. consolidate one day: jobs.run('consolidate', …) on days that have no revision yet
+ *  3. latest report over HTTP: every period closed (jobs.run('close', …)), then sequential GETs
+ *     of random periods on both stores, interleaved, and on a floor route that returns a cached
+ *     report from bare fastify (what HTTP and serialisation alone cost)
+ *  4. as-of report of one day against a naive GROUP BY over the events table
+ *  5. full rebuild in a child process (bench/rebuild-child.ts), for its peak RSS
+ */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Lateview } from '../src/services/lateview.js'
+import type { ReportDocument } from '../src/services/reports.js'
+import { compare, openLateview, timed, VIEW, type Comparison, type Log } from './common.js'
+import { addDays, fixtureStream, localMidnight, RowConverter, START } from './data.js'
+import { lateviewApp, listen, runClient } from './http.js'
+import type { LatencyReport } from './http-client.js'
+import { ROOT, type Sizes } from './options.js'
+import { median, quantile } from './stats.js'
+import type { Backend, NaiveRow } from './stores.js'
+
+const DAY = 86_400_000
+
+export interface ReadStore {
+  name: string
+  location: string
+  days: number
+  events: number
+  loadMs: number
+  /** Lateview.open on the loaded rows: syncViews recomputes both views' cells. */
+  openMs: number
+}
+
+/** Bulk-loads a store of `days` whole days and lets lateview build its cells. */
+export async function buildStore(backend: Backend, name: string, sizes: Sizes, days: number): Promise<ReadStore> {
+  const location = backend.location(name)
+  const converter = new RowConverter()
+  const rows = (function* () {
+    for (const e of fixtureStream({ perDay: sizes.perDay, days })) yield converter.row(e)
+  })()
+  const load = await timed(() => backend.bulkLoad(location, rows))
+  const open = await timed(() => openLateview(location))
+  await open.result.close()
+  return { name, location, days, events: load.result, loadMs: load.ms, openMs: open.ms }
+}
+
+// ---------------------------------------------------------------- figure 6
+
+export interface ConsolidateFigures {
+  days: number
+  /** Events in each consolidated revision (the whole day: consolidated 7 days after it). */
+  eventCount: number
+  medianMs: number
+  maxMs: number
+  /** The job's own durationMs (inside its transaction). */
+  jobMedianMs: number
+  runsMs: number[]
+  target: number | null
+  pass: boolean | null
+}
+
+export async function measureConsolidate(backend: Backend, store: ReadStore, sizes: Sizes): Promise<ConsolidateFigures> {
+  const lateview = await openLateview(store.location)
+  try {
+    const count = Math.min(sizes.consolidateDays, store.days - 2)
+    const first = Math.max(1, Math.floor(store.days / 3))
+    const runsMs: number[] = []
+    const jobMs: number[] = []
+    const counts: number[] = []
+    for (let k = 0; k < count; k++) {
+      const period = addDays(START, first + k)
+      const now = localMidnight(addDays(period, 1)) + 7 * DAY
+      const { ms, result } = await timed(() => lateview.jobs.run('consolidate', { view: VIEW, period, now, trigger: 'manual' }))
+      const run = result[0]
+      if (!run || run.outcome !== 'published') throw new Error(`consolidate ${period}: ${JSON.stringify(run)}`)
+      runsMs.push(ms)
+      jobMs.push(run.durationMs)
+      counts.push((await lateview.report(VIEW, period)).eventCount)
+    }
+    const medianMs = median(runsMs)
+    const target = backend.engine === 'sqlite' ? 50 : null
+    return { days: count, eventCount: median(counts), medianMs, maxMs: Math.max(...runsMs), jobMedianMs: median(jobMs), runsMs, target, pass: target === null ? null : medianMs <= target }
+  } finally {
+    await lateview.close()
+  }
+}
+
+// ---------------------------------------------------------------- figure 3
+
+export interface Latency {
+  events: number
+  periods: number
+  requests: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+  /** fastify's elapsedTime of the same requests, server side. */
+  serverP50Ms: number
+  serverP99Ms: number
+  /** Closing every period beforehand (jobs.run('close', …)): total and per period. */
+  publishMs: number
+  publishPerPeriodMs: number
+}
+
+export interface LatestFigures {
+  small: Latency
+  large: Latency
+  floor: { p50Ms: number; p99Ms: number }
+  targetP99Ms: number | null
+  passSmall: boolean | null
+  passLarge: boolean | null
+  /** large.p99 / small.p99 */
+  scaling: Comparison
+}
+
+async function closeAll(lateview: Lateview, store: ReadStore): Promise<{ periods: string[]; ms: number }> {
+  const now = localMidnight(addDays(START, store.days)) + 30 * DAY
+  const { ms, result } = await timed(() => lateview.jobs.run('close', { view: VIEW, now, trigger: 'manual' }))
+  const failed = result.filter((r) => r.outcome === 'failed')
+  if (failed.length > 0) throw new Error(`close on ${store.name}: ${failed.length} runs failed, e.g. ${failed[0]?.detail}`)
+  return { periods: result.filter((r) => r.revision !== null).map((r) => r.period), ms }
+}
+
+export async function measureLatest(backend: Backend, small: ReadStore, large: ReadStore, sizes: Sizes, log: Log): Promise<LatestFigures> {
+  const lateviews: Lateview[] = []
+  const apps: FastifyInstance[] = []
+  try {
+    const stores = [small, large]
+    const targets: Array<{ name: string; base: string; paths: string[] }> = []
+    const server: Record<string, number[]> = {}
+    const publish: Record<string, { ms: number; periods: number }> = {}
+    let cached: ReportDocument | null = null
+    for (const store of stores) {
+      const lateview = await openLateview(store.location)
+      lateviews.push(lateview)
+      const closed = await closeAll(lateview, store)
+      publish[store.name] = { ms: closed.ms, periods: closed.periods.length }
+      log(`  latest: ${store.name}: ${closed.periods.length} periods closed in ${Math.round(closed.ms)} ms`)
+      const app = await lateviewApp(lateview, null)
+      const times: number[] = []
+      server[store.name] = times
+      app.addHook('onResponse', async (_request, reply) => {
+        times.push(reply.elapsedTime)
+      })
+      apps.push(app)
+      targets.push({ name: store.name, base: await listen(app), paths: closed.periods.map((p) => `/v1/views/${VIEW}/periods/${p}`) })
+      cached = await lateview.report(VIEW, closed.periods[Math.floor(closed.periods.length / 2)] as string)
+    }
+    const floor = Fastify({ logger: false })
+    apps.push(floor)
+    floor.get('/floor/:period', async () => cached)
+    targets.push({ name: 'floor', base: await listen(floor), paths: ['/floor/x'] })
+
+    const report = await runClient<LatencyReport>({ kind: 'latency', targets, requests: sizes.requests, warmup: sizes.warmup, block: 100, seed: 7 })
+    const latency = (store: ReadStore): Latency => {
+      const client = report.latencies[store.name] as number[]
+      const serverTimes = (server[store.name] as number[]).slice(-client.length)
+      const p = publish[store.name] as { ms: number; periods: number }
+      return {
+        events: store.events,
+        periods: p.periods,
+        requests: client.length,
+        p50Ms: quantile(client, 0.5),
+        p99Ms: quantile(client, 0.99),
+        maxMs: Math.max(...client),
+        serverP50Ms: quantile(serverTimes, 0.5),
+        serverP99Ms: quantile(serverTimes, 0.99),
+        publishMs: p.ms,
+        publishPerPeriodMs: p.ms / Math.max(1, p.periods),
+      }
+    }
+    const s = latency(small)
+    const l = latency(large)
+    const floorTimes = report.latencies.floor as number[]
+    const sqlite = backend.engine === 'sqlite'
+    return {
+      small: s,
+      large: l,
+      floor: { p50Ms: quantile(floorTimes, 0.5), p99Ms: quantile(floorTimes, 0.99) },
+      targetP99Ms: sqlite ? 2 : null,
+      passSmall: sqlite ? s.p99Ms <= 2 : null,
+      passLarge: sqlite ? l.p99Ms <= 2 : null,
+      scaling: compare(l.p99Ms, s.p99Ms, sqlite ? 1.3 : null, false),
+    }
+  } finally {
+    for (const app of apps) await app.close()
+    for (const lateview of lateviews) await lateview.close()
+  }
+}
+
+// ---------------------------------------------------------------- figure 4
+
+export interface AsOfFigures {
+  period: string
+  asOf: string
+  /** Events of the period known at asOf (the report's eventCount). */
+  eventCount: number
+  library: { ms: number; p90Ms: number }
+  naive: { ms: number; p90Ms: number; plan: string }
+  ratio: Comparison
+  /** The naive query gives the same rows as lateview. */
+  resultsMatch: boolean
+}
+
+function sameAsNaive(doc: ReportDocument, naive: NaiveRow[]): boolean {
+  if (doc.rows.length !== naive.length) return false
+  const byDims = new Map(naive.map((r) => [`${r.store}\u0000${r.channel}`, r]))
+  return doc.rows.every((row) => {
+    const n = byDims.get(`${String(row.dims.store)}\u0000${String(row.dims.channel)}`)
+    const cents = (v: number | null | undefined) => Math.round((v ?? 0) * 100)
+    return (
+      n !== undefined &&
+      n.eventCount === row.eventCount &&
+      n.orders === row.measures.orders &&
+      n.revenueCents === cents(row.measures.revenue) &&
+      n.largestCents === cents(row.measures.largest)
+    )
+  })
+}
+
+export async function measureAsOf(backend: Backend, store: ReadStore, sizes: Sizes): Promise<AsOfFigures> {
+  const lateview = await openLateview(store.location)
+  const naive = await backend.naiveQuery(store.location)
+  try {
+    const period = addDays(START, Math.floor(store.days / 2))
+    const range = lateview.view(VIEW).bucketer.rangeOf(period)
+    if (!range) throw new Error(`no range for ${period}`)
+    // A day and a half after the day: the late stores have not uploaded yet, most retractions are in.
+    const asOf = range.end + 36 * 3_600_000
+    const runLibrary = () => lateview.report(VIEW, period, { asOf })
+    const runNaive = () => naive.run(range.start, range.end, asOf)
+    const doc = await runLibrary()
+    const rows = await runNaive()
+    const lib: number[] = []
+    const raw: number[] = []
+    for (let i = 0; i < sizes.asOfRepeats; i++) {
+      lib.push((await timed(runLibrary)).ms)
+      raw.push((await timed(runNaive)).ms)
+    }
+    const libMs = median(lib)
+    const rawMs = median(raw)
+    return {
+      period,
+      asOf: new Date(asOf).toISOString(),
+      eventCount: doc.eventCount,
+      library: { ms: libMs, p90Ms: quantile(lib, 0.9) },
+      naive: { ms: rawMs, p90Ms: quantile(raw, 0.9), plan: naive.plan },
+      ratio: compare(libMs, rawMs, backend.engine === 'sqlite' ? 2 : null, false),
+      resultsMatch: sameAsNaive(doc, rows),
+    }
+  } finally {
+    await naive.close()
+    await lateview.close()
+  }
+}
+
+// ---------------------------------------------------------------- figure 5
+
+export interface RebuildFigures {
+  events: number
+  eventsPerSec: number
+  ms: number
+  recomputeMs: number
+  verifyMs: number
+  views: Array<{ view: string; ms: number; cells: number; differing: number }>
+  revisions: number
+  verifyDifferences: number
+  target: number | null
+  pass: boolean | null
+  peakRssMb: number
+  rssAtStartMb: number
+  rssTargetMb: number | null
+  rssPass: boolean | null
+}
+
+export async function measureRebuild(backend: Backend, store: ReadStore): Promise<RebuildFigures> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/rebuild-child.ts'), store.location], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`rebuild child exited with code ${code}`))))
+  })
+  const r = JSON.parse(output.trim().split('\n').pop() as string) as Omit<RebuildFigures, 'ms' | 'target' | 'pass' | 'rssTargetMb' | 'rssPass'> & { totalMs: number }
+  const sqlite = backend.engine === 'sqlite'
+  return {
+    events: r.events,
+    eventsPerSec: r.eventsPerSec,
+    ms: r.totalMs,
+    recomputeMs: r.recomputeMs,
+    verifyMs: r.verifyMs,
+    views: r.views,
+    revisions: r.revisions,
+    verifyDifferences: r.verifyDifferences,
+    target: sqlite ? 400_000 : null,
+    pass: sqlite ? r.eventsPerSec >= 400_000 : null,
+    peakRssMb: r.peakRssMb,
+    rssAtStartMb: r.rssAtStartMb,
+    rssTargetMb: sqlite ? 200 : null,
+    rssPass: sqlite ? r.peakRssMb <= 200 : null,
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * Where a run keeps its databases and what it does to them outside lateview: the raw-insert
+ * baseline tables, the bulk load of the read stores, and the naive as-of query. This is the one
+ * file of the benchmark that knows SQLite from PostgreSQL.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import pg from 'pg'
+import { openEngine } from '../src/store/engine.js'
+import { ROW_COLUMNS, type BareRow, type Row } from './data.js'
+import type { EngineName } from './options.js'
+
+/** A table with lateview's event columns and its unique (source, id) index, written without lateview. */
+export interface RawSink {
+  /** Inserts one batch in one transaction; rows already there (same seq or same source and id) are skipped. */
+  insert(rows: Row[]): Promise<void>
+  /** Inserts rows without seq (the database numbers them), as the bare HTTP route does. */
+  insertBare(rows: BareRow[]): Promise<void>
+  close(): Promise<void>
+}
+
+/** The naive report a user would write instead of lateview: GROUP BY over the events table. */
+export interface NaiveRow {
+  store: string
+  channel: string
+  revenueCents: number
+  orders: number
+  largestCents: number
+  eventCount: number
+}
+
+export interface NaiveQuery {
+  /** How the database runs it (EXPLAIN QUERY PLAN / EXPLAIN). */
+  plan: string
+  run(start: number, end: number, asOf: number): Promise<NaiveRow[]>
+  /** Drops the indexes it needed. */
+  close(): Promise<void>
+}
+
+export interface Backend {
+  readonly engine: EngineName
+  /** The LATEVIEW_DB of a named store of this run. */
+  location(name: string): string
+  rawSink(name: string, options?: { allIndexes?: boolean }): Promise<RawSink>
+  /**
+   * Creates a lateview store and appends rows to its events table directly (cells are then
+   * rebuilt by lateview on open); returns the number of events stored.
+   */
+  bulkLoad(location: string, rows: Iterable<Row>): Promise<number>
+  naiveQuery(location: string): Promise<NaiveQuery>
+  /** Rows of a lateview store's events table missing from a raw table, and the other way round. */
+  compareRows(location: string, rawName: string): Promise<{ onlyInLateview: number; onlyInRaw: number }>
+  /** Removes every database of the run. */
+  cleanup(): Promise<void>
+  readonly where: string
+}
+
+const RAW_COLUMNS_SQLITE = `seq integer primary key, source text not null, id text not null, type text not null, occurred_at integer not null,
+  received_at integer not null, data text not null, retracts text, target_seq integer, eff_type text not null, eff_occurred_at integer not null`
+
+/** The secondary indexes lateview's migrations create on events (for the informative "all indexes" baseline). */
+const LATEVIEW_INDEXES = [
+  'create index events_by_occurrence on events (eff_type, eff_occurred_at, seq)',
+  'create index events_by_target on events (target_seq) where target_seq is not null',
+  'create index events_by_received on events (received_at, seq)',
+]
+
+const SIGN = `case when e.type = 'refund' then -1 else 1 end`
+
+// ---------------------------------------------------------------- SQLite
+
+export function sqliteBackend(keep: boolean): Backend {
+  const dir = mkdtempSync(join(tmpdir(), 'lateview-bench-'))
+  const open = (file: string) => {
+    const db = new BetterSqlite3(file)
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    return db
+  }
+  return {
+    engine: 'sqlite',
+    where: dir,
+    location: (name) => join(dir, `${name}.db`),
+    async rawSink(name, options = {}) {
+      const db = open(join(dir, `${name}.db`))
+      db.exec(`create table events (${RAW_COLUMNS_SQLITE}, unique (source, id))`)
+      if (options.allIndexes) for (const ddl of LATEVIEW_INDEXES) db.exec(ddl)
+      const insert = db.prepare(`insert or ignore into events (${ROW_COLUMNS.join(', ')}) values (${ROW_COLUMNS.map(() => '?').join(', ')})`)
+      const insertBare = db.prepare(`insert or ignore into events (${ROW_COLUMNS.slice(1).join(', ')}) values (${ROW_COLUMNS.slice(1).map(() => '?').join(', ')})`)
+      const many = db.transaction((rows: Row[]) => {
+        for (const r of rows) insert.run(r)
+      })
+      const manyBare = db.transaction((rows: BareRow[]) => {
+        for (const r of rows) insertBare.run(r)
+      })
+      return {
+        async insert(rows) {
+          many.immediate(rows)
+        },
+        async insertBare(rows) {
+          manyBare.immediate(rows)
+        },
+        async close() {
+          db.close()
+        },
+      }
+    },
+    async bulkLoad(location, rows) {
+      const engine = await openEngine(location)
+      await engine.close()
+      const db = new BetterSqlite3(location)
+      // A build step, not a measurement: durability does not matter here.
+      db.pragma('synchronous = OFF')
+      const insert = db.prepare(`insert or ignore into events (${ROW_COLUMNS.join(', ')}) values (${ROW_COLUMNS.map(() => '?').join(', ')})`)
+      const many = db.transaction((chunk: Row[]) => {
+        for (const r of chunk) insert.run(r)
+      })
+      let chunk: Row[] = []
+      for (const r of rows) {
+        chunk.push(r)
+        if (chunk.length === 50_000) {
+          many(chunk)
+          chunk = []
+        }
+      }
+      many(chunk)
+      const n = (db.prepare('select count(*) as n from events').get() as { n: number }).n
+      db.pragma('wal_checkpoint(TRUNCATE)')
+      db.close()
+      return n
+    },
+    async naiveQuery(location) {
+      const db = open(location)
+      db.exec('create index if not exists bench_naive_occurred on events (occurred_at)')
+      db.exec('create index if not exists bench_naive_retracts on events (source, retracts) where retracts is not null')
+      const amount = `round(json_extract(e.data, '$.amount') * 100)`
+      const text = `
+        select json_extract(e.data, '$.store') as store, json_extract(e.data, '$.channel') as channel,
+          sum(${SIGN} * ${amount}) as revenueCents, sum(${SIGN}) as orders, max(${SIGN} * ${amount}) as largestCents, count(*) as eventCount
+        from events e indexed by bench_naive_occurred
+        where e.type in ('sale', 'refund') and e.occurred_at >= ? and e.occurred_at < ? and e.received_at <= ? and e.retracts is null
+          and not exists (select 1 from events r where r.source = e.source and r.retracts = e.id and r.received_at <= ?)
+        group by 1, 2`
+      const stmt = db.prepare(text)
+      const plan = (db.prepare(`explain query plan ${text}`).all(0, 0, 0, 0) as Array<{ detail: string }>).map((r) => r.detail).join('; ')
+      return {
+        plan,
+        async run(start, end, asOf) {
+          return (stmt.all(start, end, asOf, asOf) as NaiveRow[]).map((r) => ({ ...r, store: String(r.store), channel: String(r.channel) }))
+        },
+        async close() {
+          db.exec('drop index if exists bench_naive_occurred')
+          db.exec('drop index if exists bench_naive_retracts')
+          db.close()
+        },
+      }
+    },
+    async compareRows(location, rawName) {
+      const db = new BetterSqlite3(location, { readonly: true })
+      try {
+        db.prepare('attach database ? as raw').run(join(dir, `${rawName}.db`))
+        const cols = ROW_COLUMNS.join(', ')
+        const count = (a: string, b: string) => (db.prepare(`select count(*) as n from (select ${cols} from ${a}.events except select ${cols} from ${b}.events)`).get() as { n: number }).n
+        return { onlyInLateview: count('main', 'raw'), onlyInRaw: count('raw', 'main') }
+      } finally {
+        db.close()
+      }
+    },
+    async cleanup() {
+      if (!keep) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+const PG_TYPES = ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bigint', 'text', 'bigint'] as const
+
+/** One multi-row insert of whole columns: the fastest way to send rows with plain SQL in pg. */
+function unnestInsert(columns: readonly string[], types: readonly string[]): string {
+  return `insert into events (${columns.join(', ')}) select * from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) on conflict do nothing`
+}
+
+function transpose(rows: ReadonlyArray<readonly unknown[]>, width: number): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: width }, () => new Array(rows.length))
+  rows.forEach((r, i) => {
+    for (let c = 0; c < width; c++) (cols[c] as unknown[])[i] = r[c]
+  })
+  return cols
+}
+
+export async function postgresBackend(url: string, keep: boolean): Promise<Backend> {
+  const prefix = `bench_${process.pid}`
+  const schemas = new Set<string>()
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  const schemaOf = (name: string) => {
+    const s = `${prefix}_${name}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
+    schemas.add(s)
+    return s
+  }
+  const client = async (schema: string) => {
+    const c = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` })
+    await c.connect()
+    return c
+  }
+  return {
+    engine: 'postgres',
+    where: `${url} schemas ${prefix}_*`,
+    location(name) {
+      const u = new URL(url)
+      u.searchParams.set('schema', schemaOf(name))
+      return u.toString()
+    },
+    async rawSink(name, options = {}) {
+      const schema = schemaOf(name)
+      await admin.query(`create schema ${schema}`)
+      const c = await client(schema)
+      await c.query(`create table events (seq bigint generated by default as identity primary key, source text not null, id text not null, type text not null,
+        occurred_at bigint not null, received_at bigint not null, data text not null, retracts text, target_seq bigint, eff_type text not null,
+        eff_occurred_at bigint not null, unique (source, id))`)
+      if (options.allIndexes) for (const ddl of LATEVIEW_INDEXES) await c.query(ddl)
+      const full = { name: `${schema}_raw`, text: unnestInsert(ROW_COLUMNS, PG_TYPES) }
+      const bare = { name: `${schema}_bare`, text: unnestInsert(ROW_COLUMNS.slice(1), PG_TYPES.slice(1)) }
+      return {
+        async insert(rows) {
+          await c.query({ ...full, values: transpose(rows, 11) })
+        },
+        async insertBare(rows) {
+          await c.query({ ...bare, values: transpose(rows, 10) })
+        },
+        async close() {
+          await c.end()
+        },
+      }
+    },
+    async bulkLoad(location, rows) {
+      const engine = await openEngine(location)
+      await engine.close()
+      const schema = new URL(location).searchParams.get('schema') as string
+      const c = await client(schema)
+      const statement = { name: 'bulk', text: unnestInsert(ROW_COLUMNS, PG_TYPES) }
+      try {
+        await c.query('set synchronous_commit = off')
+        let chunk: Row[] = []
+        for (const r of rows) {
+          chunk.push(r)
+          if (chunk.length === 5000) {
+            await c.query({ ...statement, values: transpose(chunk, 11) })
+            chunk = []
+          }
+        }
+        if (chunk.length > 0) await c.query({ ...statement, values: transpose(chunk, 11) })
+        // A store in steady state has statistics (autovacuum); a fresh bulk load does not yet.
+        await c.query('analyze events')
+        return Number((await c.query('select count(*) as n from events')).rows[0].n)
+      } finally {
+        await c.end()
+      }
+    },
+    async naiveQuery(location) {
+      const schema = new URL(location).searchParams.get('schema') as string
+      const c = await client(schema)
+      await c.query('create index if not exists bench_naive_occurred on events (occurred_at)')
+      await c.query('create index if not exists bench_naive_retracts on events (source, retracts) where retracts is not null')
+      await c.query('analyze events')
+      const amount = `round((e.data::jsonb ->> 'amount')::numeric * 100)`
+      const text = `
+        select e.data::jsonb ->> 'store' as store, e.data::jsonb ->> 'channel' as channel,
+          sum(${SIGN} * ${amount}) as "revenueCents", sum(${SIGN}) as orders, max(${SIGN} * ${amount}) as "largestCents", count(*) as "eventCount"
+        from events e
+        where e.type in ('sale', 'refund') and e.occurred_at >= $1 and e.occurred_at < $2 and e.received_at <= $3 and e.retracts is null
+          and not exists (select 1 from events r where r.source = e.source and r.retracts = e.id and r.received_at <= $3)
+        group by 1, 2`
+      const planRows = await c.query(`explain ${text}`, [0, 0, 0])
+      return {
+        plan: planRows.rows.map((r: Record<string, string>) => Object.values(r)[0]).join(' | '),
+        async run(start, end, asOf) {
+          const { rows } = await c.query({ name: 'naive', text, values: [start, end, asOf] })
+          return rows.map((r: Record<string, unknown>) => ({
+            store: String(r.store),
+            channel: String(r.channel),
+            revenueCents: Number(r.revenueCents),
+            orders: Number(r.orders),
+            largestCents: Number(r.largestCents),
+            eventCount: Number(r.eventCount),
+          }))
+        },
+        async close() {
+          await c.query('drop index if exists bench_naive_occurred')
+          await c.query('drop index if exists bench_naive_retracts')
+          await c.end()
+        },
+      }
+    },
+    async compareRows(location, rawName) {
+      const lateview = new URL(location).searchParams.get('schema') as string
+      const raw = schemaOf(rawName)
+      const cols = ROW_COLUMNS.join(', ')
+      const count = async (a: string, b: string) =>
+        Number((await admin.query(`select count(*) as n from (select ${cols} from ${a}.events except select ${cols} from ${b}.events) d`)).rows[0].n)
+      return { onlyInLateview: await count(lateview, raw), onlyInRaw: await count(raw, lateview) }
+    },
+    async cleanup() {
+      try {
+        if (!keep) for (const s of schemas) await admin.query(`drop schema if exists ${s} cascade`)
+      } finally {
+        await admin.end()
+      }
+    },
+  }
+}
