@@ -43,7 +43,7 @@ export async function recomputeView(db: Kysely<Schema>, program: ViewProgram, ma
   const voided = await allVoided(db, maxSeq)
   const cells = new Map<string, CellState>()
   const ops = program.ops
-  await forEachEvent(db, { types: program.view.eventTypes, maxSeq, originalsOnly: true }, (row) => {
+  await forEachEvent(db, { types: program.view.eventTypes, maxSeq, originalsOnly: true, unordered: true }, (row) => {
     if (voided.has(row.seq)) return
     const data = JSON.parse(row.data) as Record<string, unknown>
     const id = cellId(program.bucketer.keyOf(row.occurred_at), program.dimsKey(data))

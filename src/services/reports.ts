@@ -25,7 +25,7 @@ export function rangeOrThrow(program: ViewProgram, period: string): PeriodRange 
 export async function computeReport(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, cutoffSeq: number): Promise<Report> {
   const originals: ScanRow[] = []
   const voided = new Set<number>()
-  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: cutoffSeq }, (row) => {
+  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: cutoffSeq, unordered: true }, (row) => {
     if (row.target_seq === null) originals.push(row)
     else voided.add(row.target_seq)
   })

@@ -72,8 +72,13 @@ export interface EventScan {
   afterSeq?: number
   /** Leave retractions out. */
   originalsOnly?: boolean
+  /** Rows in any order (saves a sort when the caller does not need seq order). */
+  unordered?: boolean
+  /** Read `id` and `retracts` too (otherwise '' and null: wide scans skip them). */
+  withIds?: boolean
 }
 
+/** A scanned event row; without `withIds` its `id` is '' and `retracts` null. */
 export type ScanRow = Pick<EventsTable, 'seq' | 'source' | 'id' | 'type' | 'occurred_at' | 'received_at' | 'data' | 'retracts' | 'target_seq'>
 
 /** The better-sqlite3 handle behind each Kysely instance this module hands out for SQLite. */
@@ -104,16 +109,30 @@ function scanSql(scan: EventScan, placeholders: (n: number) => string): { where:
  */
 export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.types.length === 0) return
-  const columns = 'seq, source, id, type, occurred_at, received_at, data, retracts, target_seq'
   const raw = sqliteHandles.get(db)
   if (raw) {
     const { where, params } = scanSql(scan, (n) => new Array(n).fill('?').join(', '))
-    const text = `select ${columns} from events where ${where} order by seq`
+    const columns = `seq, source, type, occurred_at, received_at, data, target_seq${scan.withIds ? ', id, retracts' : ''}`
+    // A scan of everything reads the table in rowid order; a period reads its index range.
+    const text = `select ${columns} from events${scan.range ? '' : ' not indexed'} where ${where}${scan.unordered ? '' : ' order by seq'}`
     let cache = scanStatements.get(raw)
     if (!cache) scanStatements.set(raw, (cache = new Map()))
     let stmt = cache.get(text)
-    if (!stmt) cache.set(text, (stmt = raw.prepare(text)))
-    for (const row of stmt.iterate(...params)) visit(row as ScanRow)
+    // Arrays, not objects, from the driver: building rows in JS is twice as fast for wide scans.
+    if (!stmt) cache.set(text, (stmt = raw.prepare(text).raw(true)))
+    for (const r of stmt.iterate(...params) as IterableIterator<unknown[]>) {
+      visit({
+        seq: r[0] as number,
+        source: r[1] as string,
+        type: r[2] as string,
+        occurred_at: r[3] as number,
+        received_at: r[4] as number,
+        data: r[5] as string,
+        target_seq: r[6] as number | null,
+        id: scan.withIds ? (r[7] as string) : '',
+        retracts: scan.withIds ? (r[8] as string | null) : null,
+      })
+    }
     return
   }
   let after = scan.afterSeq ?? 0

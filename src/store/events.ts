@@ -40,7 +40,7 @@ export async function headSeq(db: Kysely<Schema>): Promise<number> {
 export async function periodEvents(db: Kysely<Schema>, types: string[], range: PeriodRange, maxSeq: number): Promise<StoredEvent[]> {
   const rows: ScanRow[] = []
   const voided = new Set<number>()
-  await forEachEvent(db, { types, range, maxSeq }, (row) => {
+  await forEachEvent(db, { types, range, maxSeq, withIds: true }, (row) => {
     if (row.target_seq === null) rows.push(row)
     else voided.add(row.target_seq)
   })
