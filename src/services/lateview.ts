@@ -7,7 +7,7 @@ import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readRealtime, syncViews, verifyRealtime, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
 import { JobRunner, restatePeriod } from './jobs.js'
-import { diffReports, rangeOrThrow, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
+import { diffReports, rangeOrThrow, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { compileViews } from './view-files.js'
 
 export interface LateviewOptions {
@@ -20,6 +20,7 @@ export interface LateviewOptions {
 export class Lateview {
   readonly views: ReadonlyMap<string, ViewProgram>
   readonly jobs: JobRunner
+  readonly #revisions = new RevisionCache()
 
   private constructor(
     readonly engine: Engine,
@@ -91,7 +92,7 @@ export class Lateview {
   report(name: string, period: string, at: { revision?: number; asOf?: number } = {}) {
     const program = this.view(name)
     if (at.asOf !== undefined) return readAsOf(this.engine.db, program, period, at.asOf, this.clock.now())
-    return readRevision(this.engine.db, program, period, at.revision)
+    return readRevision(this.engine.db, program, period, at.revision, this.#revisions)
   }
 
   /** Every revision of a period, oldest first. */

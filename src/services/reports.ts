@@ -6,7 +6,7 @@ import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import { forEachEvent, rowToEvent, type ScanRow } from '../store/engine.js'
 import { headSeq, periodEvents } from '../store/events.js'
-import { cutoffAt, getRevision, latestRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
+import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
 
 /** The period's range, or a 400-class error for a key that does not fit the view. */
@@ -103,10 +103,39 @@ async function statusOf(db: Kysely<Schema>, program: ViewProgram, period: string
   return row ? row.status : 'open'
 }
 
+/**
+ * Revisions never change once written, so their documents are kept in memory (the most recently
+ * read ones, per store): a repeated read costs one query, for the period's status and latest revision.
+ */
+export class RevisionCache {
+  readonly #docs = new Map<string, Omit<ReportDocument, 'status'>>()
+
+  constructor(private readonly capacity = 2000) {}
+
+  get(key: string): Omit<ReportDocument, 'status'> | undefined {
+    const doc = this.#docs.get(key)
+    if (doc) {
+      this.#docs.delete(key)
+      this.#docs.set(key, doc)
+    }
+    return doc
+  }
+
+  set(key: string, doc: Omit<ReportDocument, 'status'>): void {
+    this.#docs.set(key, doc)
+    if (this.#docs.size > this.capacity) this.#docs.delete(this.#docs.keys().next().value as string)
+  }
+}
+
 /** The latest revision (or revision N) of a period; 404-class error when there is none. */
-export async function readRevision(db: Kysely<Schema>, program: ViewProgram, period: string, revision?: number): Promise<ReportDocument> {
+export async function readRevision(db: Kysely<Schema>, program: ViewProgram, period: string, revision?: number, cache?: RevisionCache): Promise<ReportDocument> {
   rangeOrThrow(program, period)
-  const meta = revision === undefined ? await latestRevision(db, program.name, period) : await getRevision(db, program.name, period, revision)
+  const state = await periodRow(db, program.name, period)
+  const wanted = revision ?? state?.latest_revision
+  const key = `${program.name}\u0000${period}\u0000${wanted}`
+  const cached = wanted === undefined ? undefined : cache?.get(key)
+  if (cached) return { ...cached, status: state?.status ?? 'open' }
+  const meta = wanted === undefined ? null : await getRevision(db, program.name, period, wanted)
   if (!meta) {
     throw new LateviewError(
       revision === undefined ? 'LV_ERR_PERIOD_NOT_FOUND' : 'LV_ERR_REVISION_NOT_FOUND',
@@ -115,14 +144,15 @@ export async function readRevision(db: Kysely<Schema>, program: ViewProgram, per
     )
   }
   const cells = await revisionCells(db, program.name, period, meta.revision, program.ops.length)
-  return {
+  const doc = {
     view: program.name,
     period,
-    status: await statusOf(db, program, period),
     ...revisionMeta(meta),
     rows: rowsOf(program, cells),
     totals: JSON.parse(meta.totals) as ReportDocument['totals'],
   }
+  cache?.set(key, doc)
+  return { ...doc, status: state?.status ?? 'open' }
 }
 
 /** What was known of a period at instant `at`: computed from the store (`revision: null`). */
