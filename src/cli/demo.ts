@@ -9,7 +9,7 @@ import { parseInstant } from '../domain/time.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { Lateview } from '../services/lateview.js'
 import { replay } from '../services/replay.js'
-import { out, table } from './output.js'
+import { out, table, UsageError } from './output.js'
 
 export interface DemoOptions {
   kind: FixtureKind
@@ -35,6 +35,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const clock = new ManualClock(first)
   const lateview = await Lateview.open({ db, views, clock })
   try {
+    const head = await lateview.engine.db.selectFrom('events').select('seq').limit(1).executeTakeFirst()
+    if (head) throw new UsageError(`the demo replays history into an empty store, and ${db} holds events; give --db a new file`)
     const program = lateview.view(viewName)
     const firstPeriod = program.bucketer.keyOf(parseInstant(events[0]?.receivedAt) ?? 0)
     const startRange = program.bucketer.rangeOf(firstPeriod)
@@ -47,7 +49,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out(`simulating ${DateTime.fromMillis(startRange?.start ?? first, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} → ${DateTime.fromMillis(to, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} local, jobs at their scheduled times…\n`)
     const started = Date.now()
     const { ingested, runs } = await replay(lateview, clock, { events, from: startRange?.start ?? first, to })
-    const published = runs.filter((r) => r.outcome === 'published').length
+    const published = runs.filter((r) => r.outcome === 'published' && r.revision !== null).length
     out(`ingested ${ingested} events; ${runs.length} job runs, ${published} revisions published, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
 
     const measures = view.measures.filter((m) => m.kind === 'sum' || m.kind === 'count').map((m) => m.name)

@@ -109,8 +109,8 @@ published revision at its cutoff, and lists any difference. Exit code 1 when any
     },
   },
   run: {
-    summary: 'run a job now: flash, consolidate, rebuild or close',
-    usage: 'lateview run <flash|consolidate|rebuild|close> [--view <name>] [--period <key>] [--now <ISO>]',
+    summary: 'run a job now: flash, consolidate, rebuild, close or sla-watch',
+    usage: 'lateview run <flash|consolidate|rebuild|close|sla-watch> [--view <name>] [--period <key>] [--now <ISO>]',
     help: `Runs a period job against LATEVIEW_DB and prints the runs it recorded. Without --period,
 every period due at now; with it, that period even if not yet due. --now replays the job at a
 past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
