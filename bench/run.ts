@@ -136,6 +136,7 @@ async function main(): Promise<void> {
       output[engine] = results
       rows.push(...tableRows(engine, results))
       await backend.cleanup()
+      if (options.keep) log(`kept ${backend.where}`)
       backends.splice(backends.indexOf(backend), 1)
     }
   } catch (error) {

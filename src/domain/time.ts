@@ -123,7 +123,7 @@ export class Bucketer {
       if (ms >= r.start && ms < r.end) return r.key
     }
     const key = periodKeyOf(ms, this.zone, this.granularity)
-    const range = periodRange(key, this.zone, this.granularity)
+    const range = this.rangeOf(key)
     if (range) {
       this.#recent.unshift({ key, ...range })
       if (this.#recent.length > 8) this.#recent.pop()
@@ -131,8 +131,17 @@ export class Bucketer {
     return key
   }
 
+  readonly #ranges = new Map<string, PeriodRange | null>()
+
+  /** The range of a period key (null when it names none); remembered, as every request asks. */
   rangeOf(key: string): PeriodRange | null {
-    return periodRange(key, this.zone, this.granularity)
+    let range = this.#ranges.get(key)
+    if (range === undefined) {
+      range = periodRange(key, this.zone, this.granularity)
+      if (this.#ranges.size >= 10_000) this.#ranges.clear()
+      this.#ranges.set(key, range)
+    }
+    return range
   }
 }
 

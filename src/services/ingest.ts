@@ -57,16 +57,15 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       return
     }
     const e = parsed.event
-    const problem = (code: EventProblem['code'], field: string, message: string): void => {
-      problems.push({ index, id: e.id, code, field, message })
+    if (e.occurredAt > (e.receivedAt ?? now) + MAX_CLOCK_SKEW_MS) {
+      problems.push({ index, id: e.id, code: 'LV_EVENT_IN_FUTURE', field: 'occurredAt', message: `occurredAt ${toIso(e.occurredAt)} is more than 5 minutes after receivedAt ${toIso(e.receivedAt ?? now)}` })
     }
-    if (e.occurredAt > (e.receivedAt ?? now) + MAX_CLOCK_SKEW_MS) problem('LV_EVENT_IN_FUTURE', 'occurredAt', `occurredAt ${toIso(e.occurredAt)} is more than 5 minutes after receivedAt ${toIso(e.receivedAt ?? now)}`)
     if (e.retracts === null) {
       for (const p of programs) {
         if (!p.selects(e.type)) continue
         const bad = p.problemWith(e.data)
         if (bad) {
-          problem('LV_EVENT_FIELD_INVALID', bad.field, bad.message)
+          problems.push({ index, id: e.id, code: 'LV_EVENT_FIELD_INVALID', field: bad.field, message: bad.message })
           break
         }
       }
@@ -140,9 +139,8 @@ async function admit(
   const accepted: Accepted[] = []
   let lastReceived = head.receivedAt
   for (const { event, index } of fresh) {
-    const problem = (code: EventProblem['code'], field: string, message: string): void => {
-      problems.push({ index, id: event.id, code, field, message })
-    }
+    // A function, not a closure made per event: this loop runs for every event of every batch.
+    const problem = reporter(problems, index, event.id)
     const at = receivedAt ?? (event.receivedAt as number)
     if (at < lastReceived) problem('LV_EVENT_RECEIVED_AT_ORDER', 'receivedAt', `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch`)
     lastReceived = Math.max(lastReceived, at)
@@ -163,6 +161,12 @@ async function admit(
   }
   if (problems.length > 0) throw invalid(problems)
   return accepted
+}
+
+function reporter(problems: EventProblem[], index: number, id: string) {
+  return (code: EventProblem['code'], field: string, message: string): void => {
+    problems.push({ index, id, code, field, message })
+  }
 }
 
 function toRow(a: Accepted): EventsTable {

@@ -40,8 +40,11 @@ export async function readRealtime(engine: Engine, program: ViewProgram, query: 
 
 /** Recomputes a view's cells from the store at knowledge `maxSeq`, streaming the events once. */
 export async function recomputeView(db: Kysely<Schema>, program: ViewProgram, maxSeq: number): Promise<Map<string, CellState>> {
-  const voided = await allVoided(db, maxSeq)
   const cells = new Map<string, CellState>()
+  // One index probe spares a scan of the whole store for a view whose types never occur.
+  const any = await db.selectFrom('events').select('seq').where('eff_type', 'in', program.view.eventTypes).where('seq', '<=', maxSeq).limit(1).executeTakeFirst()
+  if (!any) return cells
+  const voided = await allVoided(db, maxSeq)
   const ops = program.ops
   await forEachEvent(db, { types: program.view.eventTypes, maxSeq, originalsOnly: true, unordered: true }, (row) => {
     if (voided.has(row.seq)) return
