@@ -4,7 +4,9 @@ import { cellsHash, changedCells, deltaOf, totalsOf, type PeriodStatus, type Rep
 import type { PeriodRange } from '../domain/time.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
+import type { StoredEvent } from '../domain/event.js'
 import { forEachEvent, rowToEvent, type ScanRow } from '../store/engine.js'
+import { scanRowToEvent } from '../store/events.js'
 import { headSeq, periodEvents } from '../store/events.js'
 import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
@@ -240,24 +242,15 @@ export async function diffReports(db: Kysely<Schema>, program: ViewProgram, peri
   const direction = b.cutoffSeq >= a.cutoffSeq ? 1 : -1
   const explaining = new Map<string, ExplainingEvent[]>()
   if (changes.length > 0 && high > low) {
-    const rows = await db
-      .selectFrom('events')
-      .selectAll()
-      .where('eff_type', 'in', program.view.eventTypes)
-      .where('eff_occurred_at', '>=', range.start)
-      .where('eff_occurred_at', '<', range.end)
-      .where('seq', '>', low)
-      .where('seq', '<=', high)
-      .orderBy('seq')
-      .execute()
-    const targetSeqs = rows.filter((r) => r.target_seq !== null).map((r) => r.target_seq as number)
+    const rows: StoredEvent[] = []
+    await forEachEvent(db, { types: program.view.eventTypes, range, afterSeq: low, maxSeq: high, withIds: true }, (row) => rows.push(scanRowToEvent(row)))
+    const targetSeqs = rows.filter((r) => r.targetSeq !== null).map((r) => r.targetSeq as number)
     const targets = new Map<number, ReturnType<typeof rowToEvent>>()
     for (let i = 0; i < targetSeqs.length; i += 500) {
       const found = await db.selectFrom('events').selectAll().where('seq', 'in', targetSeqs.slice(i, i + 500)).execute()
       for (const t of found) targets.set(t.seq, rowToEvent(t))
     }
-    for (const row of rows) {
-      const e = rowToEvent(row)
+    for (const e of rows) {
       const facts = e.targetSeq === null ? e : targets.get(e.targetSeq)
       if (!facts) continue
       const c = program.contribution(facts)
@@ -301,25 +294,16 @@ export async function readExceptions(db: Kysely<Schema>, program: ViewProgram, p
   const range = rangeOrThrow(program, period)
   const state = await periodRow(db, program.name, period)
   const cutoff = state && state.status === 'final' ? state.latest_cutoff_seq : null
-  const events =
-    cutoff === null
-      ? []
-      : await db
-          .selectFrom('events')
-          .selectAll()
-          .where('eff_type', 'in', program.view.eventTypes)
-          .where('eff_occurred_at', '>=', range.start)
-          .where('eff_occurred_at', '<', range.end)
-          .where('seq', '>', cutoff)
-          .orderBy('seq')
-          .execute()
+  const events: StoredEvent[] = []
+  if (cutoff !== null) {
+    await forEachEvent(db, { types: program.view.eventTypes, range, afterSeq: cutoff, maxSeq: Number.MAX_SAFE_INTEGER, withIds: true }, (row) => events.push(scanRowToEvent(row)))
+  }
   return {
     view: program.name,
     period,
     status: state?.status ?? 'open',
     policy: program.view.close.lateAfterClose,
-    events: events.map((r) => {
-      const e = rowToEvent(r)
+    events: events.map((e) => {
       return { id: e.id, source: e.source, type: e.type, seq: e.seq, occurredAt: toIso(e.occurredAt), receivedAt: toIso(e.receivedAt), data: e.data, ...(e.retracts !== null ? { retracts: e.retracts } : {}) }
     }),
   }

@@ -47,7 +47,8 @@ export async function periodEvents(db: Kysely<Schema>, types: string[], range: P
   return rows.filter((r) => !voided.has(r.seq)).map(scanRowToEvent)
 }
 
-function scanRowToEvent(r: ScanRow): StoredEvent {
+/** A scanned row (read `withIds`) as a stored event. */
+export function scanRowToEvent(r: ScanRow): StoredEvent {
   return {
     seq: r.seq,
     id: r.id,
