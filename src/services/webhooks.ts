@@ -314,8 +314,13 @@ export class WebhookDispatcher {
       this.options.onAttempt?.('delivered')
     } else if (statusCode === 410) {
       outcome = { at, statusCode, error: 'receiver answered 410 Gone: subscription disabled', durationMs, status: 'dead', nextAttemptAt: at }
-      await recordAttempt(this.engine.db, delivery, outcome)
-      await disableWebhook(this.engine.db, hook.id, 'receiver answered 410 Gone', at)
+      const gone = outcome
+      // The attempt and the disabled subscription are one change: a crash between them must not
+      // leave a dead delivery beside a subscription that still receives.
+      await this.engine.db.transaction().execute(async (trx) => {
+        await recordAttempt(trx, delivery, gone)
+        await disableWebhook(trx, hook.id, 'receiver answered 410 Gone', at)
+      })
       this.options.onAttempt?.('gone')
       return
     } else if (next >= this.options.backoff.length) {
