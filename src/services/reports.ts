@@ -7,7 +7,6 @@ import { LateviewError } from '../errors.js'
 import type { StoredEvent } from '../domain/event.js'
 import { forEachEvent, rowToEvent, type ScanRow } from '../store/engine.js'
 import { scanRowToEvent } from '../store/events.js'
-import { headSeq, periodEvents } from '../store/events.js'
 import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
 

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { cellId, emptyCell, type CellState, type ViewProgram } from '../domain/aggregate.js'
+import { cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import type { WriteTx } from './engine.js'
 import { SLOT_COLUMNS, type CellsTable, type Schema } from './schema.js'
 
@@ -59,10 +59,7 @@ export async function dropEmptyCells(tx: WriteTx, program: ViewProgram, periods:
 /** Replaces every cell of a view. */
 export async function replaceViewCells(tx: WriteTx, program: ViewProgram, cells: Map<string, CellState>): Promise<void> {
   await tx.db.deleteFrom('cells').where('view', '=', program.name).execute()
-  const writes = [...cells].filter(([, s]) => s.eventCount !== 0).map(([id, state]) => {
-    const at = id.indexOf('\u0000')
-    return { period: id.slice(0, at), dimsKey: id.slice(at + 1), state }
-  })
+  const writes = [...cells].filter(([, s]) => s.eventCount !== 0).map(([id, state]) => ({ ...splitCellId(id), state }))
   await tx.addToCells(program, writes)
 }
 
