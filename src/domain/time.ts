@@ -155,6 +155,12 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
  */
 export function parseInstant(text: unknown): number | null {
   if (typeof text !== 'string' || text.length > 64) return null
+  const fast = parseFullInstant(text)
+  return fast !== undefined ? fast : parseInstantByPattern(text)
+}
+
+/** The general parser, every form `parseInstant` accepts (exported so tests hold the fast path to it). */
+export function parseInstantByPattern(text: string): number | null {
   const m = INSTANT.exec(text)
   if (!m) return null
   const year = Number(m[1])
@@ -181,6 +187,65 @@ export function parseInstant(text: unknown): number | null {
     utc.setUTCHours(hour, minute, second, ms)
     return utc.getTime() - offset
   }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset
+}
+
+/** The digit at `i` as a number, or -1. */
+function digit(text: string, i: number): number {
+  const c = text.charCodeAt(i) - 48
+  return c >= 0 && c <= 9 ? c : -1
+}
+
+function digits(text: string, at: number, n: number): number {
+  let value = 0
+  for (let i = at; i < at + n; i++) {
+    const d = digit(text, i)
+    if (d < 0) return -1
+    value = value * 10 + d
+  }
+  return value
+}
+
+/**
+ * The form nearly every producer sends, `YYYY-MM-DDTHH:MM:SS[.fff]` then `Z` or `±HH:MM`, read
+ * without a regular expression: ingest parses two instants per event. Returns undefined for any
+ * other shape (the general parser decides) and null for an impossible date.
+ */
+function parseFullInstant(text: string): number | null | undefined {
+  const n = text.length
+  if (n < 20 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined
+  const t = text.charCodeAt(10)
+  if (t !== 84 && t !== 116) return undefined
+  const year = digits(text, 0, 4)
+  const month = digits(text, 5, 2)
+  const day = digits(text, 8, 2)
+  const hour = digits(text, 11, 2)
+  const minute = digits(text, 14, 2)
+  const second = digits(text, 17, 2)
+  if (year < 100 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined
+  let i = 19
+  let ms = 0
+  if (text.charCodeAt(i) === 46) {
+    const start = ++i
+    while (i < n && digit(text, i) >= 0) i++
+    const count = i - start
+    if (count < 1 || count > 9) return undefined
+    // Truncated to the millisecond, as the general parser does.
+    ms = count >= 3 ? digits(text, start, 3) : digits(text, start, count) * (count === 1 ? 100 : 10)
+  }
+  let offset = 0
+  const zone = text.charCodeAt(i)
+  if ((zone === 90 || zone === 122) && i + 1 === n) offset = 0
+  else if ((zone === 43 || zone === 45) && i + 6 === n && text.charCodeAt(i + 3) === 58) {
+    const oh = digits(text, i + 1, 2)
+    const om = digits(text, i + 4, 2)
+    if (oh < 0 || om < 0) return undefined
+    if (oh > 23 || om > 59) return null
+    offset = (zone === 45 ? -1 : 1) * (oh * 60 + om) * 60_000
+  } else return undefined
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return null
   return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset
 }
 

@@ -7,6 +7,7 @@ import {
   nextPeriodKey,
   parseDurationMs,
   parseInstant,
+  parseInstantByPattern,
   periodKeyOf,
   periodRange,
   type Granularity,
@@ -241,6 +242,34 @@ parsing('parseInstant rejects date-only, no offset, impossible dates and garbage
   assert.is(parseInstant(null), null)
   assert.is(parseInstant(undefined), null)
   assert.is(parseInstant({}), null)
+})
+
+parsing('the fast path agrees with the general parser on full instants, valid or not', () => {
+  const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'))
+  const instant = fc
+    .record({
+      year: fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+      month: two(19),
+      day: two(39),
+      hour: two(29),
+      minute: two(69),
+      second: two(69),
+      fraction: fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{0,11}$/)),
+      t: fc.constantFrom('T', 't', ' '),
+      zone: fc.oneof(fc.constantFrom('Z', 'z', '', 'ZZ', '+08', '+0800', '+08:00:00'), fc.tuple(fc.constantFrom('+', '-'), two(29), two(69)).map(([s, h, m]) => `${s}${h}:${m}`)),
+    })
+    .map((p) => `${p.year}-${p.month}-${p.day}${p.t}${p.hour}:${p.minute}:${p.second}${p.fraction}${p.zone}`)
+  fc.assert(
+    fc.property(instant, (text) => {
+      assert.is(parseInstant(text), parseInstantByPattern(text), text)
+    }),
+    { numRuns: 5000 },
+  )
+  assert.is(parseInstant('2026-11-25T10:03:04.1+08:00'), utc(2026, 11, 25, 2, 3) + 4100)
+  assert.is(parseInstant('2026-11-25T10:03:04.12-00:30'), utc(2026, 11, 25, 10, 33) + 4120)
+  assert.is(parseInstant('2028-02-29T00:00:00z'), utc(2028, 2, 29))
+  assert.is(parseInstant('2026-02-29T00:00:00Z'), null)
+  assert.is(parseInstant('2026-11-25T10:03:00+24:00'), null)
 })
 
 parsing('parseDurationMs', () => {
