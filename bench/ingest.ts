@@ -25,7 +25,7 @@ interface Stream {
 export interface IngestVariant {
   library: { eventsPerSec: number; ms: number; batchP50Ms: number; batchP99Ms: number; batchMaxMs: number; alerts: number }
   raw: { eventsPerSec: number; ms: number }
-  /** Informative: raw inserts into a table that also has lateview's three secondary indexes. */
+  /** Informative: raw inserts into lateview's physical layout (its secondary indexes, 16 KiB pages). */
   rawAllIndexes?: { eventsPerSec: number; ms: number }
   ratio: Comparison
   /** The raw table and lateview's events table hold exactly the same rows afterwards. */

@@ -65,7 +65,7 @@ try {
   }
   const perBatch = (v: number) => `${(v / (events / 1000)).toFixed(1)} ms/batch, ${Math.round(events / (v / 1000))} events/s`
   process.stdout.write(`views ${viewsOption}, ${uuid ? 'UUIDv4' : 'time-ordered'} ids, after ${warm} events:\n`)
-  process.stdout.write(`  lateview            ${perBatch(ms.lateview)}\n  raw                 ${perBatch(ms.raw)}\n  raw + 3 indexes     ${perBatch(ms.rawAll)}\n`)
+  process.stdout.write(`  lateview            ${perBatch(ms.lateview)}\n  raw                 ${perBatch(ms.raw)}\n  raw, lateview layout${perBatch(ms.rawAll)}\n`)
 
   const session = new Session()
   session.connect()

@@ -62,9 +62,8 @@ const RAW_COLUMNS_SQLITE = `seq integer primary key, source text not null, id te
 
 /** The secondary indexes lateview's migrations create on events (for the informative "all indexes" baseline). */
 const LATEVIEW_INDEXES = [
-  'create index events_by_occurrence on events (eff_type, eff_occurred_at, seq)',
+  'create index events_by_occurred_at on events (eff_occurred_at)',
   'create index events_by_target on events (target_seq) where target_seq is not null',
-  'create index events_by_received on events (received_at, seq)',
 ]
 
 const SIGN = `case when e.type = 'refund' then -1 else 1 end`
@@ -73,8 +72,9 @@ const SIGN = `case when e.type = 'refund' then -1 else 1 end`
 
 export function sqliteBackend(keep: boolean): Backend {
   const dir = mkdtempSync(join(tmpdir(), 'lateview-bench-'))
-  const open = (file: string) => {
+  const open = (file: string, pageSize?: number) => {
     const db = new BetterSqlite3(file)
+    if (pageSize) db.pragma(`page_size = ${pageSize}`)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
     return db
@@ -84,7 +84,8 @@ export function sqliteBackend(keep: boolean): Backend {
     where: dir,
     location: (name) => join(dir, `${name}.db`),
     async rawSink(name, options = {}) {
-      const db = open(join(dir, `${name}.db`))
+      // The informative "lateview's layout" table also takes lateview's page size.
+      const db = open(join(dir, `${name}.db`), options.allIndexes ? 16384 : undefined)
       db.exec(`create table events (${RAW_COLUMNS_SQLITE}, unique (source, id))`)
       if (options.allIndexes) for (const ddl of LATEVIEW_INDEXES) db.exec(ddl)
       const insert = db.prepare(`insert or ignore into events (${ROW_COLUMNS.join(', ')}) values (${ROW_COLUMNS.map(() => '?').join(', ')})`)

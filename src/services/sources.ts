@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { isoDuration } from '../domain/alerts.js'
 import { toIso } from '../domain/time.js'
+import { cutoffAt } from '../store/revisions.js'
 import type { Schema } from '../store/schema.js'
 
 export interface SourceLateness {
@@ -26,11 +27,14 @@ function percentile(sorted: number[], p: number): number {
  * out): what an operator needs to choose an SLA. Ordered by source.
  */
 export async function sourceLateness(db: Kysely<Schema>, now: number, windowMs: number): Promise<SourceLateness[]> {
+  // receivedAt never decreases along seq: the window is a range of seqs.
+  const before = (await cutoffAt(db, now - windowMs - 1)).seq
+  const last = (await cutoffAt(db, now)).seq
   const rows = await db
     .selectFrom('events')
     .select(['source', 'occurred_at', 'received_at'])
-    .where('received_at', '>=', now - windowMs)
-    .where('received_at', '<=', now)
+    .where('seq', '>', before)
+    .where('seq', '<=', last)
     .where('target_seq', 'is', null)
     .execute()
   const bySource = new Map<string, { lags: number[]; last: number }>()

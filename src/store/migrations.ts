@@ -177,6 +177,16 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
           .execute()
       },
     },
+    '0004_leaner_event_indexes': {
+      async up(db: Kysely<unknown>) {
+        // Every index on events is paid for by every insert. receivedAt never decreases along
+        // seq, so the cutoff of an instant is a binary search over the primary key; and a period
+        // scan needs only the occurrence range (the type is read from the row it visits anyway).
+        await db.schema.dropIndex('events_by_received').execute()
+        await db.schema.dropIndex('events_by_occurrence').execute()
+        await db.schema.createIndex('events_by_occurred_at').on('events').column('eff_occurred_at').execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }
