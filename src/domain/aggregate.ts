@@ -89,12 +89,16 @@ export class ViewProgram {
     return null
   }
 
+  /** The JSON array of the event's dimension values (missing: null), built without an intermediate array. */
   dimsKey(data: Record<string, unknown>): string {
-    const values: DimValue[] = this.view.dimensions.map((d) => {
-      const v = data[d]
-      return v === undefined ? null : (v as DimValue)
-    })
-    return JSON.stringify(values)
+    const dims = this.view.dimensions
+    let key = '['
+    for (let i = 0; i < dims.length; i++) {
+      const v = data[dims[i] as string]
+      if (i > 0) key += ','
+      key += v === undefined ? 'null' : JSON.stringify(v)
+    }
+    return key + ']'
   }
 
   dimsOf(dimsKey: string): Record<string, DimValue> {

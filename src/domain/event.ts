@@ -159,6 +159,34 @@ export function sourceKind(source: string): string {
 }
 
 /** Key of an event in maps: source and id. */
-export function eventKey(source: string, id: string): string {
-  return `${source}\u0000${id}`
+/**
+ * A map keyed by (source, id) without building a joined string per event: ingest looks up every
+ * event of a batch several times, and a batch has few sources.
+ */
+export class EventKeyMap<T> {
+  readonly #bySource = new Map<string, Map<string, T>>()
+  #size = 0
+
+  get size(): number {
+    return this.#size
+  }
+
+  get(source: string, id: string): T | undefined {
+    return this.#bySource.get(source)?.get(id)
+  }
+
+  has(source: string, id: string): boolean {
+    return this.#bySource.get(source)?.has(id) ?? false
+  }
+
+  set(source: string, id: string, value: T): void {
+    let ids = this.#bySource.get(source)
+    if (!ids) this.#bySource.set(source, (ids = new Map()))
+    if (!ids.has(id)) this.#size++
+    ids.set(id, value)
+  }
+
+  *values(): IterableIterator<T> {
+    for (const ids of this.#bySource.values()) yield* ids.values()
+  }
 }

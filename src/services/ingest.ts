@@ -1,10 +1,10 @@
 import { aggregate, applyContribution, cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
-import { canonicalBody, eventKey, MAX_CLOCK_SKEW_MS, parseEvent, type NewEvent, type StoredEvent } from '../domain/event.js'
+import { canonicalBody, EventKeyMap, MAX_CLOCK_SKEW_MS, parseEvent, type NewEvent, type StoredEvent } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError, type EventProblem } from '../errors.js'
 import { dropEmptyCells, readCell, setCell } from '../store/cells.js'
-import type { Engine, WriteTx } from '../store/engine.js'
+import type { CellWrite, Engine, WriteTx } from '../store/engine.js'
 import { periodEvents, retractedAmong } from '../store/events.js'
 import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from '../domain/alerts.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
@@ -48,13 +48,18 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   if (items.length > MAX_BATCH) throw new LateviewError('LV_ERR_BODY_TOO_LARGE', `a batch holds at most ${MAX_BATCH} events; this one has ${items.length}`)
   const imported = options.imported === true
   const problems: EventProblem[] = []
-  const events: Array<{ event: NewEvent; index: number }> = []
   const now = clock.now()
-  items.forEach((raw, index) => {
-    const parsed = parseEvent(raw, index, imported)
+  // Validation and the batch's own duplicates in one pass: the same (source, id) twice in one
+  // batch is a retried item, or a conflict (reported only if every item is valid).
+  const unique = new EventKeyMap<Item>()
+  const inOrder: Item[] = []
+  let duplicates = 0
+  let conflicting: Item | null = null
+  for (let index = 0; index < items.length; index++) {
+    const parsed = parseEvent(items[index], index, imported)
     if (!parsed.ok) {
       problems.push(...parsed.problems)
-      return
+      continue
     }
     const e = parsed.event
     if (e.occurredAt > (e.receivedAt ?? now) + MAX_CLOCK_SKEW_MS) {
@@ -70,33 +75,32 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
         }
       }
     }
-    events.push({ event: e, index })
-  })
-  if (problems.length > 0) throw invalid(problems)
-
-  // The same (source, id) twice in one batch: a retried item, or a conflict.
-  const unique = new Map<string, { event: NewEvent; index: number }>()
-  let duplicates = 0
-  for (const item of events) {
-    const key = eventKey(item.event.source, item.event.id)
-    const first = unique.get(key)
-    if (!first) unique.set(key, item)
-    else if (canonicalBody(first.event) === canonicalBody(item.event)) duplicates++
-    else throw conflict(item.event, item.index)
+    if (problems.length > 0) continue
+    const first = unique.get(e.source, e.id)
+    if (!first) {
+      const item = { event: e, index }
+      unique.set(e.source, e.id, item)
+      inOrder.push(item)
+    }
+    else if (canonicalBody(first.event) === canonicalBody(e)) duplicates++
+    else conflicting ??= { event: e, index }
   }
+  if (problems.length > 0) throw invalid(problems)
+  if (conflicting) throw conflict(conflicting.event, conflicting.index)
 
   return engine.write(async (tx) => {
     const head = await tx.head()
-    const lookups = [...unique.values()].map(({ event }) => ({ source: event.source, id: event.id }))
-    for (const { event } of unique.values()) {
-      if (event.retracts !== null && !unique.has(eventKey(event.source, event.retracts))) lookups.push({ source: event.source, id: event.retracts })
+    const lookups: Array<{ source: string; id: string }> = []
+    for (const { event } of inOrder) {
+      lookups.push(event)
+      if (event.retracts !== null && !unique.has(event.source, event.retracts)) lookups.push({ source: event.source, id: event.retracts })
     }
-    const stored = new Map<string, StoredEvent>()
-    for (const e of await tx.findEvents(lookups)) stored.set(eventKey(e.source, e.id), e)
+    const stored = new EventKeyMap<StoredEvent>()
+    for (const e of await tx.findEvents(lookups)) stored.set(e.source, e.id, e)
 
-    const fresh: Array<{ event: NewEvent; index: number }> = []
-    for (const item of unique.values()) {
-      const existing = stored.get(eventKey(item.event.source, item.event.id))
+    const fresh: Item[] = []
+    for (const item of inOrder) {
+      const existing = stored.size === 0 ? undefined : stored.get(item.event.source, item.event.id)
       if (!existing) fresh.push(item)
       else if (canonicalBody(existing) === canonicalBody(item.event)) duplicates++
       else throw conflict(item.event, item.index)
@@ -106,8 +110,8 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
     const alerts: AlertDocument[] = []
     if (accepted.length > 0) {
       await tx.insertEvents(accepted.map(toRow))
-      const closed = await updateRealtime(tx, programs, accepted)
-      alerts.push(...(await ingestAlerts(tx, programs, accepted, closed)))
+      const { closed, periods } = await updateRealtime(tx, programs, accepted)
+      alerts.push(...(await ingestAlerts(tx, programs, accepted, periods, closed)))
     }
     const last = accepted[accepted.length - 1]
     return {
@@ -122,51 +126,61 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   })
 }
 
+/** A valid item of the batch, with its index. */
+interface Item {
+  event: NewEvent
+  index: number
+}
+
 /** Assigns seqs and receivedAt and resolves retraction targets; throws if any event cannot be admitted. */
-async function admit(
-  tx: WriteTx,
-  fresh: Array<{ event: NewEvent; index: number }>,
-  stored: Map<string, StoredEvent>,
-  head: { seq: number; receivedAt: number },
-  receivedAt: number | null,
-): Promise<Accepted[]> {
+async function admit(tx: WriteTx, fresh: Item[], stored: EventKeyMap<StoredEvent>, head: { seq: number; receivedAt: number }, receivedAt: number | null): Promise<Accepted[]> {
   const problems: EventProblem[] = []
-  const storedTargets = fresh
-    .map(({ event }) => (event.retracts === null ? undefined : stored.get(eventKey(event.source, event.retracts))))
-    .filter((t): t is StoredEvent => t !== undefined)
-  const alreadyVoided = await retractedAmong(tx.db, storedTargets.map((t) => t.seq))
-  const batch = new Map<string, Accepted>()
+  const storedTargets: number[] = []
+  for (const { event } of fresh) {
+    const t = event.retracts === null ? undefined : stored.get(event.source, event.retracts)
+    if (t) storedTargets.push(t.seq)
+  }
+  const alreadyVoided = storedTargets.length === 0 ? new Set<number>() : await retractedAmong(tx.db, storedTargets)
+  const batch = new EventKeyMap<Accepted>()
+  const voided = new Set<number>()
   const accepted: Accepted[] = []
   let lastReceived = head.receivedAt
   for (const { event, index } of fresh) {
-    // A function, not a closure made per event: this loop runs for every event of every batch.
-    const problem = reporter(problems, index, event.id)
     const at = receivedAt ?? (event.receivedAt as number)
-    if (at < lastReceived) problem('LV_EVENT_RECEIVED_AT_ORDER', 'receivedAt', `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch`)
-    lastReceived = Math.max(lastReceived, at)
-    let target: Accepted['target'] = null
-    if (event.retracts !== null) {
-      const key = eventKey(event.source, event.retracts)
-      const inBatch = batch.get(key)
-      const old = stored.get(key)
-      const t = inBatch ? { seq: inBatch.seq, ...inBatch.event, targetSeq: inBatch.event.retracts } : old ? { ...old, targetSeq: old.targetSeq } : null
-      if (!t) problem('LV_EVENT_RETRACTS_UNKNOWN', 'retracts', `no event ${JSON.stringify(event.retracts)} from source ${JSON.stringify(event.source)} precedes this retraction`)
-      else if (t.retracts !== null) problem('LV_EVENT_RETRACTS_RETRACTION', 'retracts', `${JSON.stringify(event.retracts)} is itself a retraction`)
-      else if (alreadyVoided.has(t.seq) || accepted.some((a) => a.target?.seq === t.seq)) problem('LV_EVENT_ALREADY_RETRACTED', 'retracts', `${JSON.stringify(event.retracts)} is already retracted`)
-      else target = { seq: t.seq, type: t.type, occurredAt: t.occurredAt, data: t.data }
+    if (at < lastReceived) {
+      problems.push({ index, id: event.id, code: 'LV_EVENT_RECEIVED_AT_ORDER', field: 'receivedAt', message: `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch` })
     }
-    const a: Accepted = { event, seq: head.seq + accepted.length + 1, receivedAt: at, target }
+    lastReceived = Math.max(lastReceived, at)
+    const a: Accepted = { event, seq: head.seq + accepted.length + 1, receivedAt: at, target: null }
+    if (event.retracts !== null) {
+      const problem = retractionProblem(event, a, batch, stored, alreadyVoided, voided)
+      if (problem) problems.push({ index, id: event.id, field: 'retracts', ...problem })
+      else voided.add((a.target as NonNullable<Accepted['target']>).seq)
+    }
     accepted.push(a)
-    batch.set(eventKey(event.source, event.id), a)
+    batch.set(event.source, event.id, a)
   }
   if (problems.length > 0) throw invalid(problems)
   return accepted
 }
 
-function reporter(problems: EventProblem[], index: number, id: string) {
-  return (code: EventProblem['code'], field: string, message: string): void => {
-    problems.push({ index, id, code, field, message })
-  }
+/** Resolves the target of retraction `a` into `a.target`, or says why it cannot retract it. */
+function retractionProblem(
+  event: NewEvent,
+  a: Accepted,
+  batch: EventKeyMap<Accepted>,
+  stored: EventKeyMap<StoredEvent>,
+  alreadyVoided: Set<number>,
+  voided: Set<number>,
+): { code: EventProblem['code']; message: string } | null {
+  const inBatch = batch.get(event.source, event.retracts as string)
+  const old = stored.get(event.source, event.retracts as string)
+  const t = inBatch ? { seq: inBatch.seq, ...inBatch.event } : (old ?? null)
+  if (!t) return { code: 'LV_EVENT_RETRACTS_UNKNOWN', message: `no event ${JSON.stringify(event.retracts)} from source ${JSON.stringify(event.source)} precedes this retraction` }
+  if (t.retracts !== null) return { code: 'LV_EVENT_RETRACTS_RETRACTION', message: `${JSON.stringify(event.retracts)} is itself a retraction` }
+  if (alreadyVoided.has(t.seq) || voided.has(t.seq)) return { code: 'LV_EVENT_ALREADY_RETRACTED', message: `${JSON.stringify(event.retracts)} is already retracted` }
+  a.target = { seq: t.seq, type: t.type, occurredAt: t.occurredAt, data: t.data }
+  return null
 }
 
 function toRow(a: Accepted): EventsTable {
@@ -191,32 +205,45 @@ function toRow(a: Accepted): EventsTable {
  * first, so a cell is written once per batch. A retraction subtracts its target's contribution.
  * A removed minimum or maximum cannot be undone by arithmetic: when a retracted value equals the
  * cell's extreme (stored, or from this batch), that one cell is recomputed from the store.
+ * Returns, per view, the closed periods the batch touched and each accepted event's period
+ * (undefined where the view does not select it), for the alerts.
  */
-async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[]): Promise<Map<string, Set<string>>> {
+async function updateRealtime(
+  tx: WriteTx,
+  programs: ViewProgram[],
+  accepted: Accepted[],
+): Promise<{ closed: Map<string, Set<string>>; periods: Map<string, Array<string | undefined>> }> {
   const newHead = (accepted[accepted.length - 1] as Accepted).seq
   const closed = new Map<string, Set<string>>()
+  const periods = new Map<string, Array<string | undefined>>()
   for (const program of programs) {
     const changes = new Map<string, CellState>()
     const retracted = new Map<string, Array<Array<number | null>>>()
     const emptied = new Set<string>()
     const touched = new Map<string, number>()
-    for (const a of accepted) {
+    const periodOf: Array<string | undefined> = new Array(accepted.length)
+    const slotCount = program.ops.length
+    for (let i = 0; i < accepted.length; i++) {
+      const a = accepted[i] as Accepted
       const facts = a.target ?? a.event
       if (!program.selects(facts.type)) continue
-      const c = program.contribution(facts)
-      const id = cellId(c.period, c.dimsKey)
-      if (!touched.has(c.period)) touched.set(c.period, a.seq)
+      const period = program.bucketer.keyOf(facts.occurredAt)
+      periodOf[i] = period
+      const id = cellId(period, program.dimsKey(facts.data))
+      if (!touched.has(period)) touched.set(period, a.seq)
       let state = changes.get(id)
       if (!state) {
-        state = emptyCell(program.ops.length)
+        state = emptyCell(slotCount)
         changes.set(id, state)
       }
       if (a.target) {
+        const c = program.contribution(facts)
         applyContribution(state, c, program.ops, -1)
-        emptied.add(c.period)
+        emptied.add(period)
         if (program.hasMinMax) retracted.set(id, [...(retracted.get(id) ?? []), c.slots])
-      } else applyContribution(state, c, program.ops, 1)
+      } else program.addTo(state, facts.type, facts.data)
     }
+    periods.set(program.name, periodOf)
     const repair = new Set<string>()
     for (const [id, removed] of retracted) {
       const { period, dimsKey } = splitCellId(id)
@@ -227,7 +254,8 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
       )
       if (hitsExtreme) repair.add(id)
     }
-    const writes = [...changes].filter(([id]) => !repair.has(id)).map(([id, state]) => ({ ...splitCellId(id), state }))
+    const writes: CellWrite[] = []
+    for (const [id, state] of changes) if (!repair.has(id)) writes.push({ ...splitCellId(id), state })
     await tx.addToCells(program, writes)
     if (emptied.size > 0) await dropEmptyCells(tx, program, [...emptied])
     for (const id of repair) {
@@ -244,7 +272,7 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
       closed.set(program.name, new Set(published.filter((p) => p.status === 'final').map((p) => p.period)))
     }
   }
-  return closed
+  return { closed, periods }
 }
 
 /**
@@ -252,20 +280,25 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], accepted: Ac
  * period) over the SLA, LateAfterClose per closed (view, period), and the resolution of
  * MissingData alerts whose source has now reported.
  */
-async function ingestAlerts(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[], closed: Map<string, Set<string>>): Promise<AlertDocument[]> {
+async function ingestAlerts(
+  tx: WriteTx,
+  programs: ViewProgram[],
+  accepted: Accepted[],
+  periods: Map<string, Array<string | undefined>>,
+  closed: Map<string, Set<string>>,
+): Promise<AlertDocument[]> {
   const now = (accepted[accepted.length - 1] as Accepted).receivedAt
   const delayed = new Map<string, { view: string; source: string; period: string; sla: string; count: number; maxLagMs: number; ids: string[] }>()
   const late = new Map<string, { view: string; period: string; count: number; ids: string[] }>()
-  /** (view, period, source) → receivedAt of the source's first event for it in the batch. */
-  const reported = new Map<string, number>()
   for (const program of programs) {
-    const closedPeriods = closed.get(program.name) ?? new Set<string>()
-    for (const a of accepted) {
-      const facts = a.target ?? a.event
-      if (!program.selects(facts.type)) continue
-      const period = program.bucketer.keyOf(facts.occurredAt)
-      const source = a.event.source
-      if (closedPeriods.has(period)) {
+    const closedPeriods = closed.get(program.name)
+    const periodOf = periods.get(program.name) ?? []
+    const sla = program.sla
+    for (let i = 0; i < accepted.length; i++) {
+      const period = periodOf[i]
+      if (period === undefined) continue
+      const a = accepted[i] as Accepted
+      if (closedPeriods !== undefined && closedPeriods.has(period)) {
         const key = `${program.name}\u0000${period}`
         const g = late.get(key) ?? { view: program.name, period, count: 0, ids: [] }
         g.count++
@@ -273,13 +306,12 @@ async function ingestAlerts(tx: WriteTx, programs: ViewProgram[], accepted: Acce
         late.set(key, g)
       }
       if (a.target) continue
-      const reportedKey = `${program.name}\u0000${period}\u0000${source}`
-      if (!reported.has(reportedKey)) reported.set(reportedKey, a.receivedAt)
-      const sla = program.sla.forSource(source)
+      const source = a.event.source
+      const limit = sla.forSource(source)
       const lag = a.receivedAt - a.event.occurredAt
-      if (!sla || lag <= sla.ms) continue
+      if (!limit || lag <= limit.ms) continue
       const key = `${program.name}\u0000${source}\u0000${period}`
-      const g = delayed.get(key) ?? { view: program.name, source, period, sla: sla.iso, count: 0, maxLagMs: 0, ids: [] }
+      const g = delayed.get(key) ?? { view: program.name, source, period, sla: limit.iso, count: 0, maxLagMs: 0, ids: [] }
       g.count++
       g.maxLagMs = Math.max(g.maxLagMs, lag)
       if (g.ids.length < ALERT_ID_LIMIT) g.ids.push(a.event.id)
@@ -303,15 +335,30 @@ async function ingestAlerts(tx: WriteTx, programs: ViewProgram[], accepted: Acce
     })),
   ]
   const rows = await raiseAlerts(tx.db, raised, now)
-  // Resolved when the data arrived: an import keeps each event's receivedAt, so not the batch's last one.
+  const resolved = await resolveMissingData(tx, programs, accepted, periods)
+  return [...rows, ...resolved].map(alertDocument)
+}
+
+/**
+ * Resolves the firing MissingData alerts whose (view, period, source) the batch reported, at the
+ * receivedAt of the source's first such event (an import keeps each event's receivedAt).
+ */
+async function resolveMissingData(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[], periods: Map<string, Array<string | undefined>>): Promise<AlertsTable[]> {
+  const firing = await firingMissingData(tx.db)
+  if (firing.length === 0) return []
   const resolvedAt = new Map<number, number[]>()
-  for (const a of await firingMissingData(tx.db)) {
-    const at = reported.get(`${a.view}\u0000${a.period}\u0000${a.source}`)
-    if (at !== undefined) resolvedAt.set(at, [...(resolvedAt.get(at) ?? []), a.id])
+  for (const alert of firing) {
+    const program = programs.find((p) => p.name === alert.view)
+    const periodOf = program ? periods.get(program.name) : undefined
+    if (!periodOf) continue
+    const i = accepted.findIndex((a, i) => a.target === null && periodOf[i] === alert.period && a.event.source === alert.source)
+    if (i < 0) continue
+    const at = (accepted[i] as Accepted).receivedAt
+    resolvedAt.set(at, [...(resolvedAt.get(at) ?? []), alert.id])
   }
   const resolved: AlertsTable[] = []
   for (const [at, ids] of resolvedAt) resolved.push(...(await resolveAlerts(tx.db, ids, at)))
-  return [...rows, ...resolved].map(alertDocument)
+  return resolved
 }
 
 function invalid(problems: EventProblem[]): LateviewError {

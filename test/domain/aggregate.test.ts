@@ -292,6 +292,20 @@ dims('problemWith accepts good data and rejects bad measure and dimension values
   assert.is(program.problemWith({ amount: 1e12 }), null)
 })
 
+dims('a dims key is the JSON array of the values, whatever they are', () => {
+  const program = new ViewProgram(dailyRevenue)
+  const value = fc.oneof(fc.string({ unit: 'binary' }), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined))
+  fc.assert(
+    fc.property(value, value, (store, channel) => {
+      const data: Record<string, unknown> = {}
+      if (store !== undefined) data.store = store
+      if (channel !== undefined) data.channel = channel
+      assert.is(program.dimsKey(data), JSON.stringify([store ?? null, channel ?? null]))
+    }),
+    { numRuns: 2000 },
+  )
+})
+
 dims.run()
 
 // ---------------------------------------------------------------------------------------------

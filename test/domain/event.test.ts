@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { EventProblem } from '../../src/errors.js'
-import { canonicalBody, canonicalJson, eventKey, fromCloudEvent, NotJson, parseEvent, sourceKind, type NewEvent } from '../../src/domain/event.js'
+import { canonicalBody, canonicalJson, EventKeyMap, fromCloudEvent, NotJson, parseEvent, sourceKind, type NewEvent } from '../../src/domain/event.js'
 
 const OCCURRED = Date.UTC(2026, 10, 25, 2, 3) // 2026-11-25T10:03:00+08:00
 
@@ -179,7 +179,7 @@ cloud('an imported CloudEvent carries receivedat', () => {
 cloud.run()
 
 // ---------------------------------------------------------------------------------------------
-const body = suite('event: canonicalBody, sourceKind, eventKey')
+const body = suite('event: canonicalBody, sourceKind, EventKeyMap')
 
 body('canonicalBody ignores key order and distinguishes a changed amount', () => {
   const a = { type: 'sale', occurredAt: OCCURRED, data: { store: '042', channel: 'pos', amount: 129.5, meta: { a: 1, b: [1, { y: 2, x: 1 }] } }, retracts: null }
@@ -200,13 +200,21 @@ body('canonicalJson drops undefined keys', () => {
   assert.is(canonicalJson([undefined]), '[null]')
 })
 
-body('sourceKind and eventKey', () => {
+body('sourceKind and EventKeyMap', () => {
   assert.is(sourceKind('store-042'), 'store')
   assert.is(sourceKind('Online-EU'), 'online')
   assert.is(sourceKind('lab_berlin'), 'lab')
   assert.is(sourceKind('042-store'), 'other')
-  assert.is(eventKey('store-042', 'sale-1'), 'store-042\u0000sale-1')
-  assert.is.not(eventKey('a-b', 'c'), eventKey('a', 'b-c'))
+  const keys = new EventKeyMap<number>()
+  keys.set('a-b', 'c', 1)
+  keys.set('a', 'b-c', 2)
+  keys.set('a', 'b-c', 3)
+  assert.is(keys.size, 2)
+  assert.is(keys.get('a-b', 'c'), 1)
+  assert.is(keys.get('a', 'b-c'), 3)
+  assert.is(keys.has('a', 'b'), false)
+  assert.is(keys.get('x', 'c'), undefined)
+  assert.equal([...keys.values()].sort(), [1, 3])
 })
 
 body.run()

@@ -69,6 +69,30 @@ for (const factory of await engines()) {
   })
 
   test(
+    'seqs follow the batch order across sources, a re-sent stored event and a duplicate in the batch taking none',
+    fresh(async (lv) => {
+      await lv.ingest([sale('a1', 1)])
+      const r = await lv.ingest([
+        sale('b1', 2, { source: 'store-002' }),
+        sale('a2', 3),
+        sale('a1', 1),
+        sale('b2', 4, { source: 'store-002' }),
+        sale('b1', 2, { source: 'store-002' }),
+        retraction('r1', 'b1', { source: 'store-002' }),
+        sale('a3', 5),
+      ])
+      assert.equal([r.accepted, r.duplicates, r.firstSeq, r.lastSeq], [5, 2, 2, 6])
+      const seqs = []
+      for (const [source, id] of [['store-002', 'b1'], ['store-001', 'a2'], ['store-002', 'b2'], ['store-002', 'r1'], ['store-001', 'a3']] as const) {
+        const e = await getEvent(lv.engine.db, source, id)
+        seqs.push([id, e?.seq, e?.targetSeq])
+      }
+      assert.equal(seqs, [['b1', 2, null], ['a2', 3, null], ['b2', 4, null], ['r1', 5, 2], ['a3', 6, null]])
+      await exact(lv)
+    }),
+  )
+
+  test(
     'one event, then an array: exact result and cells',
     fresh(async (lv, clock) => {
       // Alerts (a 46-hour lag is over the store SLA) are another suite's subject.

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { sql } from 'kysely'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -9,6 +10,7 @@ import { putViewState, readCells } from '../../src/store/cells.js'
 import type { Engine } from '../../src/store/engine.js'
 import { migrations } from '../../src/store/migrations.js'
 import { allVoided, getEvent, headSeq, periodEvents, retractedAmong, retractionOf, scanEvents } from '../../src/store/events.js'
+import { cutoffAt } from '../../src/store/revisions.js'
 import type { EventsTable } from '../../src/store/schema.js'
 import { engines } from '../helpers/engines.js'
 import { at, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
@@ -84,6 +86,52 @@ for (const factory of await engines()) {
   test.after(async () => {
     await factory.cleanup()
   })
+
+  test(
+    'findEvents finds exactly the stored keys among those asked, whatever their order and alphabet',
+    fresh(async (engine) => {
+      const text = fc.oneof(fc.constantFrom('a', 'b', 'a1', 'b9', 'z', '\u00e9', '\ue000', '\ud83d\ude00', 'a\ud83d\ude00'), fc.string({ unit: 'grapheme', maxLength: 4 }))
+      const key = fc.record({ source: fc.constantFrom('s1', 's2', '\ud83d\ude00'), id: text.filter((t) => t.length > 0) })
+      const name = (k: { source: string; id: string }) => JSON.stringify([k.source, k.id])
+      let round = 0
+      await fc.assert(
+        fc.asyncProperty(fc.uniqueArray(key, { selector: name, maxLength: 12 }), fc.array(key, { maxLength: 12 }), async (stored, asked) => {
+          round++
+          const prefix = `r${round}-`
+          const keep = stored.map((k) => ({ source: prefix + k.source, id: k.id }))
+          const ask = [...asked, ...stored.slice(0, 3)].map((k) => ({ source: prefix + k.source, id: k.id }))
+          await engine.write(async (tx) => {
+            const head = await tx.head()
+            await tx.insertEvents(keep.map((k, i) => row(head.seq + i + 1, k.source, k.id)))
+          })
+          const found = await engine.write((tx) => tx.findEvents(ask))
+          const expected = new Set(keep.filter((k) => ask.some((a) => a.source === k.source && a.id === k.id)).map(name))
+          assert.equal(new Set(found.map(name)), expected)
+        }),
+        { numRuns: 60 },
+      )
+    }),
+  )
+
+  test(
+    'the cutoff of an instant is the last seq received by it',
+    fresh(async (engine) => {
+      const times = [T0, T0, T0 + 5, T0 + 9, T0 + 9, T0 + 20]
+      await engine.write((tx) => tx.insertEvents(times.map((t, i) => row(i + 1, 's', `e${i}`, { received_at: t }))))
+      const cut = async (t: number) => cutoffAt(engine.db, t)
+      assert.equal(await cut(T0 - 1), { seq: 0, receivedAt: null })
+      assert.equal(await cut(T0), { seq: 2, receivedAt: T0 })
+      assert.equal(await cut(T0 + 4), { seq: 2, receivedAt: T0 })
+      assert.equal(await cut(T0 + 5), { seq: 3, receivedAt: T0 + 5 })
+      assert.equal(await cut(T0 + 19), { seq: 5, receivedAt: T0 + 9 })
+      assert.equal(await cut(T0 + 20), { seq: 6, receivedAt: T0 + 20 })
+      assert.equal(await cut(T0 + 99), { seq: 6, receivedAt: T0 + 20 })
+      for (let t = T0 - 2; t <= T0 + 22; t++) {
+        const expected = times.filter((r) => r <= t).length
+        assert.is((await cut(t)).seq, expected, `at +${t - T0}`)
+      }
+    }),
+  )
 
   test(
     'migrations create an empty store: head seq 0, no rows, every migration applied',
