@@ -76,6 +76,8 @@ function rawStream(name: string, sink: RawSink): Stream {
   return s
 }
 
+const asParsedJson = (events: FixtureEvent[]): FixtureEvent[] => JSON.parse(JSON.stringify(events)) as FixtureEvent[]
+
 const perSec = (s: Stream) => ({ eventsPerSec: s.events / (s.ms / 1000), ms: s.ms })
 
 export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: number, log: Log): Promise<IngestFigures> {
@@ -120,7 +122,12 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
     }
     for (const events of batches(fixtureStream({ perDay: sizes.perDay, days, limit: sizes.ingestEvents }))) {
       const mapped = events.map((e) => uuids.map(e))
-      block.push({ time: { events, rows: events.map((e) => convertTime.row(e)) }, uuid: { events: mapped, rows: mapped.map((e) => convertUuid.row(e)) } })
+      // Lateview gets each batch as parsed JSON, the way events reach ingest from HTTP or a
+      // file; like the baseline's rows, it is prepared outside the timed part.
+      block.push({
+        time: { events: asParsedJson(events), rows: events.map((e) => convertTime.row(e)) },
+        uuid: { events: asParsedJson(mapped), rows: mapped.map((e) => convertUuid.row(e)) },
+      })
       if (block.length === BLOCK) {
         await flush()
         if (time.library.ms > budgetMs || uuid.library.ms > budgetMs) {

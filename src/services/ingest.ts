@@ -106,7 +106,7 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       else throw conflict(item.event, item.index)
     }
 
-    const accepted = await admit(tx, fresh, stored, head, imported ? null : Math.max(now, head.receivedAt))
+    const accepted = await admit(tx, fresh, unique, stored, head, imported ? null : Math.max(now, head.receivedAt))
     const alerts: AlertDocument[] = []
     if (accepted.length > 0) {
       await tx.insertEvents(accepted.map(toRow))
@@ -126,14 +126,15 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   })
 }
 
-/** A valid item of the batch, with its index. */
+/** A valid item of the batch, with its index, and once admitted what it became. */
 interface Item {
   event: NewEvent
   index: number
+  accepted?: Accepted
 }
 
 /** Assigns seqs and receivedAt and resolves retraction targets; throws if any event cannot be admitted. */
-async function admit(tx: WriteTx, fresh: Item[], stored: EventKeyMap<StoredEvent>, head: { seq: number; receivedAt: number }, receivedAt: number | null): Promise<Accepted[]> {
+async function admit(tx: WriteTx, fresh: Item[], batch: EventKeyMap<Item>, stored: EventKeyMap<StoredEvent>, head: { seq: number; receivedAt: number }, receivedAt: number | null): Promise<Accepted[]> {
   const problems: EventProblem[] = []
   const storedTargets: number[] = []
   for (const { event } of fresh) {
@@ -141,11 +142,11 @@ async function admit(tx: WriteTx, fresh: Item[], stored: EventKeyMap<StoredEvent
     if (t) storedTargets.push(t.seq)
   }
   const alreadyVoided = storedTargets.length === 0 ? new Set<number>() : await retractedAmong(tx.db, storedTargets)
-  const batch = new EventKeyMap<Accepted>()
   const voided = new Set<number>()
   const accepted: Accepted[] = []
   let lastReceived = head.receivedAt
-  for (const { event, index } of fresh) {
+  for (const item of fresh) {
+    const { event, index } = item
     const at = receivedAt ?? (event.receivedAt as number)
     if (at < lastReceived) {
       problems.push({ index, id: event.id, code: 'LV_EVENT_RECEIVED_AT_ORDER', field: 'receivedAt', message: `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch` })
@@ -158,7 +159,7 @@ async function admit(tx: WriteTx, fresh: Item[], stored: EventKeyMap<StoredEvent
       else voided.add((a.target as NonNullable<Accepted['target']>).seq)
     }
     accepted.push(a)
-    batch.set(event.source, event.id, a)
+    item.accepted = a
   }
   if (problems.length > 0) throw invalid(problems)
   return accepted
@@ -168,12 +169,13 @@ async function admit(tx: WriteTx, fresh: Item[], stored: EventKeyMap<StoredEvent
 function retractionProblem(
   event: NewEvent,
   a: Accepted,
-  batch: EventKeyMap<Accepted>,
+  batch: EventKeyMap<Item>,
   stored: EventKeyMap<StoredEvent>,
   alreadyVoided: Set<number>,
   voided: Set<number>,
 ): { code: EventProblem['code']; message: string } | null {
-  const inBatch = batch.get(event.source, event.retracts as string)
+  // An earlier event of the batch (a later one is not admitted yet: it does not precede this).
+  const inBatch = batch.get(event.source, event.retracts as string)?.accepted
   const old = stored.get(event.source, event.retracts as string)
   const t = inBatch ? { seq: inBatch.seq, ...inBatch.event } : (old ?? null)
   if (!t) return { code: 'LV_EVENT_RETRACTS_UNKNOWN', message: `no event ${JSON.stringify(event.retracts)} from source ${JSON.stringify(event.source)} precedes this retraction` }
@@ -217,10 +219,10 @@ async function updateRealtime(
   const closed = new Map<string, Set<string>>()
   const periods = new Map<string, Array<string | undefined>>()
   for (const program of programs) {
-    const changes = new Map<string, CellState>()
+    // period → dims key → summed change: no joined key string per event.
+    const changes = new Map<string, { firstSeq: number; cells: Map<string, CellState> }>()
     const retracted = new Map<string, Array<Array<number | null>>>()
     const emptied = new Set<string>()
-    const touched = new Map<string, number>()
     const periodOf: Array<string | undefined> = new Array(accepted.length)
     const slotCount = program.ops.length
     for (let i = 0; i < accepted.length; i++) {
@@ -229,18 +231,19 @@ async function updateRealtime(
       if (!program.selects(facts.type)) continue
       const period = program.bucketer.keyOf(facts.occurredAt)
       periodOf[i] = period
-      const id = cellId(period, program.dimsKey(facts.data))
-      if (!touched.has(period)) touched.set(period, a.seq)
-      let state = changes.get(id)
-      if (!state) {
-        state = emptyCell(slotCount)
-        changes.set(id, state)
-      }
+      let inPeriod = changes.get(period)
+      if (!inPeriod) changes.set(period, (inPeriod = { firstSeq: a.seq, cells: new Map() }))
+      const dimsKey = program.dimsKey(facts.data)
+      let state = inPeriod.cells.get(dimsKey)
+      if (!state) inPeriod.cells.set(dimsKey, (state = emptyCell(slotCount)))
       if (a.target) {
         const c = program.contribution(facts)
         applyContribution(state, c, program.ops, -1)
         emptied.add(period)
-        if (program.hasMinMax) retracted.set(id, [...(retracted.get(id) ?? []), c.slots])
+        if (program.hasMinMax) {
+          const id = cellId(period, dimsKey)
+          retracted.set(id, [...(retracted.get(id) ?? []), c.slots])
+        }
       } else program.addTo(state, facts.type, facts.data)
     }
     periods.set(program.name, periodOf)
@@ -248,14 +251,18 @@ async function updateRealtime(
     for (const [id, removed] of retracted) {
       const { period, dimsKey } = splitCellId(id)
       const stored = await readCell(tx.db, program, period, dimsKey)
-      const batch = changes.get(id)
+      const batch = changes.get(period)?.cells.get(dimsKey)
       const hitsExtreme = program.ops.some(
         (op, i) => op !== 'add' && removed.some((slots) => slots[i] != null && (slots[i] === stored?.slots[i] || slots[i] === batch?.slots[i])),
       )
       if (hitsExtreme) repair.add(id)
     }
     const writes: CellWrite[] = []
-    for (const [id, state] of changes) if (!repair.has(id)) writes.push({ ...splitCellId(id), state })
+    const touched = new Map<string, number>()
+    for (const [period, { firstSeq, cells }] of changes) {
+      touched.set(period, firstSeq)
+      for (const [dimsKey, state] of cells) if (repair.size === 0 || !repair.has(cellId(period, dimsKey))) writes.push({ period, dimsKey, state })
+    }
     await tx.addToCells(program, writes)
     if (emptied.size > 0) await dropEmptyCells(tx, program, [...emptied])
     for (const id of repair) {

@@ -12,6 +12,7 @@ import {
   type DatabaseIntrospector,
   type DatabaseMetadataOptions,
   type SchemaMetadata,
+  type SqliteDatabase,
   type TableMetadata,
   type Transaction,
 } from 'kysely'
@@ -223,7 +224,7 @@ function openSqlite(location: string): Engine {
   // Every acknowledged batch survives a power cut, not only a crash.
   raw.pragma('synchronous = FULL')
   raw.pragma('busy_timeout = 5000')
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: raw }) })
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: keepingStatements(raw) }) })
   sqliteHandles.set(db, raw)
   const statements = new Map<string, BetterSqlite3.Statement>()
   /** The cell upsert's text per view: compiling it with Kysely for every batch is measurable. */
@@ -252,12 +253,15 @@ function openSqlite(location: string): Engine {
       // its source cannot be stored, and needs no probe. (Compared only where JavaScript's
       // UTF-16 order is SQLite's byte order: no code unit from U+D800 up.)
       const newest = prepared('select max(id) as id from events where source = ?')
-      const top = new Map<string, string | null>()
+      const top = new Map<string, { max: string | null; comparable: boolean }>()
       const pairs: string[][] = []
       for (const k of keys) {
-        let max = top.get(k.source)
-        if (max === undefined) top.set(k.source, (max = (newest.get(k.source) as { id: string | null }).id))
-        if (max === null || (k.id > max && !ORDER_DIFFERS.test(k.id) && !ORDER_DIFFERS.test(max))) continue
+        let t = top.get(k.source)
+        if (t === undefined) {
+          const max = (newest.get(k.source) as { id: string | null }).id
+          top.set(k.source, (t = { max, comparable: max !== null && !ORDER_DIFFERS.test(max) }))
+        }
+        if (t.max === null || (t.comparable && k.id > t.max && !ORDER_DIFFERS.test(k.id))) continue
         pairs.push([k.source, k.id])
       }
       if (pairs.length === 0) return []
@@ -321,6 +325,33 @@ function openSqlite(location: string): Engine {
     },
     async close() {
       await db.destroy()
+    },
+  }
+}
+
+/**
+ * better-sqlite3 as Kysely sees it, with prepared statements kept by their text: Kysely prepares
+ * every query anew, which costs more than running most of lateview's small queries. A statement
+ * still being iterated is not handed out twice.
+ */
+function keepingStatements(raw: BetterSqlite3.Database): SqliteDatabase {
+  const kept = new Map<string, BetterSqlite3.Statement>()
+  return {
+    close: () => raw.close(),
+    prepare(text: string) {
+      const found = kept.get(text)
+      if (found && !found.busy) {
+        // Most recently used last: the first entry is the one to drop when full.
+        kept.delete(text)
+        kept.set(text, found)
+        return found
+      }
+      const stmt = raw.prepare(text)
+      if (!found) {
+        if (kept.size >= 500) kept.delete(kept.keys().next().value as string)
+        kept.set(text, stmt)
+      }
+      return stmt
     },
   }
 }
