@@ -5,21 +5,23 @@
  * cells when it opens them; loading 5M events through ingest would measure ingest again.
  *
  *  6. consolidate one day: jobs.run('consolidate', …) on days that have no revision yet
- *  3. latest report over HTTP: every period closed (jobs.run('close', …)), then sequential GETs
- *     of random periods on both stores, interleaved, and on a floor route that returns a cached
- *     report from bare fastify (what HTTP and serialisation alone cost)
+ *  3. latest report over HTTP: every period closed (jobs.run('close', …)) and read once, then
+ *     sequential GETs of random periods on both stores, interleaved, and on a floor route that
+ *     returns a cached report from bare fastify (what HTTP and serialisation alone cost)
  *  4. as-of report of one day against a naive GROUP BY over the events table
  *  5. full rebuild in a child process (bench/rebuild-child.ts), for its peak RSS
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Lateview } from '../src/services/lateview.js'
 import type { ReportDocument } from '../src/services/reports.js'
 import { compare, openLateview, timed, VIEW, type Comparison, type Log } from './common.js'
 import { addDays, fixtureStream, localMidnight, RowConverter, START } from './data.js'
 import { lateviewApp, listen, runClient } from './http.js'
-import type { LatencyReport } from './http-client.js'
+import type { LatencyReport, LatencyTask } from './http-client.js'
 import { ROOT, type Sizes } from './options.js'
 import { median, quantile } from './stats.js'
 import type { Backend, NaiveRow } from './stores.js'
@@ -92,16 +94,22 @@ export async function measureConsolidate(backend: Backend, store: ReadStore, siz
 
 // ---------------------------------------------------------------- figure 3
 
-export interface Latency {
-  events: number
-  periods: number
+/** Every timed request of one target: measured by the client, and by fastify (its elapsedTime). */
+export interface Quantiles {
   requests: number
   p50Ms: number
   p99Ms: number
   maxMs: number
-  /** fastify's elapsedTime of the same requests, server side. */
   serverP50Ms: number
   serverP99Ms: number
+}
+
+export interface Latency extends Quantiles {
+  events: number
+  periods: number
+  /** The first request of each period (a revision's first read comes from the store), before the warm-up. */
+  firstReadP50Ms: number
+  firstReadP99Ms: number
   /** Closing every period beforehand (jobs.run('close', …)): total and per period. */
   publishMs: number
   publishPerPeriodMs: number
@@ -110,12 +118,19 @@ export interface Latency {
 export interface LatestFigures {
   small: Latency
   large: Latency
-  floor: { p50Ms: number; p99Ms: number }
+  /** The bare fastify route answering a cached report. */
+  floor: Quantiles
   targetP99Ms: number | null
   passSmall: boolean | null
   passLarge: boolean | null
   /** large.p99 / small.p99 */
   scaling: Comparison
+}
+
+/** A full collection now; `gc` is exposed for this process only once it is needed. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
 }
 
 async function closeAll(lateview: Lateview, store: ReadStore): Promise<{ periods: string[]; ms: number }> {
@@ -133,6 +148,13 @@ export async function measureLatest(backend: Backend, small: ReadStore, large: R
     const stores = [small, large]
     const targets: Array<{ name: string; base: string; paths: string[] }> = []
     const server: Record<string, number[]> = {}
+    const timeServer = (app: FastifyInstance, name: string) => {
+      const times: number[] = []
+      server[name] = times
+      app.addHook('onResponse', async (_request, reply) => {
+        times.push(reply.elapsedTime)
+      })
+    }
     const publish: Record<string, { ms: number; periods: number }> = {}
     let cached: ReportDocument | null = null
     for (const store of stores) {
@@ -142,11 +164,7 @@ export async function measureLatest(backend: Backend, small: ReadStore, large: R
       publish[store.name] = { ms: closed.ms, periods: closed.periods.length }
       log(`  latest: ${store.name}: ${closed.periods.length} periods closed in ${Math.round(closed.ms)} ms`)
       const app = await lateviewApp(lateview, null)
-      const times: number[] = []
-      server[store.name] = times
-      app.addHook('onResponse', async (_request, reply) => {
-        times.push(reply.elapsedTime)
-      })
+      timeServer(app, store.name)
       apps.push(app)
       targets.push({ name: store.name, base: await listen(app), paths: closed.periods.map((p) => `/v1/views/${VIEW}/periods/${p}`) })
       cached = await lateview.report(VIEW, closed.periods[Math.floor(closed.periods.length / 2)] as string)
@@ -154,34 +172,46 @@ export async function measureLatest(backend: Backend, small: ReadStore, large: R
     const floor = Fastify({ logger: false })
     apps.push(floor)
     floor.get('/floor/:period', async () => cached)
+    timeServer(floor, 'floor')
     targets.push({ name: 'floor', base: await listen(floor), paths: ['/floor/x'] })
 
-    const report = await runClient<LatencyReport>({ kind: 'latency', targets, requests: sizes.requests, warmup: sizes.warmup, block: 100, seed: 7 })
-    const latency = (store: ReadStore): Latency => {
-      const client = report.latencies[store.name] as number[]
-      const serverTimes = (server[store.name] as number[]).slice(-client.length)
-      const p = publish[store.name] as { ms: number; periods: number }
+    const task: LatencyTask = { kind: 'latency', targets, requests: sizes.requests, warmup: sizes.warmup, block: 100, seed: 7 }
+    // Loading the stores and closing their periods left much garbage; collecting it is not part of a read.
+    collectGarbage()
+    const report = await runClient<LatencyReport>(task)
+    // Every timed request, client side, and server side the last as many (first reads and warm-up came before).
+    const quantiles = (name: string): Quantiles => {
+      const client = report.latencies[name] as number[]
+      const serverTimes = (server[name] as number[]).slice(-client.length)
       return {
-        events: store.events,
-        periods: p.periods,
         requests: client.length,
         p50Ms: quantile(client, 0.5),
         p99Ms: quantile(client, 0.99),
         maxMs: Math.max(...client),
         serverP50Ms: quantile(serverTimes, 0.5),
         serverP99Ms: quantile(serverTimes, 0.99),
+      }
+    }
+    const latency = (store: ReadStore): Latency => {
+      const p = publish[store.name] as { ms: number; periods: number }
+      const first = report.firstReads[store.name] as number[]
+      return {
+        events: store.events,
+        periods: p.periods,
+        firstReadP50Ms: quantile(first, 0.5),
+        firstReadP99Ms: quantile(first, 0.99),
+        ...quantiles(store.name),
         publishMs: p.ms,
         publishPerPeriodMs: p.ms / Math.max(1, p.periods),
       }
     }
     const s = latency(small)
     const l = latency(large)
-    const floorTimes = report.latencies.floor as number[]
     const sqlite = backend.engine === 'sqlite'
     return {
       small: s,
       large: l,
-      floor: { p50Ms: quantile(floorTimes, 0.5), p99Ms: quantile(floorTimes, 0.99) },
+      floor: quantiles('floor'),
       targetP99Ms: sqlite ? 2 : null,
       passSmall: sqlite ? s.p99Ms <= 2 : null,
       passLarge: sqlite ? l.p99Ms <= 2 : null,
