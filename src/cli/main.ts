@@ -94,8 +94,7 @@ published revision at its cutoff, and lists any difference. Exit code 1 when any
     async run(values) {
       return withLateview(async (lateview) => {
         const names = typeof values.view === 'string' ? [values.view] : undefined
-        const result = await lateview.verify(names)
-        const revisions = await lateview.verifyRevisions(names)
+        const { realtime: result, revisions } = await lateview.verifyStore(names)
         const viewCount = names?.length ?? lateview.programs.length
         if (result.differences.length > 0) {
           const show = (m: { measures: Record<string, number | null>; eventCount: number } | null) => (m ? `${JSON.stringify(m.measures)} (${m.eventCount} events)` : 'absent')

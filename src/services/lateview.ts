@@ -4,7 +4,7 @@ import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { openEngine, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
-import { readRealtime, syncViews, verifyRealtime, type RealtimeQuery } from './realtime.js'
+import { readRealtime, syncViews, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
 import { JobRunner, restatePeriod } from './jobs.js'
 import { diffReports, rangeOrThrow, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
@@ -120,6 +120,11 @@ export class Lateview {
   /** Recomputes every stored revision at its cutoff and compares. */
   verifyRevisions(names?: string[]) {
     return verifyRevisions(this.engine.db, names ? names.map((n) => this.view(n)) : this.programs)
+  }
+
+  /** `verify` and `verifyRevisions` together, from one snapshot and one pass over the events. */
+  verifyStore(names?: string[]) {
+    return verifyStore(this.engine, names ? names.map((n) => this.view(n)) : this.programs)
   }
 
   close(): Promise<void> {

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely'
-import { cellId, emptyCell, sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
+import { sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
 import { LateviewError } from '../errors.js'
 import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
-import { forEachEvent, type Engine } from '../store/engine.js'
-import { allVoided, headSeq } from '../store/events.js'
+import type { Engine } from '../store/engine.js'
+import { headSeq } from '../store/events.js'
 import type { Schema } from '../store/schema.js'
+import { recomputeStore, type RevisionDifference } from './recompute.js'
 
 export interface RealtimeQuery {
   from?: string
@@ -40,21 +41,8 @@ export async function readRealtime(engine: Engine, program: ViewProgram, query: 
 
 /** Recomputes a view's cells from the store at knowledge `maxSeq`, streaming the events once. */
 export async function recomputeView(db: Kysely<Schema>, program: ViewProgram, maxSeq: number): Promise<Map<string, CellState>> {
-  const cells = new Map<string, CellState>()
-  // One index probe spares a scan of the whole store for a view whose types never occur.
-  const any = await db.selectFrom('events').select('seq').where('eff_type', 'in', program.view.eventTypes).where('seq', '<=', maxSeq).limit(1).executeTakeFirst()
-  if (!any) return cells
-  const voided = await allVoided(db, maxSeq)
-  const ops = program.ops
-  await forEachEvent(db, { types: program.view.eventTypes, maxSeq, originalsOnly: true, unordered: true }, (row) => {
-    if (voided.has(row.seq)) return
-    const data = JSON.parse(row.data) as Record<string, unknown>
-    const id = cellId(program.bucketer.keyOf(row.occurred_at), program.dimsKey(data))
-    let state = cells.get(id)
-    if (!state) cells.set(id, (state = emptyCell(ops.length)))
-    program.addTo(state, row.type, data)
-  })
-  return cells
+  const { cells } = await recomputeStore(db, [program], maxSeq, { cells: true })
+  return cells.get(program.name) ?? new Map()
 }
 
 export interface CellDifference {
@@ -65,26 +53,53 @@ export interface CellDifference {
   recomputed: { measures: Record<string, number | null>; eventCount: number } | null
 }
 
+export interface RealtimeCheck {
+  seq: number
+  cells: number
+  differences: CellDifference[]
+}
+
+/** The stored cells of each view against their recomputation. */
+async function cellDifferences(db: Kysely<Schema>, programs: ViewProgram[], seq: number, recomputed: Map<string, Map<string, CellState>>): Promise<RealtimeCheck> {
+  const differences: CellDifference[] = []
+  let count = 0
+  for (const program of programs) {
+    const expected = recomputed.get(program.name) ?? new Map<string, CellState>()
+    const actual = await readCellMap(db, program)
+    count += actual.size
+    const shown = (s: CellState | undefined) => (s ? { measures: program.measuresOf(s), eventCount: s.eventCount } : null)
+    for (const id of new Set([...expected.keys(), ...actual.keys()])) {
+      const e = expected.get(id)
+      const a = actual.get(id)
+      if (e && a && sameCell(e, a)) continue
+      const { period, dimsKey } = splitCellId(id)
+      differences.push({ view: program.name, period, dims: program.dimsOf(dimsKey), stored: shown(a), recomputed: shown(e) })
+    }
+  }
+  return { seq, cells: count, differences }
+}
+
 /** Compares every Realtime cell with a recomputation from the store; an empty list means exact. */
-export async function verifyRealtime(engine: Engine, programs: ViewProgram[]): Promise<{ seq: number; cells: number; differences: CellDifference[] }> {
+export async function verifyRealtime(engine: Engine, programs: ViewProgram[]): Promise<RealtimeCheck> {
   return engine.snapshot(async (db) => {
     const seq = await headSeq(db)
-    const differences: CellDifference[] = []
-    let count = 0
-    for (const program of programs) {
-      const expected = await recomputeView(db, program, seq)
-      const actual = await readCellMap(db, program)
-      count += actual.size
-      const shown = (s: CellState | undefined) => (s ? { measures: program.measuresOf(s), eventCount: s.eventCount } : null)
-      for (const id of new Set([...expected.keys(), ...actual.keys()])) {
-        const e = expected.get(id)
-        const a = actual.get(id)
-        if (e && a && sameCell(e, a)) continue
-        const { period, dimsKey } = splitCellId(id)
-        differences.push({ view: program.name, period, dims: program.dimsOf(dimsKey), stored: shown(a), recomputed: shown(e) })
-      }
+    const { cells } = await recomputeStore(db, programs, seq, { cells: true })
+    return cellDifferences(db, programs, seq, cells)
+  })
+}
+
+/**
+ * `lateview verify`: every Realtime cell and every stored revision against a recomputation from
+ * the store, in one snapshot and one pass over the events for all views.
+ */
+export async function verifyStore(engine: Engine, programs: ViewProgram[]): Promise<{ realtime: RealtimeCheck; revisions: { revisions: number; differences: RevisionDifference[] } }> {
+  return engine.snapshot(async (db) => {
+    const seq = await headSeq(db)
+    const recomputed = await recomputeStore(db, programs, seq, { cells: true, revisions: true })
+    return {
+      realtime: await cellDifferences(db, programs, seq, recomputed.cells),
+      revisions: { revisions: recomputed.revisions, differences: recomputed.differences },
     }
-    return { seq, cells: count, differences }
   })
 }
 
@@ -93,17 +108,20 @@ export async function verifyRealtime(engine: Engine, programs: ViewProgram[]): P
  * definition changed is recomputed from the store in one write transaction. Returns the names rebuilt.
  */
 export async function syncViews(engine: Engine, programs: ViewProgram[], clock: Clock): Promise<string[]> {
-  const rebuilt: string[] = []
+  const stale: ViewProgram[] = []
   for (const program of programs) {
-    const definition = canonicalJson(program.view)
-    if ((await viewState(engine.db, program.name)) === definition) continue
-    await engine.write(async (tx) => {
-      const head = await tx.head()
-      await replaceViewCells(tx, program, await recomputeView(tx.db, program, head.seq))
-      await putViewState(tx.db, program.name, program.view.version, definition, clock.now())
-    })
-    rebuilt.push(program.name)
+    if ((await viewState(engine.db, program.name)) !== canonicalJson(program.view)) stale.push(program)
   }
-  return rebuilt
+  if (stale.length === 0) return []
+  // One pass over the events rebuilds them all (a new store with several views reads it once).
+  await engine.write(async (tx) => {
+    const head = await tx.head()
+    const { cells } = await recomputeStore(tx.db, stale, head.seq, { cells: true })
+    for (const program of stale) {
+      await replaceViewCells(tx, program, cells.get(program.name) ?? new Map())
+      await putViewState(tx.db, program.name, program.view.version, canonicalJson(program.view), clock.now())
+    }
+  })
+  return stale.map((p) => p.name)
 }
 

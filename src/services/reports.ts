@@ -1,14 +1,15 @@
 import type { Kysely } from 'kysely'
-import { applyContribution, emptyCell, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
+import { emptyCell, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import { cellsHash, changedCells, deltaOf, totalsOf, type PeriodStatus, type Report } from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import type { StoredEvent } from '../domain/event.js'
 import { forEachEvent, rowToEvent, type ScanRow } from '../store/engine.js'
-import { scanRowToEvent } from '../store/events.js'
+import { headSeq, scanRowToEvent } from '../store/events.js'
 import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
+import { recomputeStore, type RevisionDifference } from './recompute.js'
 
 /** The period's range, or a 400-class error for a key that does not fit the view. */
 export function rangeOrThrow(program: ViewProgram, period: string): PeriodRange {
@@ -309,118 +310,15 @@ export async function readExceptions(db: Kysely<Schema>, program: ViewProgram, p
 }
 
 
-export interface RevisionDifference {
-  view: string
-  period: string
-  revision: number
-  problem: string
-}
+export type { RevisionDifference } from './recompute.js'
 
 /**
- * `Report(V, P, K)` for several cutoffs of one period in a single pass over its events: the state
- * is carried forward in seq order and copied at each cutoff. Retracted extremes are recomputed
- * from the events still counting, as in the Realtime view.
+ * Recomputes every stored revision at its cutoff and compares: an empty list means every
+ * published figure holds. One pass over the events for all views (see recomputeStore).
  */
-export async function reportsAtCutoffs(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, cutoffs: number[]): Promise<Map<number, Report>> {
-  const sorted = [...new Set(cutoffs)].sort((a, b) => a - b)
-  const out = new Map<number, Report>()
-  if (sorted.length === 0) return out
-  const ops = program.ops
-  const live = new Map<number, { key: string; slots: Array<number | null>; source: string; late: boolean }>()
-  const cells = new Map<string, CellState>()
-  const sources = new Map<string, number>()
-  const stale = new Set<string>()
-  let eventCount = 0
-  let lateEventCount = 0
-  const expected = program.view.expectedSources?.sources ?? null
-  let next = 0
-  const snapshot = (cutoff: number): void => {
-    for (const key of stale) {
-      const state = cells.get(key)
-      if (!state) continue
-      ops.forEach((op, i) => {
-        if (op !== 'add') state.slots[i] = null
-      })
-      for (const entry of live.values()) {
-        if (entry.key !== key) continue
-        ops.forEach((op, i) => {
-          const v = entry.slots[i] ?? null
-          const cur = state.slots[i] ?? null
-          if (op !== 'add' && v !== null && (cur === null || (op === 'min' ? v < cur : v > cur))) state.slots[i] = v
-        })
-      }
-    }
-    stale.clear()
-    const copy = new Map<string, CellState>()
-    for (const [key, state] of cells) if (state.eventCount !== 0) copy.set(key, { eventCount: state.eventCount, slots: [...state.slots] })
-    out.set(cutoff, {
-      cells: copy,
-      eventCount,
-      lateEventCount,
-      completeness: expected && expected.length > 0 ? expected.filter((x) => (sources.get(x) ?? 0) > 0).length / expected.length : null,
-    })
-  }
-  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: sorted[sorted.length - 1] as number }, (row) => {
-    while (next < sorted.length && row.seq > (sorted[next] as number)) snapshot(sorted[next++] as number)
-    if (row.target_seq === null) {
-      const c = program.contribution({ type: row.type, occurredAt: row.occurred_at, data: JSON.parse(row.data) as Record<string, unknown> })
-      let state = cells.get(c.dimsKey)
-      if (!state) cells.set(c.dimsKey, (state = emptyCell(ops.length)))
-      applyContribution(state, c, ops, 1)
-      const late = row.received_at >= range.end
-      live.set(row.seq, { key: c.dimsKey, slots: c.slots, source: row.source, late })
-      eventCount++
-      if (late) lateEventCount++
-      sources.set(row.source, (sources.get(row.source) ?? 0) + 1)
-      return
-    }
-    const target = live.get(row.target_seq)
-    if (!target) return
-    live.delete(row.target_seq)
-    const state = cells.get(target.key) as CellState
-    applyContribution(state, { period: '', dimsKey: target.key, eventCount: 1, slots: target.slots }, ops, -1)
-    if (program.hasMinMax) stale.add(target.key)
-    eventCount--
-    if (target.late) lateEventCount--
-    sources.set(target.source, (sources.get(target.source) ?? 1) - 1)
-  })
-  while (next < sorted.length) snapshot(sorted[next++] as number)
-  return out
-}
-
-/** Recomputes every stored revision at its cutoff and compares: an empty list means every published figure holds. */
 export async function verifyRevisions(db: Kysely<Schema>, programs: ViewProgram[]): Promise<{ revisions: number; differences: RevisionDifference[] }> {
-  const differences: RevisionDifference[] = []
-  let count = 0
-  for (const program of programs) {
-    const metas = await db.selectFrom('revisions').selectAll().where('view', '=', program.name).orderBy('period').orderBy('revision').execute()
-    const byPeriod = new Map<string, typeof metas>()
-    for (const meta of metas) byPeriod.set(meta.period, [...(byPeriod.get(meta.period) ?? []), meta])
-    for (const [period, revisions] of byPeriod) {
-      count += revisions.length
-      const range = program.bucketer.rangeOf(period)
-      const current = revisions.filter((m) => m.view_version === program.view.version)
-      const reports = range ? await reportsAtCutoffs(db, program, range, current.map((m) => m.cutoff_seq)) : new Map<number, Report>()
-      for (const meta of revisions) {
-        const problem = (text: string) => differences.push({ view: program.name, period, revision: meta.revision, problem: text })
-        if (!range) {
-          problem('period key no longer fits the view')
-          continue
-        }
-        // A revision published under another version of the view follows other rules.
-        if (meta.view_version !== program.view.version) continue
-        const report = reports.get(meta.cutoff_seq) as Report
-        const stored = await revisionCells(db, program.name, period, meta.revision, program.ops.length)
-        const changed = changedCells(stored, report.cells)
-        if (changed.length > 0) problem(`${changed.length} cells differ from a recomputation at seq ${meta.cutoff_seq}`)
-        if (cellsHash(report.cells) !== meta.hash) problem('content hash differs')
-        if (report.eventCount !== meta.event_count) problem(`eventCount ${meta.event_count} ≠ ${report.eventCount}`)
-        if (report.lateEventCount !== meta.late_event_count) problem(`lateEventCount ${meta.late_event_count} ≠ ${report.lateEventCount}`)
-        if (report.completeness !== meta.completeness) problem(`completeness ${meta.completeness} ≠ ${report.completeness}`)
-      }
-    }
-  }
-  return { revisions: count, differences }
+  const { revisions, differences } = await recomputeStore(db, programs, await headSeq(db), { revisions: true })
+  return { revisions, differences }
 }
 
 function csvValue(value: unknown): string {

@@ -77,10 +77,20 @@ export interface EventScan {
   unordered?: boolean
   /** Read `id` and `retracts` too (otherwise '' and null: wide scans skip them). */
   withIds?: boolean
+  /**
+   * Hand each event's data already parsed, as `parsed` (and `data` as ''): on SQLite the scan
+   * then reads a page of rows as one JSON text, which costs a third of reading them row by row.
+   */
+  parse?: boolean
 }
 
-/** A scanned event row; without `withIds` its `id` is '' and `retracts` null. */
-export type ScanRow = Pick<EventsTable, 'seq' | 'source' | 'id' | 'type' | 'occurred_at' | 'received_at' | 'data' | 'retracts' | 'target_seq'>
+/**
+ * A scanned event row; without `withIds` its `id` is '' and `retracts` null; with `parse` its
+ * `data` is '' and `parsed` holds it.
+ */
+export type ScanRow = Pick<EventsTable, 'seq' | 'source' | 'id' | 'type' | 'occurred_at' | 'received_at' | 'data' | 'retracts' | 'target_seq'> & {
+  parsed?: Record<string, unknown>
+}
 
 /** Code units whose UTF-16 order differs from the UTF-8 byte order SQLite compares text by. */
 const ORDER_DIFFERS = /[\ud800-\uffff]/
@@ -114,6 +124,7 @@ function scanSql(scan: EventScan, placeholders: (n: number) => string): { where:
 export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.types.length === 0) return
   const raw = sqliteHandles.get(db)
+  if (raw && scan.parse) return forEachPage(raw, scan, visit)
   if (raw) {
     const { where, params } = scanSql(scan, (n) => new Array(n).fill('?').join(', '))
     const columns = `seq, source, type, occurred_at, received_at, data, target_seq${scan.withIds ? ', id, retracts' : ''}`
@@ -150,9 +161,69 @@ export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (
     if (scan.range) q = q.where('eff_occurred_at', '>=', scan.range.start).where('eff_occurred_at', '<', scan.range.end)
     if (scan.originalsOnly) q = q.where('target_seq', 'is', null)
     const rows = await q.orderBy('seq').limit(10_000).execute()
-    for (const row of rows) visit(row)
+    if (scan.parse) for (const row of rows) visit({ ...row, parsed: JSON.parse(row.data) as Record<string, unknown>, data: '' })
+    else for (const row of rows) visit(row)
     if (rows.length < 10_000) return
     after = (rows[rows.length - 1] as ScanRow).seq
+  }
+}
+
+/** Rows per page of a `parse` scan on SQLite (a page is one string of about 100 bytes a row). */
+const PAGE_ROWS = 1000
+
+/**
+ * The SQLite side of a `parse` scan: pages of rows in seq order, each page one JSON array built
+ * by SQLite (the stored data is JSON text already and goes in verbatim), parsed by one
+ * JSON.parse. Better-sqlite3 spends about a microsecond crossing into JavaScript per row and
+ * column; per page it is one string. JSON.parse of the data inside the page gives exactly what
+ * JSON.parse of each row's data would.
+ */
+function forEachPage(raw: BetterSqlite3.Database, scan: EventScan, visit: (row: ScanRow) => void): void {
+  // The page's own lower bound replaces afterSeq: given two, SQLite seeks by the first and
+  // filters by the second, which would read the window again for every page.
+  const { where, params } = scanSql({ ...scan, afterSeq: undefined }, (n) => new Array(n).fill('?').join(', '))
+  // A page is `[seq, source, type, occurred_at, received_at, data, (target_seq), (id, retracts), ...]`
+  // flattened. concat_ws builds each row in one allocation (`||` copies at every step); it skips
+  // NULLs, so the nullable columns go through json_quote.
+  const targets = !scan.originalsOnly
+  const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
+  const extra = `${targets ? ', json_quote(target_seq)' : ''}${scan.withIds ? ', json_quote(id), json_quote(retracts)' : ''}`
+  const text =
+    `select count(*), max(seq), '[' || group_concat(concat_ws(',', seq, json_quote(source), json_quote(type), occurred_at, received_at, data${extra}), ',') || ']' ` +
+    `from (select seq, source, type, occurred_at, received_at, data, target_seq, id, retracts from events${scan.range ? '' : ' not indexed'} ` +
+    `where ${where} and seq > ? order by seq limit ${PAGE_ROWS})`
+  let cache = scanStatements.get(raw)
+  if (!cache) scanStatements.set(raw, (cache = new Map()))
+  let stmt = cache.get(text)
+  if (!stmt) cache.set(text, (stmt = raw.prepare(text).raw(true)))
+  let after = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
+  for (;;) {
+    const [count, last, page] = stmt.get(...params, after) as [number, number | null, string | null]
+    if (count === 0 || last === null || page === null) return
+    const values = JSON.parse(page) as unknown[]
+    let previous = after
+    for (let i = 0; i < values.length; i += width) {
+      const seq = values[i] as number
+      // The subquery's order reaches group_concat in practice; a page out of order would
+      // break every caller's cutoffs, so it is refused rather than trusted.
+      if (seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
+      previous = seq
+      const more = i + (targets ? 7 : 6)
+      visit({
+        seq,
+        source: values[i + 1] as string,
+        type: values[i + 2] as string,
+        occurred_at: values[i + 3] as number,
+        received_at: values[i + 4] as number,
+        data: '',
+        parsed: values[i + 5] as Record<string, unknown>,
+        target_seq: targets ? (values[i + 6] as number | null) : null,
+        id: scan.withIds ? (values[more] as string) : '',
+        retracts: scan.withIds ? (values[more + 1] as string | null) : null,
+      })
+    }
+    if (count < PAGE_ROWS) return
+    after = last
   }
 }
 
