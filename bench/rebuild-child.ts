@@ -1,16 +1,14 @@
 /**
- * Figure 5 in a process of its own, so its peak RSS is the rebuild's: recomputes every view's
- * cells from the store at the head seq and compares them with the stored cells, then recomputes
- * every stored revision (verifyRevisions). Prints one JSON line.
+ * Figure 5 in a process of its own, so its peak RSS is the rebuild's: `verifyStore` (what
+ * `lateview verify` runs) recomputes every view's cells at the head seq and every stored revision
+ * at its cutoff in one pass over the events, and compares them with the stored ones. Prints one
+ * JSON line; with one pass the revisions' time is part of `recomputeMs` and `verifyMs` is 0.
  *
  *   node --import tsx bench/rebuild-child.ts <LATEVIEW_DB> [views dir]
  */
 import { join } from 'node:path'
-import { sameCell } from '../src/domain/aggregate.js'
-import { recomputeView } from '../src/services/realtime.js'
-import { verifyRevisions } from '../src/services/reports.js'
+import { verifyStore } from '../src/services/realtime.js'
 import { compileViews, loadViewFiles } from '../src/services/view-files.js'
-import { readCellMap } from '../src/store/cells.js'
 import { openEngine } from '../src/store/engine.js'
 import { headSeq } from '../src/store/events.js'
 
@@ -30,31 +28,19 @@ try {
   const head = await headSeq(db)
   const counted = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
   const events = Number(counted.n)
-  const views: Array<{ view: string; ms: number; cells: number; differing: number }> = []
   const started = performance.now()
-  for (const program of programs) {
-    const t = performance.now()
-    const cells = await recomputeView(db, program, head)
-    const ms = performance.now() - t
-    const stored = await readCellMap(db, program)
-    let differing = 0
-    for (const id of new Set([...cells.keys(), ...stored.keys()])) {
-      const a = cells.get(id)
-      const b = stored.get(id)
-      if (!a || !b || !sameCell(a, b)) differing++
-    }
-    views.push({ view: program.name, ms, cells: cells.size, differing })
-  }
+  const verified = await verifyStore(engine, programs)
   const recomputeMs = performance.now() - started
-  const revisionCount = Number((await db.selectFrom('revisions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
-  let verifyMs = 0
-  let verifyDifferences = 0
-  if (revisionCount > 0) {
-    const t = performance.now()
-    const verified = await verifyRevisions(db, programs)
-    verifyMs = performance.now() - t
-    verifyDifferences = verified.differences.length
-  }
+  const verifyMs = 0
+  const stored = await db.selectFrom('cells').select(['view', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('view').execute()
+  const views = programs.map((p) => ({
+    view: p.name,
+    ms: recomputeMs,
+    cells: Number(stored.find((r) => r.view === p.name)?.n ?? 0),
+    differing: verified.realtime.differences.filter((d) => d.view === p.name).length,
+  }))
+  const revisionCount = verified.revisions.revisions
+  const verifyDifferences = verified.revisions.differences.length
   const totalMs = recomputeMs + verifyMs
   process.stdout.write(
     `${JSON.stringify({
