@@ -163,6 +163,8 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
     dimsKeys: new DimsKeys(program),
     cells: options.cells ? new Map<string, Map<string, CellState>>() : null,
     periods: new Map<string, PeriodRevisions>(),
+    // The last period met and its cells and revisions: events come mostly in occurrence order.
+    last: null as { period: string; cells: Map<string, CellState> | null; revisions: PeriodRevisions | null } | null,
   }))
   let scanTo = options.cells ? maxSeq : 0
   // Every period with revisions takes its turn at each of its cutoffs, in cutoff order.
@@ -171,11 +173,7 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
     const metas = await db
       .selectFrom('revisions')
       .select(['view', 'period', 'revision', 'cutoff_seq', 'hash', 'event_count', 'late_event_count', 'completeness', 'view_version'])
-      .where(
-        'view',
-        'in',
-        programs.map((p) => p.name),
-      )
+      .where('view', 'in', programs.map((p) => p.name))
       .orderBy('revision')
       .execute()
     const byName = new Map(views.map((v) => [v.program.name, v]))
@@ -216,7 +214,11 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
       const { period } = turns[turn++] as { period: PeriodRevisions }
       // Sorted turns reach a period's cutoffs in its own order: `cut` takes the next one.
       cut.push({ period, ...period.cut() })
-      if (period.next === period.cutoffs.length) views[period.viewIndex]?.periods.delete(period.period)
+      const v = views[period.viewIndex] as (typeof views)[number]
+      if (period.next === period.cutoffs.length) {
+        v.periods.delete(period.period)
+        v.last = null
+      }
     }
   }
   const check = async () => {
@@ -255,15 +257,19 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
       const counts = row.seq <= maxSeq && (voidSeq === undefined || voidSeq > maxSeq)
       for (const v of byType.get(row.type) ?? []) {
         const period = v.program.bucketer.keyOf(row.occurred_at)
+        let last = v.last
+        if (last === null || last.period !== period) {
+          let cells = v.cells?.get(period) ?? null
+          if (v.cells && !cells) v.cells.set(period, (cells = new Map()))
+          v.last = last = { period, cells, revisions: v.periods.get(period) ?? null }
+        }
         const dimsKey = v.dimsKeys.of(data)
-        if (v.cells && counts) {
-          let cells = v.cells.get(period)
-          if (!cells) v.cells.set(period, (cells = new Map()))
-          let state = cells.get(dimsKey)
-          if (!state) cells.set(dimsKey, (state = emptyCell(v.program.ops.length)))
+        if (last.cells && counts) {
+          let state = last.cells.get(dimsKey)
+          if (!state) last.cells.set(dimsKey, (state = emptyCell(v.program.ops.length)))
           v.program.addTo(state, row.type, data)
         }
-        v.periods.get(period)?.add(row, dimsKey, data, voidSeq)
+        last.revisions?.add(row, dimsKey, data, voidSeq)
       }
     }
     for (let after = 0; after < scanTo; after += WINDOW) {

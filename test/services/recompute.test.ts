@@ -39,7 +39,8 @@ for (const factory of await engines()) {
 
   /**
    * Three revisions of one period: the largest sale is retracted between the first and the
-   * second cutoff, another sale after the last one, and a third counts from the second on.
+   * second cutoff, another sale after the last one, a third counts from the second on, and a
+   * new largest sale comes after the last cutoff.
    */
   const history = async (lv: Lateview): Promise<number[]> => {
     const cutoffs: number[] = []
@@ -54,7 +55,7 @@ for (const factory of await engines()) {
     await publish()
     await lv.ingest([sale('e', 300)])
     await publish()
-    await lv.ingest([retraction('r-a', 'a'), sale('f', 1.01, { occurredAt: '2026-11-24T10:00:00+08:00' })])
+    await lv.ingest([sale('g', 400), retraction('r-a', 'a'), sale('f', 1.01, { occurredAt: '2026-11-24T10:00:00+08:00' })])
     return cutoffs
   }
 
