@@ -163,8 +163,8 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
     dimsKeys: new DimsKeys(program),
     cells: options.cells ? new Map<string, Map<string, CellState>>() : null,
     periods: new Map<string, PeriodRevisions>(),
-    // The last period met and its cells and revisions: events come mostly in occurrence order.
-    last: null as { period: string; cells: Map<string, CellState> | null; revisions: PeriodRevisions | null } | null,
+    // The last period met, its range, cells and revisions: events come mostly in occurrence order.
+    last: null as { period: string; start: number; end: number; cells: Map<string, CellState> | null; revisions: PeriodRevisions | null } | null,
   }))
   let scanTo = options.cells ? maxSeq : 0
   // Every period with revisions takes its turn at each of its cutoffs, in cutoff order.
@@ -256,12 +256,15 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
       const voidSeq = voids.get(row.seq)
       const counts = row.seq <= maxSeq && (voidSeq === undefined || voidSeq > maxSeq)
       for (const v of byType.get(row.type) ?? []) {
-        const period = v.program.bucketer.keyOf(row.occurred_at)
         let last = v.last
-        if (last === null || last.period !== period) {
-          let cells = v.cells?.get(period) ?? null
-          if (v.cells && !cells) v.cells.set(period, (cells = new Map()))
-          v.last = last = { period, cells, revisions: v.periods.get(period) ?? null }
+        if (last === null || !(row.occurred_at >= last.start && row.occurred_at < last.end)) {
+          const period = v.program.bucketer.keyOf(row.occurred_at)
+          if (last === null || last.period !== period) {
+            let cells = v.cells?.get(period) ?? null
+            if (v.cells && !cells) v.cells.set(period, (cells = new Map()))
+            const range = v.program.bucketer.rangeOf(period)
+            v.last = last = { period, start: range?.start ?? 0, end: range?.end ?? 0, cells, revisions: v.periods.get(period) ?? null }
+          }
         }
         const dimsKey = v.dimsKeys.of(data)
         if (last.cells && counts) {
