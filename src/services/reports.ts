@@ -27,7 +27,7 @@ export function rangeOrThrow(program: ViewProgram, period: string): PeriodRange 
 export async function computeReport(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, cutoffSeq: number): Promise<Report> {
   const originals: ScanRow[] = []
   const voided = new Set<number>()
-  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: cutoffSeq, unordered: true }, (row) => {
+  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: cutoffSeq, unordered: true, parse: true }, (row) => {
     if (row.target_seq === null) originals.push(row)
     else voided.add(row.target_seq)
   })
@@ -40,7 +40,7 @@ export async function computeReport(db: Kysely<Schema>, program: ViewProgram, ra
     eventCount++
     if (row.received_at >= range.end) lateEventCount++
     sources.add(row.source)
-    const data = JSON.parse(row.data) as Record<string, unknown>
+    const data = row.parsed as Record<string, unknown>
     const key = program.dimsKey(data)
     let state = cells.get(key)
     if (!state) cells.set(key, (state = emptyCell(program.ops.length)))

@@ -124,6 +124,7 @@ function scanSql(scan: EventScan, placeholders: (n: number) => string): { where:
 export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.types.length === 0) return
   const raw = sqliteHandles.get(db)
+  if (raw && scan.parse && scan.range && scan.unordered) return forEachRangePage(raw, scan, scan.range, visit)
   if (raw && scan.parse) return forEachPage(raw, scan, visit)
   if (raw) {
     const { where, params } = scanSql(scan, (n) => new Array(n).fill('?').join(', '))
@@ -230,6 +231,54 @@ function forEachPage(raw: BetterSqlite3.Database, scan: EventScan, visit: (row: 
     }
     if (count < PAGE_ROWS) return
     after = last
+  }
+}
+
+/**
+ * A `parse` scan of one occurrence range in any order, on SQLite (a report of a period): pages
+ * in the index's own order, (eff_occurred_at, seq), each page a seek where the last one ended,
+ * read as one JSON text as in `forEachPage`. Paging a range by seq instead would sort the whole
+ * range for every page.
+ */
+function forEachRangePage(raw: BetterSqlite3.Database, scan: EventScan, range: { start: number; end: number }, visit: (row: ScanRow) => void): void {
+  const { where, params } = scanSql({ ...scan, range: undefined }, (n) => new Array(n).fill('?').join(', '))
+  const ids = scan.withIds ? ', json_quote(id), json_quote(retracts)' : ''
+  const width = scan.withIds ? 10 : 8
+  // A page is `[eff_occurred_at, seq, source, type, occurred_at, received_at, target_seq, data, (id, retracts), ...]` flattened.
+  const text =
+    `select count(*), '[' || group_concat(concat_ws(',', eff_occurred_at, seq, json_quote(source), json_quote(type), occurred_at, received_at, json_quote(target_seq), data${ids}), ',') || ']' ` +
+    `from (select * from events where ${where} and eff_occurred_at < ? and (eff_occurred_at, seq) > (?, ?) order by eff_occurred_at, seq limit ${PAGE_ROWS})`
+  let cache = scanStatements.get(raw)
+  if (!cache) scanStatements.set(raw, (cache = new Map()))
+  let stmt = cache.get(text)
+  if (!stmt) cache.set(text, (stmt = raw.prepare(text).raw(true)))
+  // The cursor starts just before the range: (start, smallest seq).
+  let at = range.start
+  let seq = Number.MIN_SAFE_INTEGER
+  for (;;) {
+    const [count, page] = stmt.get(...params, range.end, at, seq) as [number, string | null]
+    if (count === 0 || page === null) return
+    const values = JSON.parse(page) as unknown[]
+    for (let i = 0; i < values.length; i += width) {
+      const rowAt = values[i] as number
+      const rowSeq = values[i + 1] as number
+      if (rowAt < at || (rowAt === at && rowSeq <= seq)) throw new Error(`events scan: (${rowAt}, ${rowSeq}) after (${at}, ${seq})`)
+      at = rowAt
+      seq = rowSeq
+      visit({
+        seq: rowSeq,
+        source: values[i + 2] as string,
+        type: values[i + 3] as string,
+        occurred_at: values[i + 4] as number,
+        received_at: values[i + 5] as number,
+        target_seq: values[i + 6] as number | null,
+        data: '',
+        parsed: values[i + 7] as Record<string, unknown>,
+        id: scan.withIds ? (values[i + 8] as string) : '',
+        retracts: scan.withIds ? (values[i + 9] as string | null) : null,
+      })
+    }
+    if (count < PAGE_ROWS) return
   }
 }
 

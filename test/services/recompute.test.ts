@@ -133,6 +133,50 @@ for (const factory of await engines()) {
     }),
   )
 
+  test(
+    'forEachEvent: an unordered parse scan of a range gives the rows of a plain scan, across pages and equal instants',
+    fresh(async (lv) => {
+      const events: RawEvent[] = []
+      // 2,600 events in one day, five to an instant, so pages end inside a run of equal instants.
+      for (let i = 0; i < 2600; i++) {
+        events.push(
+          sale(`e-${i}`, i / 100, {
+            source: i % 2 === 0 ? 'store-a' : 'store-"b"',
+            type: i % 9 === 0 ? 'refund' : 'sale',
+            occurredAt: new Date(at('2026-11-25T00:00:00+08:00') + Math.floor(i / 5) * 60_000).toISOString(),
+            data: { store: i % 2 === 0 ? '001' : 'ü "q"', channel: 'pos', amount: i / 100, flag: i % 4 === 0 },
+          }),
+        )
+      }
+      // Some on the days around it, which the range leaves out.
+      for (let i = 0; i < 30; i++) {
+        events.push(sale(`out-${i}`, 1, { occurredAt: new Date(at('2026-11-25T00:00:00+08:00') + (i % 2 === 0 ? -1 : 1) * (i + 1) * 3_600_000 - (i % 2 === 0 ? 0 : 1) + (i % 2 === 0 ? 0 : 24 * 3_600_000)).toISOString() }))
+      }
+      await lv.ingest(events)
+      // Retractions arrive later, one of them at another occurrence instant than its target's.
+      await lv.ingest([retraction('r-2', 'e-2', { source: 'store-a' }), retraction('r-11', 'e-11', { source: 'store-"b"', occurredAt: '2026-11-20T00:00:00Z' })])
+      const head = await headSeq(lv.engine.db)
+      const range = { start: at('2026-11-25T00:00:00+08:00'), end: at('2026-11-26T00:00:00+08:00') }
+      for (const scan of [
+        { types: ['sale', 'refund'], maxSeq: head, range, unordered: true },
+        { types: ['sale'], maxSeq: head - 1, range, unordered: true, withIds: true },
+        { types: ['refund', 'sale'], maxSeq: head, range, unordered: true, originalsOnly: true },
+      ]) {
+        const plain: ScanRow[] = []
+        const parsed: ScanRow[] = []
+        await forEachEvent(lv.engine.db, scan, (row) => plain.push(row))
+        await forEachEvent(lv.engine.db, { ...scan, parse: true }, (row) => parsed.push(row))
+        assert.ok(plain.length > 2000)
+        const bySeq = (a: ScanRow, b: ScanRow) => a.seq - b.seq
+        assert.equal(
+          parsed.sort(bySeq),
+          plain.sort(bySeq).map((r) => ({ ...r, data: '', parsed: JSON.parse(r.data) as unknown })),
+        )
+        assert.is(new Set(parsed.map((r) => r.seq)).size, parsed.length)
+      }
+    }),
+  )
+
   test.after(() => factory.cleanup())
   test.run()
 }
