@@ -342,7 +342,7 @@ async function ingestAlerts(
     })),
   ]
   const rows = await raiseAlerts(tx.db, raised, now)
-  const resolved = await resolveMissingData(tx, programs, accepted, periods)
+  const resolved = await resolveMissingData(tx, accepted, periods)
   return [...rows, ...resolved].map(alertDocument)
 }
 
@@ -350,13 +350,12 @@ async function ingestAlerts(
  * Resolves the firing MissingData alerts whose (view, period, source) the batch reported, at the
  * receivedAt of the source's first such event (an import keeps each event's receivedAt).
  */
-async function resolveMissingData(tx: WriteTx, programs: ViewProgram[], accepted: Accepted[], periods: Map<string, Array<string | undefined>>): Promise<AlertsTable[]> {
+async function resolveMissingData(tx: WriteTx, accepted: Accepted[], periods: Map<string, Array<string | undefined>>): Promise<AlertsTable[]> {
   const firing = await firingMissingData(tx.db)
   if (firing.length === 0) return []
   const resolvedAt = new Map<number, number[]>()
   for (const alert of firing) {
-    const program = programs.find((p) => p.name === alert.view)
-    const periodOf = program ? periods.get(program.name) : undefined
+    const periodOf = alert.view === null ? undefined : periods.get(alert.view)
     if (!periodOf) continue
     const i = accepted.findIndex((a, i) => a.target === null && periodOf[i] === alert.period && a.event.source === alert.source)
     if (i < 0) continue

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import * as assert from 'uvu/assert'
 import { parseInstant } from '../../src/domain/time.js'
-import type { ViewDefinition } from '../../src/domain/view.js'
+import { parseViewDefinition, type ViewDefinition } from '../../src/domain/view.js'
 import { LateviewError, type ErrorCode } from '../../src/errors.js'
 import type { Lateview } from '../../src/services/lateview.js'
 import type { RealtimeCell } from '../../src/services/realtime.js'
@@ -9,6 +9,19 @@ import { loadViewFiles } from '../../src/services/view-files.js'
 import { headSeq } from '../../src/store/events.js'
 
 /** The view definitions shipped in views/ (daily_positive_tests, daily_revenue). */
+/** Sales per UTC day and store, with both extremes: retracting an extreme changes them. */
+export const extremesView: ViewDefinition = parseViewDefinition(
+  {
+    name: 'extremes',
+    eventTypes: ['sale'],
+    timezone: 'UTC',
+    granularity: 'day',
+    dimensions: ['store'],
+    measures: { smallest: { min: 'amount', decimals: 2 }, largest: { max: 'amount', decimals: 2 }, n: { count: true } },
+  },
+  'extremes.json',
+)
+
 export function shippedViews(): ViewDefinition[] {
   return loadViewFiles(fileURLToPath(new URL('../../views', import.meta.url)))
 }

@@ -1,27 +1,15 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ManualClock } from '../../src/domain/clock.js'
-import { parseViewDefinition, type ViewDefinition } from '../../src/domain/view.js'
 import { Lateview } from '../../src/services/lateview.js'
 import { getEvent } from '../../src/store/events.js'
 import { engines } from '../helpers/engines.js'
-import { at, observable, problems, refund, rejection, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
+import { at, extremesView, observable, problems, refund, rejection, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
 
 const T0 = at('2026-11-27T00:00:00Z')
 const T0_ISO = '2026-11-27T00:00:00.000Z'
 
-/** Sales only, per UTC day and store: a view with both a min and a max. */
-const extremes: ViewDefinition = parseViewDefinition(
-  {
-    name: 'extremes',
-    eventTypes: ['sale'],
-    timezone: 'UTC',
-    granularity: 'day',
-    dimensions: ['store'],
-    measures: { smallest: { min: 'amount', decimals: 2 }, largest: { max: 'amount', decimals: 2 }, n: { count: true } },
-  },
-  'extremes.json',
-)
+const extremes = extremesView
 const views = [...shippedViews(), extremes]
 
 const labResult = (id: string, positive: number, over: Partial<RawEvent> = {}): RawEvent => ({

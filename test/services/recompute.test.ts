@@ -1,28 +1,16 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ManualClock } from '../../src/domain/clock.js'
-import { parseViewDefinition, type ViewDefinition } from '../../src/domain/view.js'
 import { Lateview } from '../../src/services/lateview.js'
 import { forEachEvent, type ScanRow } from '../../src/store/engine.js'
 import { headSeq } from '../../src/store/events.js'
 import { engines } from '../helpers/engines.js'
-import { at, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
+import { at, extremesView, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
 
 const T0 = at('2026-11-27T00:00:00Z')
 const D = '2026-11-25'
 
-/** Sales per UTC day and store, with both extremes: retracting an extreme changes them. */
-const extremes: ViewDefinition = parseViewDefinition(
-  {
-    name: 'extremes',
-    eventTypes: ['sale'],
-    timezone: 'UTC',
-    granularity: 'day',
-    dimensions: ['store'],
-    measures: { smallest: { min: 'amount', decimals: 2 }, largest: { max: 'amount', decimals: 2 }, n: { count: true } },
-  },
-  'extremes.json',
-)
+const extremes = extremesView
 const views = [...shippedViews(), extremes]
 
 for (const factory of await engines()) {
