@@ -86,7 +86,7 @@ Shows a progress bar on a terminal and always prints a summary line.\n${ENVIRONM
     },
   },
   verify: {
-    summary: 'recompute every Realtime cell from the store and compare',
+    summary: 'recompute every Realtime cell and revision from the store and compare',
     usage: 'lateview verify [--view <name>]',
     help: `Recomputes the Realtime cells of every view (or one) from the event store, and every
 published revision at its cutoff, and lists any difference. Exit code 1 when anything differs.\n${ENVIRONMENT}`,
