@@ -28,6 +28,9 @@ export interface EventFacts {
   data: Record<string, unknown>
 }
 
+/** Dimension-value combinations `ViewProgram.dimsKey` remembers before it starts over. */
+export const DIMS_KEYS_KEPT = 100_000
+
 /**
  * A view compiled for the hot path: slot layout, bucketing and value extraction.
  * Measures are kept as integers scaled by 10^decimals so that additions and the subtractions
@@ -40,6 +43,9 @@ export class ViewProgram {
   readonly #types: Set<string>
   readonly bucketer: Bucketer
   readonly sla: SlaPolicy
+  /** `dimsKey`'s memory: dimension values, level by level, to the key text. */
+  readonly #keys = new Map<unknown, unknown>()
+  #keyCount = 0
 
   constructor(readonly view: ViewDefinition) {
     this.#types = new Set(view.eventTypes)
@@ -89,8 +95,40 @@ export class ViewProgram {
     return null
   }
 
-  /** The JSON array of the event's dimension values (missing: null), built without an intermediate array. */
+  /**
+   * The JSON array of the event's dimension values (missing: null). Remembered by the values
+   * themselves, in nested maps: ingest and scans meet the same few combinations over and over,
+   * and a lookup costs a fraction of building the text. Only primitive values are looked up (a
+   * Map tells "1" from 1, and undefined and null give the same text anyway); anything else is
+   * built each time. The memory is bounded: past `DIMS_KEYS_KEPT` combinations it starts over.
+   */
   dimsKey(data: Record<string, unknown>): string {
+    const dims = this.view.dimensions
+    const last = dims.length - 1
+    if (last < 0) return '[]'
+    let node = this.#keys
+    for (let i = 0; i < last; i++) {
+      const v = data[dims[i] as string]
+      if (v !== null && v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return this.buildDimsKey(data)
+      let next = node.get(v) as Map<unknown, unknown> | undefined
+      if (next === undefined) node.set(v, (next = new Map()))
+      node = next
+    }
+    const v = data[dims[last] as string]
+    if (v !== null && v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return this.buildDimsKey(data)
+    let key = node.get(v) as string | undefined
+    if (key === undefined) {
+      key = this.buildDimsKey(data)
+      if (++this.#keyCount > DIMS_KEYS_KEPT) {
+        this.#keys.clear()
+        this.#keyCount = 0
+      } else node.set(v, key)
+    }
+    return key
+  }
+
+  /** `dimsKey` built from the values, without an intermediate array. */
+  buildDimsKey(data: Record<string, unknown>): string {
     const dims = this.view.dimensions
     let key = '['
     for (let i = 0; i < dims.length; i++) {

@@ -158,35 +158,78 @@ export function sourceKind(source: string): string {
   return match ? match[0].toLowerCase() : 'other'
 }
 
-/** Key of an event in maps: source and id. */
+/** The ids of one source in an `EventKeyMap`. */
+interface SourceIds<T> {
+  /** While ids came in ascending order: the greatest, and every entry in order; no map is built. */
+  last: string | null
+  entries: Array<[string, T]> | null
+  map: Map<string, T> | null
+}
+
 /**
- * A map keyed by (source, id) without building a joined string per event: ingest looks up every
- * event of a batch several times, and a batch has few sources.
+ * A map keyed by (source, id) without building a joined string per event. Ingest claims every
+ * event of a batch once, and most producers number their events increasingly: while a source's
+ * ids ascend, an id above the last one cannot be there yet, and no hash map is built for it.
  */
 export class EventKeyMap<T> {
-  readonly #bySource = new Map<string, Map<string, T>>()
+  readonly #bySource = new Map<string, SourceIds<T>>()
   #size = 0
 
   get size(): number {
     return this.#size
   }
 
+  #ids(source: string): SourceIds<T> {
+    let ids = this.#bySource.get(source)
+    if (!ids) this.#bySource.set(source, (ids = { last: null, entries: [], map: null }))
+    return ids
+  }
+
+  #map(ids: SourceIds<T>): Map<string, T> {
+    if (ids.map === null) {
+      ids.map = new Map(ids.entries)
+      ids.entries = null
+    }
+    return ids.map
+  }
+
   get(source: string, id: string): T | undefined {
-    return this.#bySource.get(source)?.get(id)
+    const ids = this.#bySource.get(source)
+    return ids ? this.#map(ids).get(id) : undefined
   }
 
   has(source: string, id: string): boolean {
-    return this.#bySource.get(source)?.has(id) ?? false
+    const ids = this.#bySource.get(source)
+    return ids ? this.#map(ids).has(id) : false
   }
 
   set(source: string, id: string, value: T): void {
-    let ids = this.#bySource.get(source)
-    if (!ids) this.#bySource.set(source, (ids = new Map()))
-    if (!ids.has(id)) this.#size++
-    ids.set(id, value)
+    const map = this.#map(this.#ids(source))
+    if (!map.has(id)) this.#size++
+    map.set(id, value)
+  }
+
+  /** The value already kept for (source, id), or undefined after keeping `value` for it. */
+  claim(source: string, id: string, value: T): T | undefined {
+    const ids = this.#ids(source)
+    if (ids.entries !== null && (ids.last === null || id > ids.last)) {
+      ids.last = id
+      ids.entries.push([id, value])
+      this.#size++
+      return undefined
+    }
+    const map = this.#map(ids)
+    const found = map.get(id)
+    if (found !== undefined) return found
+    map.set(id, value)
+    this.#size++
+    return undefined
   }
 
   *values(): IterableIterator<T> {
-    for (const ids of this.#bySource.values()) yield* ids.values()
+    for (const ids of this.#bySource.values()) {
+      if (ids.map !== null) yield* ids.map.values()
+      else for (const [, value] of ids.entries as Array<[string, T]>) yield value
+    }
   }
 }

@@ -190,63 +190,72 @@ export function parseInstantByPattern(text: string): number | null {
   return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset
 }
 
-/** The digit at `i` as a number, or -1. */
-function digit(text: string, i: number): number {
-  const c = text.charCodeAt(i) - 48
-  return c >= 0 && c <= 9 ? c : -1
+/** The two digits at `i` as a number, or -1. */
+function twoDigits(text: string, i: number): number {
+  const a = text.charCodeAt(i) - 48
+  const b = text.charCodeAt(i + 1) - 48
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1
 }
 
-function digits(text: string, at: number, n: number): number {
-  let value = 0
-  for (let i = at; i < at + n; i++) {
-    const d = digit(text, i)
-    if (d < 0) return -1
-    value = value * 10 + d
-  }
-  return value
-}
+/** The last calendar day `parseFullInstant` converted (`yyyymmdd`) and its UTC midnight. */
+let lastDay = -1
+let lastDayMs = 0
 
 /**
  * The form nearly every producer sends, `YYYY-MM-DDTHH:MM:SS[.fff]` then `Z` or `±HH:MM`, read
- * without a regular expression: ingest parses two instants per event. Returns undefined for any
- * other shape (the general parser decides) and null for an impossible date.
+ * without a regular expression: ingest parses two instants per event. Events of a batch mostly
+ * share their day, so the day's validity and UTC midnight are kept from the last call. Returns
+ * undefined for any other shape (the general parser decides) and null for an impossible date.
  */
 function parseFullInstant(text: string): number | null | undefined {
   const n = text.length
   if (n < 20 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined
   const t = text.charCodeAt(10)
   if (t !== 84 && t !== 116) return undefined
-  const year = digits(text, 0, 4)
-  const month = digits(text, 5, 2)
-  const day = digits(text, 8, 2)
-  const hour = digits(text, 11, 2)
-  const minute = digits(text, 14, 2)
-  const second = digits(text, 17, 2)
-  if (year < 100 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined
+  const century = twoDigits(text, 0)
+  const yy = twoDigits(text, 2)
+  const month = twoDigits(text, 5)
+  const day = twoDigits(text, 8)
+  const hour = twoDigits(text, 11)
+  const minute = twoDigits(text, 14)
+  const second = twoDigits(text, 17)
+  if (century < 1 || yy < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined
+  const year = century * 100 + yy
   let i = 19
   let ms = 0
   if (text.charCodeAt(i) === 46) {
     const start = ++i
-    while (i < n && digit(text, i) >= 0) i++
+    let d = text.charCodeAt(i) - 48
+    while (d >= 0 && d <= 9) {
+      // Truncated to the millisecond, as the general parser does.
+      if (i - start < 3) ms = ms * 10 + d
+      d = text.charCodeAt(++i) - 48
+    }
     const count = i - start
     if (count < 1 || count > 9) return undefined
-    // Truncated to the millisecond, as the general parser does.
-    ms = count >= 3 ? digits(text, start, 3) : digits(text, start, count) * (count === 1 ? 100 : 10)
+    if (count === 1) ms *= 100
+    else if (count === 2) ms *= 10
   }
   let offset = 0
   const zone = text.charCodeAt(i)
   if ((zone === 90 || zone === 122) && i + 1 === n) offset = 0
   else if ((zone === 43 || zone === 45) && i + 6 === n && text.charCodeAt(i + 3) === 58) {
-    const oh = digits(text, i + 1, 2)
-    const om = digits(text, i + 4, 2)
+    const oh = twoDigits(text, i + 1)
+    const om = twoDigits(text, i + 4)
     if (oh < 0 || om < 0) return undefined
     if (oh > 23 || om > 59) return null
     offset = (zone === 45 ? -1 : 1) * (oh * 60 + om) * 60_000
   } else return undefined
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-  if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return null
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset
+  if (hour > 23 || minute > 59 || second > 59) return null
+  const dayNumber = (year * 100 + month) * 100 + day
+  if (dayNumber !== lastDay) {
+    if (month < 1 || month > 12 || day < 1) return null
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+    if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return null
+    lastDayMs = Date.UTC(year, month - 1, day)
+    lastDay = dayNumber
+  }
+  return lastDayMs + ((hour * 60 + minute) * 60 + second) * 1000 + ms - offset
 }
 
 export function toIso(ms: number): string {

@@ -76,14 +76,11 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       }
     }
     if (problems.length > 0) continue
-    const first = unique.get(e.source, e.id)
-    if (!first) {
-      const item = { event: e, index }
-      unique.set(e.source, e.id, item)
-      inOrder.push(item)
-    }
+    const item: Item = { event: e, index }
+    const first = unique.claim(e.source, e.id, item)
+    if (first === undefined) inOrder.push(item)
     else if (canonicalBody(first.event) === canonicalBody(e)) duplicates++
-    else conflicting ??= { event: e, index }
+    else conflicting ??= item
   }
   if (problems.length > 0) throw invalid(problems)
   if (conflicting) throw conflict(conflicting.event, conflicting.index)

@@ -114,38 +114,6 @@ class PeriodRevisions {
   }
 }
 
-/**
- * `program.dimsKey(data)` remembered by the dimension values: a scan meets the same few
- * combinations millions of times. Only primitive values are looked up (a Map tells "1" from 1,
- * and undefined and null both give the same key anyway); anything else is computed each time.
- */
-class DimsKeys {
-  readonly #root = new Map<unknown, unknown>()
-  readonly #dims: string[]
-
-  constructor(readonly program: ViewProgram) {
-    this.#dims = program.view.dimensions
-  }
-
-  of(data: Record<string, unknown>): string {
-    let node: Map<unknown, unknown> = this.#root
-    const last = this.#dims.length - 1
-    if (last < 0) return this.program.dimsKey(data)
-    for (let i = 0; i <= last; i++) {
-      const v = data[this.#dims[i] as string]
-      if (v !== null && v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return this.program.dimsKey(data)
-      let next = node.get(v)
-      if (next === undefined) {
-        next = i === last ? this.program.dimsKey(data) : new Map<unknown, unknown>()
-        node.set(v, next)
-      }
-      if (i === last) return next as string
-      node = next as Map<unknown, unknown>
-    }
-    return this.program.dimsKey(data)
-  }
-}
-
 /** Seqs of events scanned between two checks against stored revisions (their reads are async). */
 const WINDOW = 250_000
 
@@ -160,7 +128,6 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
   const views = programs.map((program, viewIndex) => ({
     program,
     viewIndex,
-    dimsKeys: new DimsKeys(program),
     cells: options.cells ? new Map<string, Map<string, CellState>>() : null,
     periods: new Map<string, PeriodRevisions>(),
     // The last period met, its range, cells and revisions: events come mostly in occurrence order.
@@ -266,7 +233,7 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
             v.last = last = { period, start: range?.start ?? 0, end: range?.end ?? 0, cells, revisions: v.periods.get(period) ?? null }
           }
         }
-        const dimsKey = v.dimsKeys.of(data)
+        const dimsKey = v.program.dimsKey(data)
         if (last.cells && counts) {
           let state = last.cells.get(dimsKey)
           if (!state) last.cells.set(dimsKey, (state = emptyCell(v.program.ops.length)))

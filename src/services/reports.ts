@@ -107,24 +107,28 @@ async function statusOf(db: Kysely<Schema>, program: ViewProgram, period: string
 
 /**
  * Revisions never change once written, so their documents are kept in memory (the most recently
- * read ones, per store): a repeated read costs one query, for the period's status and latest revision.
+ * read ones, per store): a repeated read costs one query, for the period's status and latest
+ * revision. The same frozen document is handed out for as long as the period's status stays the
+ * same, so that callers can keep what they derive from it (the HTTP route its JSON text).
  */
 export class RevisionCache {
-  readonly #docs = new Map<string, Omit<ReportDocument, 'status'>>()
+  readonly #docs = new Map<string, { doc: Omit<ReportDocument, 'status'>; byStatus: Map<PeriodStatus, ReportDocument> }>()
 
   constructor(private readonly capacity = 2000) {}
 
-  get(key: string): Omit<ReportDocument, 'status'> | undefined {
-    const doc = this.#docs.get(key)
-    if (doc) {
-      this.#docs.delete(key)
-      this.#docs.set(key, doc)
-    }
+  /** The revision's document with the period's `status`, or undefined if it is not kept. */
+  get(key: string, status: PeriodStatus): ReportDocument | undefined {
+    const entry = this.#docs.get(key)
+    if (!entry) return undefined
+    this.#docs.delete(key)
+    this.#docs.set(key, entry)
+    let doc = entry.byStatus.get(status)
+    if (!doc) entry.byStatus.set(status, (doc = Object.freeze({ ...entry.doc, status })))
     return doc
   }
 
   set(key: string, doc: Omit<ReportDocument, 'status'>): void {
-    this.#docs.set(key, doc)
+    this.#docs.set(key, { doc, byStatus: new Map() })
     if (this.#docs.size > this.capacity) this.#docs.delete(this.#docs.keys().next().value as string)
   }
 }
@@ -135,8 +139,8 @@ export async function readRevision(db: Kysely<Schema>, program: ViewProgram, per
   const state = await periodRow(db, program.name, period)
   const wanted = revision ?? state?.latest_revision
   const key = `${program.name}\u0000${period}\u0000${wanted}`
-  const cached = wanted === undefined ? undefined : cache?.get(key)
-  if (cached) return { ...cached, status: state?.status ?? 'open' }
+  const cached = wanted === undefined ? undefined : cache?.get(key, state?.status ?? 'open')
+  if (cached) return cached
   const meta = wanted === undefined ? null : await getRevision(db, program.name, period, wanted)
   if (!meta) {
     throw new LateviewError(
@@ -153,8 +157,9 @@ export async function readRevision(db: Kysely<Schema>, program: ViewProgram, per
     rows: rowsOf(program, cells),
     totals: JSON.parse(meta.totals) as ReportDocument['totals'],
   }
-  cache?.set(key, doc)
-  return { ...doc, status: state?.status ?? 'open' }
+  if (!cache) return { ...doc, status: state?.status ?? 'open' }
+  cache.set(key, doc)
+  return cache.get(key, state?.status ?? 'open') as ReportDocument
 }
 
 /** What was known of a period at instant `at`: computed from the store (`revision: null`). */

@@ -210,6 +210,24 @@ for (const factory of await engines()) {
     })
   })
 
+  test('a revision read again answers the same JSON text; its status follows the period', async ({ api }) => {
+    await given(api.app)
+    const read = () => api.app.inject({ method: 'GET', url: `${P}?revision=1` })
+    const before = await read()
+    assert.is(before.statusCode, 200)
+    assert.is(before.headers['content-type'], 'application/json; charset=utf-8')
+    assert.is((await read()).body, before.body)
+    assert.equal(unhashed(JSON.parse(before.body)), { view: 'daily_revenue', period: '2026-11-02', status: 'provisional', ...R1_META, rows: R1_ROWS, totals: R1_TOTALS })
+    // Closing publishes revision 3 (final): revision 1 is unchanged, but its period is final now.
+    assert.equal(await job(api.app, 'close', { view: 'daily_revenue', period: '2026-11-02', now: '2026-11-05T03:30:00+08:00' }), [
+      { job: 'close', view: 'daily_revenue', period: '2026-11-02', outcome: 'published', revision: 3, detail: 'final at cutoff seq 9' },
+    ])
+    const after = await read()
+    assert.equal(JSON.parse(after.body), { ...JSON.parse(before.body), status: 'final' })
+    assert.is((await read()).body, after.body)
+    assert.equal((expectOk(await get(api.app, P)) as { revision: number; status: string }).revision, 3)
+  })
+
   test('?asOf=<ISO>: what was known then, computed from the store (revision null, kind as-of)', async ({ api }) => {
     await given(api.app)
     const early = expectOk(await get(api.app, `${P}?asOf=2026-11-02T05:00:00Z`))

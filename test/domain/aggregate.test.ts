@@ -6,6 +6,7 @@ import {
   aggregate,
   applyContribution,
   cellId,
+  DIMS_KEYS_KEPT,
   emptyCell,
   sameCell,
   splitCellId,
@@ -259,6 +260,21 @@ dims('dims keys keep order and type; a missing dim is null', () => {
   assert.equal(program.dimsOf('[42,false]'), { store: 42, channel: false })
   assert.is(cellId('2026-11-25', '["042","pos"]'), '2026-11-25\u0000["042","pos"]')
   assert.equal(splitCellId(cellId('2026-11-25', '["a\\u0000b",null]')), { period: '2026-11-25', dimsKey: '["a\\u0000b",null]' })
+})
+
+dims('dims keys remembered by value equal the keys built from the data, across a restart of the memory', () => {
+  const program = new ViewProgram(dailyRevenue)
+  const value = fc.oneof(fc.constantFrom('042', '42', 'pos', '', 'a"b', 'é'), fc.constantFrom(42, -0, 0, 1.5), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constant({ x: 1 }), fc.constant([1]))
+  fc.assert(
+    fc.property(fc.array(fc.record({ store: value, channel: value }), { maxLength: 30 }), (rows) => {
+      for (const data of rows) assert.is(program.dimsKey(data), `[${[data.store, data.channel].map((v) => (v === undefined ? 'null' : JSON.stringify(v))).join(',')}]`)
+    }),
+    { numRuns: 500 },
+  )
+  // Past DIMS_KEYS_KEPT combinations the memory starts over, with the same answers.
+  for (let i = 0; i <= DIMS_KEYS_KEPT + 10; i++) program.dimsKey({ store: i, channel: 'x' })
+  assert.is(program.dimsKey({ store: 7, channel: 'x' }), '[7,"x"]')
+  assert.is(program.dimsKey({ store: DIMS_KEYS_KEPT + 10, channel: 'x' }), `[${DIMS_KEYS_KEPT + 10},"x"]`)
 })
 
 dims('a view without dimensions has one total row', () => {

@@ -1,5 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import fc from 'fast-check'
 import type { EventProblem } from '../../src/errors.js'
 import { canonicalBody, canonicalJson, EventKeyMap, fromCloudEvent, NotJson, parseEvent, sourceKind, type NewEvent } from '../../src/domain/event.js'
 
@@ -215,6 +216,40 @@ body('sourceKind and EventKeyMap', () => {
   assert.is(keys.has('a', 'b'), false)
   assert.is(keys.get('x', 'c'), undefined)
   assert.equal([...keys.values()].sort(), [1, 3])
+})
+
+body('EventKeyMap.claim keeps the first value of each (source, id), ascending ids or not', () => {
+  const keys = new EventKeyMap<number>()
+  assert.is(keys.claim('s', 'a1', 1), undefined)
+  assert.is(keys.claim('s', 'a2', 2), undefined)
+  assert.is(keys.claim('s', 'a2', 3), 2)
+  assert.is(keys.claim('s', 'a1', 4), 1)
+  assert.is(keys.claim('t', 'a1', 5), undefined)
+  assert.is(keys.claim('s', 'a0', 6), undefined)
+  assert.is(keys.get('s', 'a0'), 6)
+  assert.is(keys.size, 4)
+  // Against a plain map keyed by the pair, with lookups between claims.
+  const key = fc.tuple(fc.constantFrom('s', 't', 'u-v'), fc.stringMatching(/^[a-c\u00e9\ud83d\ude00]{0,3}$/))
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom('claim', 'get', 'has', 'set'), key), { maxLength: 60 }), (ops) => {
+      const keys = new EventKeyMap<number>()
+      const plain = new Map<string, number>()
+      ops.forEach(([op, [source, id]], n) => {
+        const k = JSON.stringify([source, id])
+        if (op === 'claim') {
+          assert.is(keys.claim(source, id, n), plain.get(k))
+          if (!plain.has(k)) plain.set(k, n)
+        } else if (op === 'set') {
+          keys.set(source, id, n)
+          plain.set(k, n)
+        } else if (op === 'get') assert.is(keys.get(source, id), plain.get(k))
+        else assert.is(keys.has(source, id), plain.has(k))
+        assert.is(keys.size, plain.size)
+      })
+      assert.equal([...keys.values()].sort((a, b) => a - b), [...plain.values()].sort((a, b) => a - b))
+    }),
+    { numRuns: 1000 },
+  )
 })
 
 body.run()

@@ -272,6 +272,24 @@ parsing('the fast path agrees with the general parser on full instants, valid or
   assert.is(parseInstant('2026-11-25T10:03:00+24:00'), null)
 })
 
+parsing('the fast path remembers the last day without changing any answer: runs of instants on few days', () => {
+  const two = (min: number, max: number) => fc.integer({ min, max }).map((n) => String(n).padStart(2, '0'))
+  // Few distinct days (some impossible, like 02-29 of a common year or 04-31), many times each, in any order.
+  const day = fc.tuple(fc.constantFrom('2024', '2026', '2100', '0100'), two(1, 12), fc.constantFrom('01', '28', '29', '30', '31'))
+  const time = fc.tuple(two(0, 23), two(0, 59), two(0, 59), fc.constantFrom('', '.5', '.25', '.125', '.999999'), fc.constantFrom('Z', '+08:00', '-05:30', '+00:00'))
+  const instants = fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), time), { minLength: 1, maxLength: 40 })
+  fc.assert(
+    fc.property(fc.array(day, { minLength: 3, maxLength: 3 }), instants, (days, picks) => {
+      for (const [d, [h, mi, s, f, z]] of picks) {
+        const [y, mo, dd] = days[d] as [string, string, string]
+        const text = `${y}-${mo}-${dd}T${h}:${mi}:${s}${f}${z}`
+        assert.is(parseInstant(text), parseInstantByPattern(text), text)
+      }
+    }),
+    { numRuns: 2000 },
+  )
+})
+
 parsing('parseDurationMs', () => {
   assert.is(parseDurationMs('PT6H'), 6 * HOUR)
   assert.is(parseDurationMs('P1D'), 24 * HOUR)

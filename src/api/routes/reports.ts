@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parseInstant } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
-import { reportCsv, type DiffSide } from '../../services/reports.js'
+import { reportCsv, type DiffSide, type ReportDocument } from '../../services/reports.js'
 
 type PeriodParams = { Params: { view: string; period: string } }
 
@@ -30,6 +30,7 @@ function diffSide(name: string, text: string): DiffSide {
 }
 
 export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
+  const reportTexts = new WeakMap<ReportDocument, string>()
   app.get<PeriodParams & { Querystring: { revision?: string; asOf?: string; format?: string } }>(
     '/v1/views/:view/periods/:period',
     {
@@ -52,7 +53,14 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
         ...(revision !== undefined ? { revision: revisionNumber('revision', revision) } : {}),
         ...(asOf !== undefined ? { asOf: instant('asOf', asOf) } : {}),
       })
-      if (!wantsCsv(request)) return report
+      if (!wantsCsv(request)) {
+        // A revision's document is the same frozen object while it stays the latest with the
+        // same status: its JSON text is made once.
+        if (report.revision === null || !Object.isFrozen(report)) return report
+        let text = reportTexts.get(report)
+        if (text === undefined) reportTexts.set(report, (text = JSON.stringify(report)))
+        return reply.type('application/json; charset=utf-8').send(text)
+      }
       reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${report.view}-${report.period}-${report.revision === null ? 'as-of' : `r${report.revision}`}.csv"`)
