@@ -160,16 +160,19 @@ export function sourceKind(source: string): string {
 
 /** The ids of one source in an `EventKeyMap`. */
 interface SourceIds<T> {
-  /** While ids came in ascending order: the greatest, and every entry in order; no map is built. */
+  /** The greatest id kept: a greater one cannot be there yet. */
   last: string | null
-  entries: Array<[string, T]> | null
+  /** While ids came in ascending order, the ids and values in order; then a map of them. */
+  ids: string[] | null
+  values: T[] | null
   map: Map<string, T> | null
 }
 
 /**
  * A map keyed by (source, id) without building a joined string per event. Ingest claims every
- * event of a batch once, and most producers number their events increasingly: while a source's
- * ids ascend, an id above the last one cannot be there yet, and no hash map is built for it.
+ * event of a batch once, and most producers number their events increasingly: an id above the
+ * greatest one kept cannot be there yet, so it needs no lookup, and while a source's ids ascend
+ * no hash map is built for them at all.
  */
 export class EventKeyMap<T> {
   readonly #bySource = new Map<string, SourceIds<T>>()
@@ -179,46 +182,55 @@ export class EventKeyMap<T> {
     return this.#size
   }
 
-  #ids(source: string): SourceIds<T> {
+  #source(source: string): SourceIds<T> {
     let ids = this.#bySource.get(source)
-    if (!ids) this.#bySource.set(source, (ids = { last: null, entries: [], map: null }))
+    if (!ids) this.#bySource.set(source, (ids = { last: null, ids: [], values: [], map: null }))
     return ids
   }
 
-  #map(ids: SourceIds<T>): Map<string, T> {
-    if (ids.map === null) {
-      ids.map = new Map(ids.entries)
-      ids.entries = null
+  #map(s: SourceIds<T>): Map<string, T> {
+    if (s.map === null) {
+      const ids = s.ids as string[]
+      const values = s.values as T[]
+      s.map = new Map()
+      for (let i = 0; i < ids.length; i++) s.map.set(ids[i] as string, values[i] as T)
+      s.ids = s.values = null
     }
-    return ids.map
+    return s.map
   }
 
   get(source: string, id: string): T | undefined {
-    const ids = this.#bySource.get(source)
-    return ids ? this.#map(ids).get(id) : undefined
+    const s = this.#bySource.get(source)
+    return s ? this.#map(s).get(id) : undefined
   }
 
   has(source: string, id: string): boolean {
-    const ids = this.#bySource.get(source)
-    return ids ? this.#map(ids).has(id) : false
+    const s = this.#bySource.get(source)
+    return s ? this.#map(s).has(id) : false
   }
 
   set(source: string, id: string, value: T): void {
-    const map = this.#map(this.#ids(source))
+    const s = this.#source(source)
+    const map = this.#map(s)
     if (!map.has(id)) this.#size++
     map.set(id, value)
+    if (s.last === null || id > s.last) s.last = id
   }
 
   /** The value already kept for (source, id), or undefined after keeping `value` for it. */
   claim(source: string, id: string, value: T): T | undefined {
-    const ids = this.#ids(source)
-    if (ids.entries !== null && (ids.last === null || id > ids.last)) {
-      ids.last = id
-      ids.entries.push([id, value])
+    const s = this.#source(source)
+    if (s.last === null || id > s.last) {
+      s.last = id
+      if (s.map !== null) s.map.set(id, value)
+      else {
+        ;(s.ids as string[]).push(id)
+        ;(s.values as T[]).push(value)
+      }
       this.#size++
       return undefined
     }
-    const map = this.#map(ids)
+    const map = this.#map(s)
     const found = map.get(id)
     if (found !== undefined) return found
     map.set(id, value)
@@ -227,9 +239,9 @@ export class EventKeyMap<T> {
   }
 
   *values(): IterableIterator<T> {
-    for (const ids of this.#bySource.values()) {
-      if (ids.map !== null) yield* ids.map.values()
-      else for (const [, value] of ids.entries as Array<[string, T]>) yield value
+    for (const s of this.#bySource.values()) {
+      if (s.map !== null) yield* s.map.values()
+      else yield* s.values as T[]
     }
   }
 }

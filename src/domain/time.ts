@@ -197,14 +197,19 @@ function twoDigits(text: string, i: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1
 }
 
-/** The last calendar day `parseFullInstant` converted (`yyyymmdd`) and its UTC midnight. */
-let lastDay = -1
-let lastDayMs = 0
+/**
+ * The last two calendar days `parseFullInstant` converted (`yyyymmdd`) and their UTC midnights:
+ * an event's two instants are often on two days (its local occurrence, its receipt in UTC).
+ */
+let dayA = -1
+let dayAMs = 0
+let dayB = -1
+let dayBMs = 0
 
 /**
  * The form nearly every producer sends, `YYYY-MM-DDTHH:MM:SS[.fff]` then `Z` or `±HH:MM`, read
  * without a regular expression: ingest parses two instants per event. Events of a batch mostly
- * share their day, so the day's validity and UTC midnight are kept from the last call. Returns
+ * share their days, so the validity and UTC midnight of the last two days are kept. Returns
  * undefined for any other shape (the general parser decides) and null for an impossible date.
  */
 function parseFullInstant(text: string): number | null | undefined {
@@ -248,14 +253,20 @@ function parseFullInstant(text: string): number | null | undefined {
   } else return undefined
   if (hour > 23 || minute > 59 || second > 59) return null
   const dayNumber = (year * 100 + month) * 100 + day
-  if (dayNumber !== lastDay) {
+  let midnight: number
+  if (dayNumber === dayA) midnight = dayAMs
+  else if (dayNumber === dayB) midnight = dayBMs
+  else {
     if (month < 1 || month > 12 || day < 1) return null
     const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
     if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return null
-    lastDayMs = Date.UTC(year, month - 1, day)
-    lastDay = dayNumber
+    midnight = Date.UTC(year, month - 1, day)
+    dayB = dayA
+    dayBMs = dayAMs
+    dayA = dayNumber
+    dayAMs = midnight
   }
-  return lastDayMs + ((hour * 60 + minute) * 60 + second) * 1000 + ms - offset
+  return midnight + ((hour * 60 + minute) * 60 + second) * 1000 + ms - offset
 }
 
 export function toIso(ms: number): string {

@@ -378,8 +378,11 @@ function openSqlite(location: string): Engine {
 
     async findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]> {
       // Most producers number their events increasingly: an id above the newest id stored for
-      // its source cannot be stored, and needs no probe. (Compared only where JavaScript's
-      // UTF-16 order is SQLite's byte order: no code unit from U+D800 up.)
+      // its source cannot be stored, and needs no probe. SQLite orders text by UTF-8 bytes, that
+      // is by code point; JavaScript by UTF-16 code unit. Where the newest id has no code unit
+      // from U+D800 up, an id JavaScript puts above it is above it by code point too: at the
+      // first unit that differs, any larger unit (a surrogate, or U+E000 and up) stands for a
+      // larger code point than one below U+D800. Elsewhere every id is probed.
       const newest = prepared('select max(id) as id from events where source = ?')
       const top = new Map<string, { max: string | null; comparable: boolean }>()
       const pairs: string[][] = []
@@ -389,7 +392,7 @@ function openSqlite(location: string): Engine {
           const max = (newest.get(k.source) as { id: string | null }).id
           top.set(k.source, (t = { max, comparable: max !== null && !ORDER_DIFFERS.test(max) }))
         }
-        if (t.max === null || (t.comparable && k.id > t.max && !ORDER_DIFFERS.test(k.id))) continue
+        if (t.max === null || (t.comparable && k.id > t.max)) continue
         pairs.push([k.source, k.id])
       }
       if (pairs.length === 0) return []
@@ -431,13 +434,14 @@ function openSqlite(location: string): Engine {
     async write(fn) {
       return translateSqliteErrors(() =>
         db.connection().execute(async (conn) => {
-          await sql`begin immediate`.execute(conn)
+          // The connection is held: statements go to better-sqlite3 directly, prepared once.
+          prepared('begin immediate').run()
           try {
             const result = await fn(new SqliteWriteTx(conn))
-            await sql`commit`.execute(conn)
+            prepared('commit').run()
             return result
           } catch (error) {
-            if (raw.inTransaction) await sql`rollback`.execute(conn)
+            if (raw.inTransaction) prepared('rollback').run()
             throw error
           }
         }),
