@@ -44,13 +44,17 @@ export type ParsedEvent = { ok: true; event: NewEvent } | { ok: false; problems:
  * otherwise a `receivedAt` in the body is ignored, as the server sets it.
  */
 export function parseEvent(raw: unknown, index: number, imported: boolean): ParsedEvent {
-  return acceptFast(raw, imported) ?? parseEventFully(raw, index, imported)
+  const event = acceptEvent(raw, imported)
+  return event ? { ok: true, event } : parseEventFully(raw, index, imported)
 }
 
 const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
 
-/** The common case, a well-formed event, checked without building any problem list. */
-function acceptFast(raw: unknown, imported: boolean): ParsedEvent | null {
+/**
+ * The common case, a well-formed event, checked without building any problem list; null when
+ * anything is unusual (`parseEvent` then says what, or accepts it).
+ */
+export function acceptEvent(raw: unknown, imported: boolean): NewEvent | null {
   if (!isObject(raw)) return null
   for (const key in raw) if (!EVENT_FIELDS.has(key)) return null
   const { id, source, type, data, retracts } = raw
@@ -64,7 +68,7 @@ function acceptFast(raw: unknown, imported: boolean): ParsedEvent | null {
     receivedAt = parseInstant(raw.receivedAt)
     if (receivedAt === null) return null
   }
-  return { ok: true, event: { id, source, type, occurredAt, data: data ?? {}, retracts: (retracts as string | null | undefined) ?? null, receivedAt } }
+  return { id, source, type, occurredAt, data: data ?? {}, retracts: (retracts as string | null | undefined) ?? null, receivedAt }
 }
 
 function parseEventFully(raw: unknown, index: number, imported: boolean): ParsedEvent {

@@ -1,6 +1,6 @@
 import { aggregate, applyContribution, cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
-import { canonicalBody, EventKeyMap, MAX_CLOCK_SKEW_MS, parseEvent, type NewEvent, type StoredEvent } from '../domain/event.js'
+import { acceptEvent, canonicalBody, EventKeyMap, MAX_CLOCK_SKEW_MS, parseEvent, type NewEvent, type StoredEvent } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError, type EventProblem } from '../errors.js'
 import { dropEmptyCells, readCell, setCell } from '../store/cells.js'
@@ -31,13 +31,21 @@ export interface IngestResult {
 
 export const MAX_BATCH = 100_000
 
-interface Accepted {
+/**
+ * A valid item of the batch, with its index; once admitted (an accepted event), also its seq,
+ * receivedAt and, for a retraction, the event it voids.
+ */
+interface Item {
   event: NewEvent
+  index: number
+  /** 0 until admitted. */
   seq: number
   receivedAt: number
-  /** The event a retraction voids. */
   target: { seq: number; type: string; occurredAt: number; data: Record<string, unknown> } | null
 }
+
+/** An item admitted to the store. */
+type Accepted = Item
 
 /**
  * Appends a batch of events atomically: every item is validated first, then, in one write
@@ -56,12 +64,15 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   let duplicates = 0
   let conflicting: Item | null = null
   for (let index = 0; index < items.length; index++) {
-    const parsed = parseEvent(items[index], index, imported)
-    if (!parsed.ok) {
-      problems.push(...parsed.problems)
-      continue
+    let e = acceptEvent(items[index], imported)
+    if (e === null) {
+      const parsed = parseEvent(items[index], index, imported)
+      if (!parsed.ok) {
+        problems.push(...parsed.problems)
+        continue
+      }
+      e = parsed.event
     }
-    const e = parsed.event
     if (e.occurredAt > (e.receivedAt ?? now) + MAX_CLOCK_SKEW_MS) {
       problems.push({ index, id: e.id, code: 'LV_EVENT_IN_FUTURE', field: 'occurredAt', message: `occurredAt ${toIso(e.occurredAt)} is more than 5 minutes after receivedAt ${toIso(e.receivedAt ?? now)}` })
     }
@@ -76,7 +87,7 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       }
     }
     if (problems.length > 0) continue
-    const item: Item = { event: e, index }
+    const item: Item = { event: e, index, seq: 0, receivedAt: 0, target: null }
     const first = unique.claim(e.source, e.id, item)
     if (first === undefined) inOrder.push(item)
     else if (canonicalBody(first.event) === canonicalBody(e)) duplicates++
@@ -118,16 +129,12 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       lastSeq: last?.seq ?? null,
       receivedAt: toIso(last?.receivedAt ?? Math.max(now, head.receivedAt)),
       alerts,
-      lags: accepted.map((a) => ({ source: a.event.source, lagMs: a.receivedAt - a.event.occurredAt })),
+      // Made when read: only the HTTP layer's metrics look at them.
+      get lags() {
+        return accepted.map((a) => ({ source: a.event.source, lagMs: a.receivedAt - a.event.occurredAt }))
+      },
     }
   })
-}
-
-/** A valid item of the batch, with its index, and once admitted what it became. */
-interface Item {
-  event: NewEvent
-  index: number
-  accepted?: Accepted
 }
 
 /** Assigns seqs and receivedAt and resolves retraction targets; throws if any event cannot be admitted. */
@@ -149,14 +156,14 @@ async function admit(tx: WriteTx, fresh: Item[], batch: EventKeyMap<Item>, store
       problems.push({ index, id: event.id, code: 'LV_EVENT_RECEIVED_AT_ORDER', field: 'receivedAt', message: `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch` })
     }
     lastReceived = Math.max(lastReceived, at)
-    const a: Accepted = { event, seq: head.seq + accepted.length + 1, receivedAt: at, target: null }
+    item.seq = head.seq + accepted.length + 1
+    item.receivedAt = at
     if (event.retracts !== null) {
-      const problem = retractionProblem(event, a, batch, stored, alreadyVoided, voided)
+      const problem = retractionProblem(event, item, batch, stored, alreadyVoided, voided)
       if (problem) problems.push({ index, id: event.id, field: 'retracts', ...problem })
-      else voided.add((a.target as NonNullable<Accepted['target']>).seq)
+      else voided.add((item.target as NonNullable<Item['target']>).seq)
     }
-    accepted.push(a)
-    item.accepted = a
+    accepted.push(item)
   }
   if (problems.length > 0) throw invalid(problems)
   return accepted
@@ -172,9 +179,9 @@ function retractionProblem(
   voided: Set<number>,
 ): { code: EventProblem['code']; message: string } | null {
   // An earlier event of the batch (a later one is not admitted yet: it does not precede this).
-  const inBatch = batch.get(event.source, event.retracts as string)?.accepted
+  const inBatch = batch.get(event.source, event.retracts as string)
   const old = stored.get(event.source, event.retracts as string)
-  const t = inBatch ? { seq: inBatch.seq, ...inBatch.event } : (old ?? null)
+  const t = inBatch && inBatch.seq > 0 ? { seq: inBatch.seq, ...inBatch.event } : (old ?? null)
   if (!t) return { code: 'LV_EVENT_RETRACTS_UNKNOWN', message: `no event ${JSON.stringify(event.retracts)} from source ${JSON.stringify(event.source)} precedes this retraction` }
   if (t.retracts !== null) return { code: 'LV_EVENT_RETRACTS_RETRACTION', message: `${JSON.stringify(event.retracts)} is itself a retraction` }
   if (alreadyVoided.has(t.seq) || voided.has(t.seq)) return { code: 'LV_EVENT_ALREADY_RETRACTED', message: `${JSON.stringify(event.retracts)} is already retracted` }
