@@ -48,6 +48,7 @@ export async function buildStore(backend: Backend, name: string, sizes: Sizes, d
   const load = await timed(() => backend.bulkLoad(location, rows))
   const open = await timed(() => openLateview(location))
   await open.result.close()
+  await backend.settle(location)
   return { name, location, days, events: load.result, loadMs: load.ms, openMs: open.ms }
 }
 

@@ -3,7 +3,7 @@
  * baseline tables, the bulk load of the read stores, and the naive as-of query. This is the one
  * file of the benchmark that knows SQLite from PostgreSQL.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
@@ -52,6 +52,11 @@ export interface Backend {
   naiveQuery(location: string): Promise<NaiveQuery>
   /** Rows of a lateview store's events table missing from a raw table, and the other way round. */
   compareRows(location: string, rawName: string): Promise<{ onlyInLateview: number; onlyInRaw: number }>
+  /**
+   * Waits until what a build step wrote is on disk: the writeback of a freshly loaded store
+   * must not fall on the first measurements that follow it.
+   */
+  settle(location: string): Promise<void>
   /** Removes every database of the run. */
   cleanup(): Promise<void>
   readonly where: string
@@ -167,6 +172,17 @@ export function sqliteBackend(keep: boolean): Backend {
         return { onlyInLateview: count('main', 'raw'), onlyInRaw: count('raw', 'main') }
       } finally {
         db.close()
+      }
+    },
+    async settle(location) {
+      for (const file of [location, `${location}-wal`]) {
+        if (!existsSync(file)) continue
+        const fd = openSync(file, 'r+')
+        try {
+          fsyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
       }
     },
     async cleanup() {
@@ -303,6 +319,9 @@ export async function postgresBackend(url: string, keep: boolean): Promise<Backe
       const count = async (a: string, b: string) =>
         Number((await admin.query(`select count(*) as n from (select ${cols} from ${a}.events except select ${cols} from ${b}.events) d`)).rows[0].n)
       return { onlyInLateview: await count(lateview, raw), onlyInRaw: await count(raw, lateview) }
+    },
+    async settle() {
+      await admin.query('checkpoint')
     },
     async cleanup() {
       try {
