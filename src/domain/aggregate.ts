@@ -28,6 +28,11 @@ export interface EventFacts {
   data: Record<string, unknown>
 }
 
+/** A value a dimension may take (a missing one counts as null). */
+function isDimValue(v: unknown): boolean {
+  return v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+}
+
 /** Dimension-value combinations `ViewProgram.dimsKey` remembers before it starts over. */
 export const DIMS_KEYS_KEPT = 100_000
 
@@ -76,7 +81,7 @@ export class ViewProgram {
   problemWith(data: Record<string, unknown>): { field: string; message: string } | null {
     for (const dim of this.view.dimensions) {
       const v = data[dim]
-      if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      if (!isDimValue(v)) {
         return { field: `data.${dim}`, message: `dimension ${dim} of view ${this.name} must be a string, number, boolean or null` }
       }
     }
@@ -109,13 +114,13 @@ export class ViewProgram {
     let node = this.#keys
     for (let i = 0; i < last; i++) {
       const v = data[dims[i] as string]
-      if (v !== null && v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return this.buildDimsKey(data)
+      if (!isDimValue(v)) return this.buildDimsKey(data)
       let next = node.get(v) as Map<unknown, unknown> | undefined
       if (next === undefined) node.set(v, (next = new Map()))
       node = next
     }
     const v = data[dims[last] as string]
-    if (v !== null && v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return this.buildDimsKey(data)
+    if (!isDimValue(v)) return this.buildDimsKey(data)
     let key = node.get(v) as string | undefined
     if (key === undefined) {
       key = this.buildDimsKey(data)

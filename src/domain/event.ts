@@ -71,7 +71,8 @@ export function acceptEvent(raw: unknown, imported: boolean): NewEvent | null {
   return { id, source, type, occurredAt, data: data ?? {}, retracts: (retracts as string | null | undefined) ?? null, receivedAt }
 }
 
-function parseEventFully(raw: unknown, index: number, imported: boolean): ParsedEvent {
+/** Every check of `parseEvent`, each problem listed: for items the fast path did not accept. */
+export function parseEventFully(raw: unknown, index: number, imported: boolean): ParsedEvent {
   const problems: EventProblem[] = []
   const id = isObject(raw) && typeof raw.id === 'string' ? raw.id : undefined
   const problem = (code: EventReason, field: string | undefined, message?: string): void => {

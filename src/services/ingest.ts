@@ -1,6 +1,6 @@
 import { aggregate, applyContribution, cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
-import { acceptEvent, canonicalBody, EventKeyMap, MAX_CLOCK_SKEW_MS, parseEvent, type NewEvent, type StoredEvent } from '../domain/event.js'
+import { acceptEvent, canonicalBody, EventKeyMap, MAX_CLOCK_SKEW_MS, parseEventFully, type NewEvent, type StoredEvent } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError, type EventProblem } from '../errors.js'
 import { dropEmptyCells, readCell, setCell } from '../store/cells.js'
@@ -66,7 +66,7 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   for (let index = 0; index < items.length; index++) {
     let e = acceptEvent(items[index], imported)
     if (e === null) {
-      const parsed = parseEvent(items[index], index, imported)
+      const parsed = parseEventFully(items[index], index, imported)
       if (!parsed.ok) {
         problems.push(...parsed.problems)
         continue
