@@ -1,8 +1,8 @@
 /**
  * Figure 1: library ingest (`Lateview.ingest(batch, { imported: true })`, both views maintained)
  * against raw prepared inserts of the same rows, for time-ordered ids and for random UUIDv4
- * ids. All streams advance together in blocks of batches, so that the machine's noise falls on
- * lateview and its baseline alike.
+ * ids. Within a comparison the streams advance together in blocks of batches, so that the
+ * machine's noise falls on lateview and its baseline alike.
  */
 import type { FixtureEvent } from '../fixtures/generate.js'
 import type { Lateview } from '../src/services/lateview.js'
@@ -40,7 +40,10 @@ export interface IngestVariant {
 }
 
 export interface IngestFigures {
+  /** Events of the time-ordered comparison. */
   events: number
+  /** Events of the UUIDv4 comparison (fewer than `events` only when the budget cut it short). */
+  uuidEvents: number
   batches: number
   /** Whether the run stopped early at --budget (both sides measured on the same prefix). */
   capped: boolean
@@ -92,6 +95,45 @@ const asParsedJson = (events: FixtureEvent[]): FixtureEvent[] => JSON.parse(JSON
 
 const perSec = (s: Stream) => ({ eventsPerSec: s.events / (s.ms / 1000), ms: s.ms })
 
+/**
+ * Runs one comparison (lateview and its baselines) over the fixture stream, the streams
+ * interleaved in blocks of BLOCK batches. Returns the events sent and whether the budget cut
+ * the run short.
+ */
+async function runComparison(
+  streams: Stream[],
+  sizes: Sizes,
+  budgetMs: number,
+  log: Log,
+  label: string,
+  mapEvents: (events: FixtureEvent[]) => FixtureEvent[],
+): Promise<{ sent: number; capped: boolean }> {
+  const [library, raw] = streams as [Stream, Stream]
+  const days = Math.ceil(sizes.ingestEvents / sizes.perDay) + 3
+  let block: FixtureEvent[][] = []
+  let sent = 0
+  let lastLog = performance.now()
+  const flush = async () => {
+    // Each stream runs the whole block, one after the other: lateview, then its baselines.
+    for (const stream of streams) for (const b of block) await stream.run(b)
+    sent += block.reduce((n, b) => n + b.length, 0)
+    block = []
+    if (performance.now() - lastLog > 15_000) {
+      lastLog = performance.now()
+      log(`  ingest, ${label}: ${sent} events, lateview ${Math.round(library.events / (library.ms / 1000))}/s, raw ${Math.round(raw.events / (raw.ms / 1000))}/s`)
+    }
+  }
+  for (const events of batches(fixtureStream({ perDay: sizes.perDay, days, limit: sizes.ingestEvents }))) {
+    block.push(mapEvents(events))
+    if (block.length === BLOCK) {
+      await flush()
+      if (library.ms > budgetMs) return { sent, capped: true }
+    }
+  }
+  if (block.length > 0) await flush()
+  return { sent, capped: false }
+}
+
 export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: number, log: Log): Promise<IngestFigures> {
   const libTime = await openLateview(backend.location('ingest_time'))
   const libUuid = await openLateview(backend.location('ingest_uuid'))
@@ -106,43 +148,11 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
     const time = { library: libraryStream('library', libTime), raw: rawStream('raw', rawTime), all: rawStream('raw+indexes', rawAll) }
     const uuid = { library: libraryStream('library', libUuid), raw: rawStream('raw', rawUuid) }
 
+    // The two id variants run one after the other, not interleaved: the UUID stores' random
+    // writes (and their writeback) would otherwise fall on whichever stream runs next.
+    const timeRun = await runComparison([time.library, time.raw, time.all], sizes, budgetMs, log, 'time-ordered ids', (events) => events)
     const uuids = new UuidIds()
-    const days = Math.ceil(sizes.ingestEvents / sizes.perDay) + 3
-    let block: Array<{ time: FixtureEvent[]; uuid: FixtureEvent[] }> = []
-    let sent = 0
-    let capped = false
-    let lastLog = performance.now()
-    const flush = async () => {
-      // Each stream runs the whole block, one after the other: lateview, then its baseline.
-      for (const [stream, pick] of [
-        [time.library, 'time'],
-        [time.raw, 'time'],
-        [time.all, 'time'],
-        [uuid.library, 'uuid'],
-        [uuid.raw, 'uuid'],
-      ] as const) {
-        for (const b of block) await stream.run(b[pick])
-      }
-      sent += block.reduce((n, b) => n + b.time.length, 0)
-      block = []
-      if (performance.now() - lastLog > 15_000) {
-        lastLog = performance.now()
-        log(`  ingest: ${sent} events, lateview ${Math.round(time.library.events / (time.library.ms / 1000))}/s, raw ${Math.round(time.raw.events / (time.raw.ms / 1000))}/s`)
-      }
-    }
-    for (const events of batches(fixtureStream({ perDay: sizes.perDay, days, limit: sizes.ingestEvents }))) {
-      // Lateview gets each batch as parsed JSON, the way events reach ingest from HTTP or a
-      // file; like the baseline's rows, it is prepared outside the timed part.
-      block.push({ time: events, uuid: events.map((e) => uuids.map(e)) })
-      if (block.length === BLOCK) {
-        await flush()
-        if (time.library.ms > budgetMs || uuid.library.ms > budgetMs) {
-          capped = true
-          break
-        }
-      }
-    }
-    if (block.length > 0) await flush()
+    const uuidRun = await runComparison([uuid.library, uuid.raw], sizes, budgetMs, log, 'UUIDv4 ids', (events) => events.map((e) => uuids.map(e)))
     for (const sink of sinks.splice(0)) await sink.close()
 
     const alerts = async (lateview: Lateview) =>
@@ -166,9 +176,10 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
       }
     }
     return {
-      events: sent,
+      events: timeRun.sent,
+      uuidEvents: uuidRun.sent,
       batches: time.library.batchMs.length,
-      capped,
+      capped: timeRun.capped || uuidRun.capped,
       timeIds: await variant(time, libTime, 'ingest_time', 'raw_time'),
       uuidIds: await variant(uuid, libUuid, 'ingest_uuid', 'raw_uuid'),
     }

@@ -48,7 +48,7 @@ export function tableRows(engine: EngineName, r: EngineResults): TableRow[] {
     ] as const) {
       const v = r.ingest[key]
       add({
-        figure: `library ingest, ${label}, ${count(r.ingest.events)} events`,
+        figure: `library ingest, ${label}, ${count(key === 'timeIds' ? r.ingest.events : r.ingest.uuidEvents)} events`,
         value: v.library.eventsPerSec,
         unit: 'events/s',
         baseline: v.raw.eventsPerSec,
