@@ -95,6 +95,26 @@ export type ScanRow = Pick<EventsTable, 'seq' | 'source' | 'id' | 'type' | 'occu
 /** Code units whose UTF-16 order differs from the UTF-8 byte order SQLite compares text by. */
 const ORDER_DIFFERS = /[\ud800-\uffff]/
 
+/**
+ * The newest id stored for a source (null: none); `comparable` when it is also the highest in
+ * JavaScript's order, so that an id JavaScript puts above it is not stored.
+ */
+interface NewestId {
+  max: string | null
+  comparable: boolean
+}
+
+/**
+ * Moves a source's known newest id up to `id`, the highest in JavaScript's order of the rows this
+ * connection just committed for it. The highest of all then stays the highest in JavaScript's
+ * order, whatever its code units. An entry not comparable stays as it is: every id is probed.
+ */
+function raiseNewest(known: Map<string, NewestId>, source: string, id: string): void {
+  const t = known.get(source)
+  if (t === undefined || (t.max !== null && !t.comparable)) return
+  if (t.max === null || id > t.max) known.set(source, { max: id, comparable: true })
+}
+
 /** The better-sqlite3 handle behind each Kysely instance this module hands out for SQLite. */
 const sqliteHandles = new WeakMap<object, BetterSqlite3.Database>()
 const scanStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
@@ -366,7 +386,20 @@ function openSqlite(location: string): Engine {
     return stmt
   }
 
+  /**
+   * The newest id stored per source, as `findEvents` last read it or this connection's committed
+   * inserts moved it (an entry is dropped where it cannot be compared in JavaScript). It holds
+   * while no other connection has committed, which PRAGMA data_version tells: its value changes
+   * only for commits of other connections. A value too high is harmless (more ids are probed);
+   * one too low would let a stored id pass as new, and cannot arise: every insert of this
+   * connection goes through `insertEvents`.
+   */
+  const newestIds = { version: -1, bySource: new Map<string, NewestId>() }
+
   class SqliteWriteTx implements WriteTx {
+    /** Per source, the id JavaScript puts highest among this transaction's inserts. */
+    readonly inserted = new Map<string, string>()
+
     constructor(readonly db: Kysely<Schema>) {
       sqliteHandles.set(db, raw)
     }
@@ -382,14 +415,19 @@ function openSqlite(location: string): Engine {
       // is by code point; JavaScript by UTF-16 code unit. Where the newest id has no code unit
       // from U+D800 up, an id JavaScript puts above it is above it by code point too: at the
       // first unit that differs, any larger unit (a surrogate, or U+E000 and up) stands for a
-      // larger code point than one below U+D800. Elsewhere every id is probed.
-      const newest = prepared('select max(id) as id from events where source = ?')
-      const top = new Map<string, { max: string | null; comparable: boolean }>()
+      // larger code point than one below U+D800. Elsewhere every id is probed. The newest ids
+      // are remembered between batches (`newestIds`).
+      const version = prepared('pragma data_version').pluck().get() as number
+      if (version !== newestIds.version) {
+        newestIds.bySource.clear()
+        newestIds.version = version
+      }
+      const top = newestIds.bySource
       const pairs: string[][] = []
       for (const k of keys) {
         let t = top.get(k.source)
         if (t === undefined) {
-          const max = (newest.get(k.source) as { id: string | null }).id
+          const max = (prepared('select max(id) as id from events where source = ?').get(k.source) as { id: string | null }).id
           top.set(k.source, (t = { max, comparable: max !== null && !ORDER_DIFFERS.test(max) }))
         }
         if (t.max === null || (t.comparable && k.id > t.max)) continue
@@ -406,8 +444,11 @@ function openSqlite(location: string): Engine {
       const stmt = prepared(
         'insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
+      const inserted = this.inserted
       for (const r of rows) {
         stmt.run(r.seq, r.source, r.id, r.type, r.occurred_at, r.received_at, r.data, r.retracts, r.target_seq, r.eff_type, r.eff_occurred_at)
+        const high = inserted.get(r.source)
+        if (high === undefined || r.id > high) inserted.set(r.source, r.id)
       }
     }
 
@@ -437,8 +478,10 @@ function openSqlite(location: string): Engine {
           // The connection is held: statements go to better-sqlite3 directly, prepared once.
           prepared('begin immediate').run()
           try {
-            const result = await fn(new SqliteWriteTx(conn))
+            const tx = new SqliteWriteTx(conn)
+            const result = await fn(tx)
             prepared('commit').run()
+            for (const [source, id] of tx.inserted) raiseNewest(newestIds.bySource, source, id)
             return result
           } catch (error) {
             if (raw.inTransaction) prepared('rollback').run()

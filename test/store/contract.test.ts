@@ -100,13 +100,19 @@ for (const factory of await engines()) {
           const prefix = `r${round}-`
           const keep = stored.map((k) => ({ source: prefix + k.source, id: k.id }))
           const ask = [...asked, ...stored.slice(0, 3)].map((k) => ({ source: prefix + k.source, id: k.id }))
-          await engine.write(async (tx) => {
-            const head = await tx.head()
-            await tx.insertEvents(keep.map((k, i) => row(head.seq + i + 1, k.source, k.id)))
-          })
-          const found = await engine.write((tx) => tx.findEvents(ask))
-          const expected = new Set(keep.filter((k) => ask.some((a) => a.source === k.source && a.id === k.id)).map(name))
-          assert.equal(new Set(found.map(name)), expected)
+          const insert = (rows: typeof keep) =>
+            engine.write(async (tx) => {
+              const head = await tx.head()
+              await tx.insertEvents(rows.map((k, i) => row(head.seq + i + 1, k.source, k.id)))
+            })
+          const expected = (stored: typeof keep) => new Set(stored.filter((k) => ask.some((a) => a.source === k.source && a.id === k.id)).map(name))
+          // In two transactions, asked after each: what the store remembers of the first
+          // (its newest id per source) must not hide what the second added.
+          const half = Math.ceil(keep.length / 2)
+          await insert(keep.slice(0, half))
+          assert.equal(new Set((await engine.write((tx) => tx.findEvents(ask))).map(name)), expected(keep.slice(0, half)))
+          await insert(keep.slice(half))
+          assert.equal(new Set((await engine.write((tx) => tx.findEvents(ask))).map(name)), expected(keep))
         }),
         { numRuns: 60 },
       )

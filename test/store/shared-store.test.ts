@@ -1,0 +1,83 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ManualClock } from '../../src/domain/clock.js'
+import { ingest } from '../../src/services/ingest.js'
+import { compileViews } from '../../src/services/view-files.js'
+import { openEngine, type Engine } from '../../src/store/engine.js'
+import { getEvent, headSeq } from '../../src/store/events.js'
+import type { EventsTable } from '../../src/store/schema.js'
+import { at, rejection, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
+import { storeLocations } from '../helpers/store-locations.js'
+
+const T0 = at('2026-11-27T00:00:00Z')
+const programs = compileViews(shippedViews())
+
+function row(seq: number, id: string): EventsTable {
+  const occurred = at('2026-11-25T10:00:00+08:00')
+  const data = JSON.stringify({ store: '001', channel: 'pos', amount: 1 })
+  return { seq, source: 'store-001', id, type: 'sale', occurred_at: occurred, received_at: T0, data, retracts: null, target_seq: null, eff_type: 'sale', eff_occurred_at: occurred }
+}
+
+/**
+ * Two engines over one store, as two processes (a server and a CLI import) would hold it: what
+ * one writes, the other recognises, whatever it remembered of the store before.
+ */
+for (const location of await storeLocations()) {
+  const test = suite(`store shared by two engines (${location.name})`)
+
+  const pair = (body: (a: Engine, b: Engine, clock: ManualClock) => Promise<void>) => async () => {
+    const where = location.next()
+    const a = await openEngine(where)
+    const b = await openEngine(where)
+    try {
+      await body(a, b, new ManualClock(T0))
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  }
+  const put = (engine: Engine, clock: ManualClock, events: RawEvent[]) => ingest(engine, programs, clock, events)
+
+  test.after(async () => {
+    await location.cleanup()
+  })
+
+  test(
+    'an id the other engine stored above the newest this one saw is a duplicate here, or a conflict',
+    pair(async (a, b, clock) => {
+      assert.equal((await put(a, clock, [sale('e1', 1), sale('e2', 2)])).accepted, 2)
+      assert.equal((await put(b, clock, [sale('e3', 3)])).accepted, 1)
+      const again = await put(a, clock, [sale('e3', 3), sale('e4', 4)])
+      assert.equal([again.accepted, again.duplicates, again.firstSeq, again.lastSeq], [1, 1, 4, 4])
+      const error = await rejection(() => put(a, clock, [sale('e3', 30)]), 'LV_ERR_EVENT_CONFLICT')
+      assert.equal(error.details, { source: 'store-001', id: 'e3', index: 0 })
+      // And the other way round: b learns of a's e4.
+      const back = await put(b, clock, [sale('e4', 4), sale('e5', 5)])
+      assert.equal([back.accepted, back.duplicates, back.firstSeq], [1, 1, 5])
+      assert.is(await headSeq(a.db), 5)
+    }),
+  )
+
+  test(
+    'a rolled back insert leaves nothing behind: the same id is new afterwards',
+    pair(async (a, _b, clock) => {
+      assert.equal((await put(a, clock, [sale('e1', 1)])).accepted, 1)
+      let thrown: unknown = null
+      try {
+        await a.write(async (tx) => {
+          await tx.insertEvents([row(2, 'e9')])
+          throw new Error('abandoned')
+        })
+      } catch (error) {
+        thrown = error
+      }
+      assert.instance(thrown, Error)
+      assert.equal(await a.write((tx) => tx.findEvents([{ source: 'store-001', id: 'e9' }])), [])
+      assert.is(await getEvent(a.db, 'store-001', 'e9'), null)
+      const r = await put(a, clock, [sale('e9', 9), sale('e1', 1)])
+      assert.equal([r.accepted, r.duplicates, r.firstSeq], [1, 1, 2])
+    }),
+  )
+
+  test.run()
+}
