@@ -10,7 +10,7 @@ import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from '../domain/alerts.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
 import { markDirty } from '../store/revisions.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
-import type { AlertsTable, EventsTable } from '../store/schema.js'
+import type { AlertsTable } from '../store/schema.js'
 
 export interface IngestOptions {
   /** Admin import: keep each event's `receivedAt` (non-decreasing, not before the store's newest). */
@@ -117,7 +117,7 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
     const accepted = await admit(tx, fresh, unique, stored, head, imported ? null : Math.max(now, head.receivedAt))
     const alerts: AlertDocument[] = []
     if (accepted.length > 0) {
-      await tx.insertEvents(accepted.map(toRow))
+      await tx.insertEvents(accepted)
       const { closed, periods } = await updateRealtime(tx, programs, accepted)
       alerts.push(...(await ingestAlerts(tx, programs, accepted, periods, closed)))
     }
@@ -187,23 +187,6 @@ function retractionProblem(
   if (alreadyVoided.has(t.seq) || voided.has(t.seq)) return { code: 'LV_EVENT_ALREADY_RETRACTED', message: `${JSON.stringify(event.retracts)} is already retracted` }
   a.target = { seq: t.seq, type: t.type, occurredAt: t.occurredAt, data: t.data }
   return null
-}
-
-function toRow(a: Accepted): EventsTable {
-  const e = a.event
-  return {
-    seq: a.seq,
-    source: e.source,
-    id: e.id,
-    type: e.type,
-    occurred_at: e.occurredAt,
-    received_at: a.receivedAt,
-    data: JSON.stringify(e.data),
-    retracts: e.retracts,
-    target_seq: a.target?.seq ?? null,
-    eff_type: a.target?.type ?? e.type,
-    eff_occurred_at: a.target?.occurredAt ?? e.occurredAt,
-  }
 }
 
 /**

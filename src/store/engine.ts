@@ -18,7 +18,7 @@ import {
 } from 'kysely'
 import pg from 'pg'
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
-import type { StoredEvent } from '../domain/event.js'
+import type { NewEvent, StoredEvent } from '../domain/event.js'
 import { LateviewError } from '../errors.js'
 import { migrations } from './migrations.js'
 import { SLOT_COLUMNS, type CellsTable, type EventsTable, type Schema } from './schema.js'
@@ -45,6 +45,36 @@ export interface Head {
   receivedAt: number
 }
 
+/**
+ * An event as ingest admits it: its seq and receivedAt, and for a retraction the event it voids
+ * (whose type and occurrence it counts under).
+ */
+export interface AppendedEvent {
+  seq: number
+  receivedAt: number
+  event: Pick<NewEvent, 'source' | 'id' | 'type' | 'occurredAt' | 'data' | 'retracts'>
+  target: { seq: number; type: string; occurredAt: number } | null
+}
+
+/** The events-table row of an appended event. */
+export function eventRow(a: AppendedEvent): EventsTable {
+  const e = a.event
+  const t = a.target
+  return {
+    seq: a.seq,
+    source: e.source,
+    id: e.id,
+    type: e.type,
+    occurred_at: e.occurredAt,
+    received_at: a.receivedAt,
+    data: JSON.stringify(e.data),
+    retracts: e.retracts,
+    target_seq: t === null ? null : t.seq,
+    eff_type: t === null ? e.type : t.type,
+    eff_occurred_at: t === null ? e.occurredAt : t.occurredAt,
+  }
+}
+
 /** A cell's new absolute state or its change, as upserted into `cells`. */
 export interface CellWrite {
   period: string
@@ -58,7 +88,8 @@ export interface WriteTx {
   head(): Promise<Head>
   /** Stored events with these (source, id) keys. */
   findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]>
-  insertEvents(rows: EventsTable[]): Promise<void>
+  /** Appends admitted events (their seqs above the head, increasing). */
+  insertEvents(events: readonly AppendedEvent[]): Promise<void>
   /** Adds changes to cells (sums add, min/max combine), creating missing cells. */
   addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void>
 }
@@ -440,15 +471,20 @@ function openSqlite(location: string): Engine {
       return (stmt.all(JSON.stringify(pairs)) as EventsTable[]).map(rowToEvent)
     }
 
-    async insertEvents(rows: EventsTable[]): Promise<void> {
+    async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
       const stmt = prepared(
         'insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       const inserted = this.inserted
-      for (const r of rows) {
-        stmt.run(r.seq, r.source, r.id, r.type, r.occurred_at, r.received_at, r.data, r.retracts, r.target_seq, r.eff_type, r.eff_occurred_at)
-        const high = inserted.get(r.source)
-        if (high === undefined || r.id > high) inserted.set(r.source, r.id)
+      // Bound straight from the event: no row object per event.
+      for (const a of events) {
+        const e = a.event
+        const t = a.target
+        const data = JSON.stringify(e.data)
+        if (t === null) stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt)
+        else stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, t.seq, t.type, t.occurredAt)
+        const high = inserted.get(e.source)
+        if (high === undefined || e.id > high) inserted.set(e.source, e.id)
       }
     }
 
@@ -636,7 +672,8 @@ async function openPostgres(location: string): Promise<Engine> {
       return found
     }
 
-    async insertEvents(rows: EventsTable[]): Promise<void> {
+    async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
+      const rows = events.map(eventRow)
       for (let i = 0; i < rows.length; i += 2000) {
         await this.db.insertInto('events').values(rows.slice(i, i + 2000)).execute()
       }

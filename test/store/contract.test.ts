@@ -7,11 +7,10 @@ import { parseViewDefinition } from '../../src/domain/view.js'
 import { ingest } from '../../src/services/ingest.js'
 import { compileViews } from '../../src/services/view-files.js'
 import { putViewState, readCells } from '../../src/store/cells.js'
-import type { Engine } from '../../src/store/engine.js'
+import type { AppendedEvent, Engine } from '../../src/store/engine.js'
 import { migrations } from '../../src/store/migrations.js'
 import { allVoided, getEvent, headSeq, periodEvents, retractedAmong, retractionOf, scanEvents } from '../../src/store/events.js'
 import { cutoffAt } from '../../src/store/revisions.js'
-import type { EventsTable } from '../../src/store/schema.js'
 import { engines } from '../helpers/engines.js'
 import { at, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
 
@@ -52,21 +51,10 @@ async function seqsAndTimes(engine: Engine): Promise<Array<[number, string, numb
   return rows.map((r) => [r.seq, r.id, r.received_at])
 }
 
-function row(seq: number, source: string, id: string, over: Partial<EventsTable> = {}): EventsTable {
-  return {
-    seq,
-    source,
-    id,
-    type: 'sale',
-    occurred_at: at('2026-11-25T10:00:00+08:00'),
-    received_at: T0,
-    data: JSON.stringify({ store: '001', channel: 'pos', amount: 1 }),
-    retracts: null,
-    target_seq: null,
-    eff_type: 'sale',
-    eff_occurred_at: at('2026-11-25T10:00:00+08:00'),
-    ...over,
-  }
+/** A sale appended as ingest would append it, received at T0 unless `receivedAt` says otherwise. */
+function row(seq: number, source: string, id: string, receivedAt = T0): AppendedEvent {
+  const event = { source, id, type: 'sale', occurredAt: at('2026-11-25T10:00:00+08:00'), data: { store: '001', channel: 'pos', amount: 1 }, retracts: null }
+  return { seq, receivedAt, event, target: null }
 }
 
 for (const factory of await engines()) {
@@ -123,7 +111,7 @@ for (const factory of await engines()) {
     'the cutoff of an instant is the last seq received by it',
     fresh(async (engine) => {
       const times = [T0, T0, T0 + 5, T0 + 9, T0 + 9, T0 + 20]
-      await engine.write((tx) => tx.insertEvents(times.map((t, i) => row(i + 1, 's', `e${i}`, { received_at: t }))))
+      await engine.write((tx) => tx.insertEvents(times.map((t, i) => row(i + 1, 's', `e${i}`, t))))
       const cut = async (t: number) => cutoffAt(engine.db, t)
       assert.equal(await cut(T0 - 1), { seq: 0, receivedAt: null })
       assert.equal(await cut(T0), { seq: 2, receivedAt: T0 })

@@ -3,19 +3,17 @@ import * as assert from 'uvu/assert'
 import { ManualClock } from '../../src/domain/clock.js'
 import { ingest } from '../../src/services/ingest.js'
 import { compileViews } from '../../src/services/view-files.js'
-import { openEngine, type Engine } from '../../src/store/engine.js'
+import { openEngine, type AppendedEvent, type Engine } from '../../src/store/engine.js'
 import { getEvent, headSeq } from '../../src/store/events.js'
-import type { EventsTable } from '../../src/store/schema.js'
 import { at, rejection, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
 import { storeLocations } from '../helpers/store-locations.js'
 
 const T0 = at('2026-11-27T00:00:00Z')
 const programs = compileViews(shippedViews())
 
-function row(seq: number, id: string): EventsTable {
-  const occurred = at('2026-11-25T10:00:00+08:00')
-  const data = JSON.stringify({ store: '001', channel: 'pos', amount: 1 })
-  return { seq, source: 'store-001', id, type: 'sale', occurred_at: occurred, received_at: T0, data, retracts: null, target_seq: null, eff_type: 'sale', eff_occurred_at: occurred }
+function row(seq: number, id: string): AppendedEvent {
+  const event = { source: 'store-001', id, type: 'sale', occurredAt: at('2026-11-25T10:00:00+08:00'), data: { store: '001', channel: 'pos', amount: 1 }, retracts: null }
+  return { seq, receivedAt: T0, event, target: null }
 }
 
 /**
