@@ -165,19 +165,34 @@ export function sourceKind(source: string): string {
 
 /** The ids of one source in an `EventKeyMap`. */
 interface SourceIds<T> {
-  /** The greatest id kept: a greater one cannot be there yet. */
-  last: string | null
-  /** While ids came in ascending order, the ids and values in order; then a map of them. */
-  ids: string[] | null
-  values: T[] | null
-  map: Map<string, T> | null
+  /** Ids in the order they were kept, each above the one before, and their values. */
+  ids: string[]
+  values: T[]
+  /** Ids kept after a greater one (null until there is one), with their values. */
+  others: Map<string, T> | null
+}
+
+/** Where `id` is in the ascending `ids`, or -1. */
+function indexOf(ids: string[], id: string): number {
+  let lo = 0
+  let hi = ids.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const at = ids[mid] as string
+    if (at === id) return mid
+    if (at < id) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
 }
 
 /**
- * A map keyed by (source, id) without building a joined string per event. Ingest claims every
- * event of a batch once, and most producers number their events increasingly: an id above the
- * greatest one kept cannot be there yet, so it needs no lookup, and while a source's ids ascend
- * no hash map is built for them at all.
+ * A map keyed by (source, id) without building a joined string per event; values are never
+ * undefined. Ingest claims every event of a batch once, and most producers number their events
+ * increasingly: an id above the greatest one kept cannot be there yet, so it needs no lookup and
+ * is appended to its source's ascending list. An id below it (a retraction, a re-sent event) is
+ * looked for in that list by bisection, then among the few others; no hash map of every id is
+ * ever built.
  */
 export class EventKeyMap<T> {
   readonly #bySource = new Map<string, SourceIds<T>>()
@@ -188,65 +203,73 @@ export class EventKeyMap<T> {
   }
 
   #source(source: string): SourceIds<T> {
-    let ids = this.#bySource.get(source)
-    if (!ids) this.#bySource.set(source, (ids = { last: null, ids: [], values: [], map: null }))
-    return ids
+    let s = this.#bySource.get(source)
+    if (!s) this.#bySource.set(source, (s = { ids: [], values: [], others: null }))
+    return s
   }
 
-  #map(s: SourceIds<T>): Map<string, T> {
-    if (s.map === null) {
-      const ids = s.ids as string[]
-      const values = s.values as T[]
-      s.map = new Map()
-      for (let i = 0; i < ids.length; i++) s.map.set(ids[i] as string, values[i] as T)
-      s.ids = s.values = null
-    }
-    return s.map
+  /** The value kept for `id` in `s`. */
+  #find(s: SourceIds<T>, id: string): T | undefined {
+    const ids = s.ids
+    const n = ids.length
+    // Every id kept, in the list or among the others, is at most the list's last.
+    if (n === 0 || id > (ids[n - 1] as string)) return undefined
+    const i = indexOf(ids, id)
+    if (i >= 0) return s.values[i]
+    return s.others === null ? undefined : s.others.get(id)
   }
 
   get(source: string, id: string): T | undefined {
     const s = this.#bySource.get(source)
-    return s ? this.#map(s).get(id) : undefined
+    return s ? this.#find(s, id) : undefined
   }
 
   has(source: string, id: string): boolean {
-    const s = this.#bySource.get(source)
-    return s ? this.#map(s).has(id) : false
+    return this.get(source, id) !== undefined
   }
 
   set(source: string, id: string, value: T): void {
     const s = this.#source(source)
-    const map = this.#map(s)
-    if (!map.has(id)) this.#size++
-    map.set(id, value)
-    if (s.last === null || id > s.last) s.last = id
+    const ids = s.ids
+    const n = ids.length
+    if (n === 0 || id > (ids[n - 1] as string)) {
+      ids.push(id)
+      s.values.push(value)
+      this.#size++
+      return
+    }
+    const i = indexOf(ids, id)
+    if (i >= 0) {
+      s.values[i] = value
+      return
+    }
+    const others = (s.others ??= new Map())
+    if (!others.has(id)) this.#size++
+    others.set(id, value)
   }
 
   /** The value already kept for (source, id), or undefined after keeping `value` for it. */
   claim(source: string, id: string, value: T): T | undefined {
     const s = this.#source(source)
-    if (s.last === null || id > s.last) {
-      s.last = id
-      if (s.map !== null) s.map.set(id, value)
-      else {
-        ;(s.ids as string[]).push(id)
-        ;(s.values as T[]).push(value)
-      }
+    const ids = s.ids
+    const n = ids.length
+    if (n === 0 || id > (ids[n - 1] as string)) {
+      ids.push(id)
+      s.values.push(value)
       this.#size++
       return undefined
     }
-    const map = this.#map(s)
-    const found = map.get(id)
+    const found = this.#find(s, id)
     if (found !== undefined) return found
-    map.set(id, value)
+    ;(s.others ??= new Map()).set(id, value)
     this.#size++
     return undefined
   }
 
   *values(): IterableIterator<T> {
     for (const s of this.#bySource.values()) {
-      if (s.map !== null) yield* s.map.values()
-      else yield* s.values as T[]
+      yield* s.values
+      if (s.others !== null) yield* s.others.values()
     }
   }
 }
