@@ -52,7 +52,7 @@ export interface BenchOptions {
 export const ROOT = join(import.meta.dirname, '..')
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
 
-const FULL: Sizes = { perDay: 10_000, ingestEvents: 1_000_000, httpEvents: 1_000_000, smallDays: 10, largeDays: 500, requests: 2000, warmup: 200, consolidateDays: 10, asOfRepeats: 15 }
+const FULL: Sizes = { perDay: 10_000, ingestEvents: 1_000_000, httpEvents: 1_000_000, smallDays: 10, largeDays: 500, requests: 10_000, warmup: 200, consolidateDays: 10, asOfRepeats: 15 }
 const QUICK: Sizes = { perDay: 10_000, ingestEvents: 100_000, httpEvents: 100_000, smallDays: 2, largeDays: 20, requests: 600, warmup: 60, consolidateDays: 5, asOfRepeats: 7 }
 /**
  * PostgreSQL is reported for comparison only, so its stores are smaller: a full run on it

@@ -176,7 +176,7 @@ export async function measureLatest(backend: Backend, small: ReadStore, large: R
     timeServer(floor, 'floor')
     targets.push({ name: 'floor', base: await listen(floor), paths: ['/floor/x'] })
 
-    const task: LatencyTask = { kind: 'latency', targets, requests: sizes.requests, warmup: sizes.warmup, block: 100, seed: 7 }
+    const task: LatencyTask = { kind: 'latency', targets, requests: sizes.requests, warmup: sizes.warmup, block: 10, seed: 7 }
     // Loading the stores and closing their periods left much garbage; collecting it is not part of a read.
     collectGarbage()
     const report = await runClient<LatencyReport>(task)
