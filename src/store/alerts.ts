@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { AlertKind, NewAlert } from '../domain/alerts.js'
+import { marks, queryRows } from './engine.js'
 import type { AlertsTable, DeliveriesTable, DeliveryAttemptsTable, Schema, WebhooksTable } from './schema.js'
 
 function newId(prefix: string): string {
@@ -10,7 +11,7 @@ function newId(prefix: string): string {
 /** Queues a delivery of an alert (or its resolution) to every live subscription that wants its kind. */
 async function fanOut(db: Kysely<Schema>, alerts: AlertsTable[], event: DeliveriesTable['event'], now: number): Promise<void> {
   if (alerts.length === 0) return
-  const hooks = await db.selectFrom('webhooks').selectAll().where('disabled_at', 'is', null).where('deleted_at', 'is', null).execute()
+  const hooks = await queryRows<WebhooksTable>(db, 'select * from webhooks where disabled_at is null and deleted_at is null')
   const rows: DeliveriesTable[] = []
   for (const hook of hooks) {
     const kinds = hook.kinds === null ? null : (JSON.parse(hook.kinds) as string[])
@@ -46,10 +47,11 @@ export async function raiseAlerts(db: Kysely<Schema>, alerts: NewAlert[], now: n
   const keys = alerts.map((a) => a.onceKey).filter((k): k is string => k !== undefined)
   const seen = new Set<string>()
   for (let i = 0; i < keys.length; i += 500) {
-    const rows = await db.selectFrom('alerts').select('once_key').where('once_key', 'in', keys.slice(i, i + 500)).execute()
+    const chunk = keys.slice(i, i + 500)
+    const rows = await queryRows<{ once_key: string | null }>(db, `select once_key from alerts where once_key in (${marks(chunk.length)})`, chunk)
     for (const r of rows) if (r.once_key) seen.add(r.once_key)
   }
-  const last = await db.selectFrom('alerts').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst()
+  const [last] = await queryRows<{ id: number }>(db, 'select id from alerts order by id desc limit 1')
   let id = last?.id ?? 0
   const rows: AlertsTable[] = []
   for (const a of alerts) {
@@ -70,7 +72,20 @@ export async function raiseAlerts(db: Kysely<Schema>, alerts: NewAlert[], now: n
       once_key: a.onceKey ?? null,
     })
   }
-  for (let i = 0; i < rows.length; i += 500) await db.insertInto('alerts').values(rows.slice(i, i + 500)).execute()
+  for (const r of rows) {
+    await queryRows(db, 'insert into alerts (id, kind, status, view, period, source, created_at, resolved_at, data, once_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+      r.id,
+      r.kind,
+      r.status,
+      r.view,
+      r.period,
+      r.source,
+      r.created_at,
+      r.resolved_at,
+      r.data,
+      r.once_key,
+    ])
+  }
   await fanOut(db, rows, 'raised', now)
   return rows
 }
@@ -86,9 +101,8 @@ export async function resolveAlerts(db: Kysely<Schema>, ids: number[], at: numbe
 
 /** Firing MissingData alerts, optionally of one view. */
 export async function firingMissingData(db: Kysely<Schema>, view?: string): Promise<AlertsTable[]> {
-  let q = db.selectFrom('alerts').selectAll().where('kind', '=', 'MissingData').where('status', '=', 'firing')
-  if (view) q = q.where('view', '=', view)
-  return q.execute()
+  const firing = "select * from alerts where kind = 'MissingData' and status = 'firing'"
+  return view ? queryRows<AlertsTable>(db, `${firing} and view = ?`, [view]) : queryRows<AlertsTable>(db, firing)
 }
 
 export interface AlertQuery {

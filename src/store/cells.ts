@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
-import type { WriteTx } from './engine.js'
+import { marks, queryRows, type WriteTx } from './engine.js'
 import { SLOT_COLUMNS, type CellsTable, type Schema } from './schema.js'
 
 export interface StoredCell {
@@ -27,7 +27,7 @@ export async function readCells(db: Kysely<Schema>, program: ViewProgram, from?:
 
 /** One Realtime cell, or null. */
 export async function readCell(db: Kysely<Schema>, program: ViewProgram, period: string, dimsKey: string): Promise<CellState | null> {
-  const row = await db.selectFrom('cells').selectAll().where('view', '=', program.name).where('period', '=', period).where('dims_key', '=', dimsKey).executeTakeFirst()
+  const [row] = await queryRows<CellsTable>(db, 'select * from cells where view = ? and period = ? and dims_key = ?', [program.name, period, dimsKey])
   return row ? toCell(row, program.ops.length).state : null
 }
 
@@ -47,12 +47,8 @@ export async function setCell(tx: WriteTx, program: ViewProgram, period: string,
 /** Removes cells left with no events (after retractions), so they read as absent. */
 export async function dropEmptyCells(tx: WriteTx, program: ViewProgram, periods: string[]): Promise<void> {
   for (let i = 0; i < periods.length; i += 500) {
-    await tx.db
-      .deleteFrom('cells')
-      .where('view', '=', program.name)
-      .where('period', 'in', periods.slice(i, i + 500))
-      .where('event_count', '=', 0)
-      .execute()
+    const chunk = periods.slice(i, i + 500)
+    await queryRows(tx.db, `delete from cells where view = ? and period in (${marks(chunk.length)}) and event_count = 0`, [program.name, ...chunk])
   }
 }
 

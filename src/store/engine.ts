@@ -2,11 +2,13 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import {
+  CompiledQuery,
   DEFAULT_MIGRATION_LOCK_TABLE,
   DEFAULT_MIGRATION_TABLE,
   Kysely,
   Migrator,
   PostgresDialect,
+  SqliteAdapter,
   SqliteDialect,
   sql,
   type DatabaseIntrospector,
@@ -149,6 +151,36 @@ function raiseNewest(known: Map<string, NewestId>, source: string, id: string): 
 /** The better-sqlite3 handle behind each Kysely instance this module hands out for SQLite. */
 const sqliteHandles = new WeakMap<object, BetterSqlite3.Database>()
 const scanStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
+
+const smallStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
+
+/** `?, ?, …`: n parameters, for an `in` list. */
+export function marks(n: number): string {
+  return n === 1 ? '?' : `?${', ?'.repeat(n - 1)}`
+}
+
+/**
+ * Runs a small statement written once for both engines, its parameters as `?` (none inside a
+ * literal), and returns its rows. On SQLite the statement is prepared once per connection and
+ * run directly: Kysely builds and compiles a query on every call, which costs more than running
+ * the small queries of every ingest batch. On PostgreSQL it goes through Kysely's driver, the
+ * parameters numbered `$1`, `$2`, ….
+ */
+export async function queryRows<R>(db: Kysely<Schema>, text: string, params: readonly unknown[] = []): Promise<R[]> {
+  const raw = sqliteHandles.get(db)
+  if (raw) {
+    let cache = smallStatements.get(raw)
+    if (!cache) smallStatements.set(raw, (cache = new Map()))
+    let stmt = cache.get(text)
+    if (!stmt) cache.set(text, (stmt = raw.prepare(text)))
+    if (stmt.reader) return stmt.all(...params) as R[]
+    stmt.run(...params)
+    return []
+  }
+  let n = 0
+  const numbered = db.getExecutor().adapter instanceof SqliteAdapter ? text : text.replace(/\?/g, () => `$${++n}`)
+  return (await db.executeQuery<R>(CompiledQuery.raw(numbered, [...params]))).rows
+}
 
 /**
  * A scan's statement, prepared once per database and text. Arrays, not objects, from the driver:

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { StoredEvent } from '../domain/event.js'
 import type { PeriodRange } from '../domain/time.js'
-import { forEachEvent, rowToEvent, type ScanRow } from './engine.js'
+import { forEachEvent, marks, queryRows, rowToEvent, type ScanRow } from './engine.js'
 import type { EventsTable, Schema } from './schema.js'
 
 /** One stored event by its (source, id), or null. */
@@ -20,7 +20,8 @@ export async function retractionOf(db: Kysely<Schema>, seq: number): Promise<Sto
 export async function retractedAmong(db: Kysely<Schema>, seqs: number[]): Promise<Set<number>> {
   const found = new Set<number>()
   for (let i = 0; i < seqs.length; i += 500) {
-    const rows = await db.selectFrom('events').select('target_seq').where('target_seq', 'in', seqs.slice(i, i + 500)).execute()
+    const chunk = seqs.slice(i, i + 500)
+    const rows = await queryRows<{ target_seq: number | null }>(db, `select target_seq from events where target_seq in (${marks(chunk.length)})`, chunk)
     for (const r of rows) if (r.target_seq !== null) found.add(r.target_seq)
   }
   return found

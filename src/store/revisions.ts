@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import { emptyCell, type CellState } from '../domain/aggregate.js'
 import type { PeriodStatus } from '../domain/lifecycle.js'
+import { marks, queryRows } from './engine.js'
 import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable, type Schema } from './schema.js'
 
 function stateOf(row: RevisionCellsTable, slotCount: number): CellState {
@@ -102,15 +103,11 @@ export async function markDirty(db: Kysely<Schema>, view: string, firstSeq: Read
   const periods = [...firstSeq.keys()]
   const marked: PeriodsTable[] = []
   for (let i = 0; i < periods.length; i += 500) {
-    const rows = await db.selectFrom('periods').selectAll().where('view', '=', view).where('period', 'in', periods.slice(i, i + 500)).execute()
+    const chunk = periods.slice(i, i + 500)
+    const rows = await queryRows<PeriodsTable>(db, `select * from periods where view = ? and period in (${marks(chunk.length)})`, [view, ...chunk])
     for (const row of rows) {
       if (row.dirty_since_seq !== null) continue
-      await db
-        .updateTable('periods')
-        .set({ dirty_since_seq: firstSeq.get(row.period) as number })
-        .where('view', '=', view)
-        .where('period', '=', row.period)
-        .execute()
+      await queryRows(db, 'update periods set dirty_since_seq = ? where view = ? and period = ?', [firstSeq.get(row.period) as number, view, row.period])
     }
     marked.push(...rows)
   }
