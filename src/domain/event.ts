@@ -228,17 +228,20 @@ export class EventKeyMap<T> {
     return this.get(source, id) !== undefined
   }
 
+  /** Appends `id` to its source's ascending list if it is above every id kept there. */
+  #appended(s: SourceIds<T>, id: string, value: T): boolean {
+    const n = s.ids.length
+    if (n > 0 && !(id > (s.ids[n - 1] as string))) return false
+    s.ids.push(id)
+    s.values.push(value)
+    this.#size++
+    return true
+  }
+
   set(source: string, id: string, value: T): void {
     const s = this.#source(source)
-    const ids = s.ids
-    const n = ids.length
-    if (n === 0 || id > (ids[n - 1] as string)) {
-      ids.push(id)
-      s.values.push(value)
-      this.#size++
-      return
-    }
-    const i = indexOf(ids, id)
+    if (this.#appended(s, id, value)) return
+    const i = indexOf(s.ids, id)
     if (i >= 0) {
       s.values[i] = value
       return
@@ -251,14 +254,7 @@ export class EventKeyMap<T> {
   /** The value already kept for (source, id), or undefined after keeping `value` for it. */
   claim(source: string, id: string, value: T): T | undefined {
     const s = this.#source(source)
-    const ids = s.ids
-    const n = ids.length
-    if (n === 0 || id > (ids[n - 1] as string)) {
-      ids.push(id)
-      s.values.push(value)
-      this.#size++
-      return undefined
-    }
+    if (this.#appended(s, id, value)) return undefined
     const found = this.#find(s, id)
     if (found !== undefined) return found
     ;(s.others ??= new Map()).set(id, value)
