@@ -150,13 +150,25 @@ function raiseNewest(known: Map<string, NewestId>, source: string, id: string): 
 
 /** The better-sqlite3 handle behind each Kysely instance this module hands out for SQLite. */
 const sqliteHandles = new WeakMap<object, BetterSqlite3.Database>()
-const scanStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
+/** Statements prepared once per database, by text (scans' under `arrays:` + text). */
+const keptStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
 
-const smallStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
+/**
+ * The statement of `text`, prepared once per database. `arrays` for scans: arrays, not objects,
+ * from the driver, as building rows in JS is twice as fast for wide scans.
+ */
+function statementOf(raw: BetterSqlite3.Database, text: string, arrays = false): BetterSqlite3.Statement {
+  let cache = keptStatements.get(raw)
+  if (!cache) keptStatements.set(raw, (cache = new Map()))
+  const key = arrays ? `arrays:${text}` : text
+  let stmt = cache.get(key)
+  if (!stmt) cache.set(key, (stmt = arrays ? raw.prepare(text).raw(true) : raw.prepare(text)))
+  return stmt
+}
 
 /** `?, ?, …`: n parameters, for an `in` list. */
 export function marks(n: number): string {
-  return n === 1 ? '?' : `?${', ?'.repeat(n - 1)}`
+  return new Array(n).fill('?').join(', ')
 }
 
 /**
@@ -169,10 +181,7 @@ export function marks(n: number): string {
 export async function queryRows<R>(db: Kysely<Schema>, text: string, params: readonly unknown[] = []): Promise<R[]> {
   const raw = sqliteHandles.get(db)
   if (raw) {
-    let cache = smallStatements.get(raw)
-    if (!cache) smallStatements.set(raw, (cache = new Map()))
-    let stmt = cache.get(text)
-    if (!stmt) cache.set(text, (stmt = raw.prepare(text)))
+    const stmt = statementOf(raw, text)
     if (stmt.reader) return stmt.all(...params) as R[]
     stmt.run(...params)
     return []
@@ -182,21 +191,10 @@ export async function queryRows<R>(db: Kysely<Schema>, text: string, params: rea
   return (await db.executeQuery<R>(CompiledQuery.raw(numbered, [...params]))).rows
 }
 
-/**
- * A scan's statement, prepared once per database and text. Arrays, not objects, from the driver:
- * building rows in JS is twice as fast for wide scans.
- */
-function scanStatement(raw: BetterSqlite3.Database, text: string): BetterSqlite3.Statement {
-  let cache = scanStatements.get(raw)
-  if (!cache) scanStatements.set(raw, (cache = new Map()))
-  let stmt = cache.get(text)
-  if (!stmt) cache.set(text, (stmt = raw.prepare(text).raw(true)))
-  return stmt
-}
 
-function scanSql(scan: EventScan, placeholders: (n: number) => string): { where: string; params: unknown[] } {
+function scanSql(scan: EventScan): { where: string; params: unknown[] } {
   const params: unknown[] = [...scan.types]
-  let where = `eff_type in (${placeholders(scan.types.length)})`
+  let where = `eff_type in (${marks(scan.types.length)})`
   if (scan.range) {
     where += ' and eff_occurred_at >= ? and eff_occurred_at < ?'
     params.push(scan.range.start, scan.range.end)
@@ -222,11 +220,11 @@ export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (
   if (raw && scan.parse && scan.range && scan.unordered) return forEachRangePage(raw, scan, scan.range, visit)
   if (raw && scan.parse) return forEachPage(raw, scan, visit)
   if (raw) {
-    const { where, params } = scanSql(scan, (n) => new Array(n).fill('?').join(', '))
+    const { where, params } = scanSql(scan)
     const columns = `seq, source, type, occurred_at, received_at, data, target_seq${scan.withIds ? ', id, retracts' : ''}`
     // A scan of everything reads the table in rowid order; a period reads its index range.
     const text = `select ${columns} from events${scan.range ? '' : ' not indexed'} where ${where}${scan.unordered ? '' : ' order by seq'}`
-    const stmt = scanStatement(raw, text)
+    const stmt = statementOf(raw, text, true)
     for (const r of stmt.iterate(...params) as IterableIterator<unknown[]>) {
       visit({
         seq: r[0] as number,
@@ -273,7 +271,7 @@ const PAGE_ROWS = 1000
 function forEachPage(raw: BetterSqlite3.Database, scan: EventScan, visit: (row: ScanRow) => void): void {
   // The page's own lower bound replaces afterSeq: given two, SQLite seeks by the first and
   // filters by the second, which would read the window again for every page.
-  const { where, params } = scanSql({ ...scan, afterSeq: undefined }, (n) => new Array(n).fill('?').join(', '))
+  const { where, params } = scanSql({ ...scan, afterSeq: undefined })
   // A page is `[seq, source, type, occurred_at, received_at - occurred_at, data, (target_seq), (id, retracts), ...]`
   // flattened. concat_ws builds each row in one allocation (`||` copies at every step); it skips
   // NULLs, so the nullable columns go through json_quote. Less text is less to build and parse:
@@ -287,7 +285,7 @@ function forEachPage(raw: BetterSqlite3.Database, scan: EventScan, visit: (row: 
     `select count(*), max(seq), '[' || group_concat(concat_ws(',', seq, json_quote(source), ${typeIndex}, occurred_at, received_at - occurred_at, data${extra}), ',') || ']' ` +
     `from (select seq, source, type, occurred_at, received_at, data, target_seq, id, retracts from events${scan.range ? '' : ' not indexed'} ` +
     `where ${where} and seq > ? order by seq limit ${PAGE_ROWS})`
-  const stmt = scanStatement(raw, text)
+  const stmt = statementOf(raw, text, true)
   const types = scan.types
   let after = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
   for (;;) {
@@ -329,14 +327,14 @@ function forEachPage(raw: BetterSqlite3.Database, scan: EventScan, visit: (row: 
  * range for every page.
  */
 function forEachRangePage(raw: BetterSqlite3.Database, scan: EventScan, range: { start: number; end: number }, visit: (row: ScanRow) => void): void {
-  const { where, params } = scanSql({ ...scan, range: undefined }, (n) => new Array(n).fill('?').join(', '))
+  const { where, params } = scanSql({ ...scan, range: undefined })
   const ids = scan.withIds ? ', json_quote(id), json_quote(retracts)' : ''
   const width = scan.withIds ? 10 : 8
   // A page is `[eff_occurred_at, seq, source, type, occurred_at, received_at, target_seq, data, (id, retracts), ...]` flattened.
   const text =
     `select count(*), '[' || group_concat(concat_ws(',', eff_occurred_at, seq, json_quote(source), json_quote(type), occurred_at, received_at, json_quote(target_seq), data${ids}), ',') || ']' ` +
     `from (select * from events where ${where} and eff_occurred_at < ? and (eff_occurred_at, seq) > (?, ?) order by eff_occurred_at, seq limit ${PAGE_ROWS})`
-  const stmt = scanStatement(raw, text)
+  const stmt = statementOf(raw, text, true)
   // The cursor starts just before the range: (start, smallest seq).
   let at = range.start
   let seq = Number.MIN_SAFE_INTEGER
@@ -451,7 +449,7 @@ function openSqlite(location: string): Engine {
 
   /**
    * The newest id stored per source, as `findEvents` last read it or this connection's committed
-   * inserts moved it (an entry is dropped where it cannot be compared in JavaScript). It holds
+   * inserts moved it (see `raiseNewest`). It holds
    * while no other connection has committed, which PRAGMA data_version tells: its value changes
    * only for commits of other connections. A value too high is harmless (more ids are probed);
    * one too low would let a stored id pass as new, and cannot arise: every insert of this
