@@ -13,6 +13,7 @@ export const ERRORS = {
   LV_ERR_PERIOD_MALFORMED: { status: 400, title: 'Period key does not fit the view granularity' },
   LV_ERR_PERIOD_NOT_FOUND: { status: 404, title: 'The period has no published revision' },
   LV_ERR_REVISION_NOT_FOUND: { status: 404, title: 'No such revision of the period' },
+  LV_ERR_PERIOD_NOT_BEGUN: { status: 409, title: 'The period has not begun: there is nothing to report yet' },
   LV_ERR_JOB_NOT_FOUND: { status: 404, title: 'No such job' },
   LV_ERR_CLOCK_NOT_SIMULATED: { status: 403, title: 'This server does not accept a simulated now' },
   LV_ERR_WEBHOOK_URL_INVALID: { status: 400, title: 'The webhook target URL is not allowed' },

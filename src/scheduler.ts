@@ -1,6 +1,5 @@
 import { schedule, type ScheduledTask } from 'node-cron'
 import type { ViewProgram } from './domain/aggregate.js'
-import type { Clock } from './domain/clock.js'
 import { viewSchedule } from './domain/lifecycle.js'
 import type { JobName, JobRunner } from './services/jobs.js'
 
@@ -16,7 +15,7 @@ type Log = (message: string, fields?: Record<string, unknown>) => void
  * task are skipped by node-cron, and the JobRunner queues a manual run behind a scheduled one.
  * Nothing throws out of a task: failures are recorded as job runs.
  */
-export function startScheduler(jobs: JobRunner, programs: ViewProgram[], clock: Clock, log: Log): Scheduler {
+export function startScheduler(jobs: JobRunner, programs: ViewProgram[], log: Log): Scheduler {
   const tasks: ScheduledTask[] = []
   for (const program of programs) {
     for (const [job, expression] of Object.entries(viewSchedule(program)) as Array<[JobName, string]>) {
@@ -24,7 +23,7 @@ export function startScheduler(jobs: JobRunner, programs: ViewProgram[], clock: 
         expression,
         async () => {
           try {
-            const runs = await jobs.run(job, { view: program.name, now: clock.now(), trigger: 'cron' })
+            const runs = await jobs.run(job, { view: program.name, trigger: 'cron' })
             if (runs.length > 0) log('job ran', { job, view: program.name, runs: runs.map((r) => `${r.period}:${r.outcome}${r.revision ? `#${r.revision}` : ''}`) })
           } catch (error) {
             log('job failed', { job, view: program.name, error: (error as Error).message })

@@ -39,10 +39,10 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
     let scheduler: Scheduler | null = null
     if (config.scheduler) {
       // Runs missed while the server was down are published now, then cron takes over.
-      const caughtUp = await lateview.jobs.catchUp(clock.now())
+      const caughtUp = await lateview.jobs.catchUp()
       const published = caughtUp.filter((r) => r.outcome === 'published')
       if (caughtUp.length > 0) app.log.info({ runs: caughtUp.length, published: published.map((r) => `${r.job}:${r.view}:${r.period}#${r.revision}`) }, 'caught up on missed jobs')
-      scheduler = startScheduler(lateview.jobs, lateview.programs, clock, (message, fields) => app.log.info(fields ?? {}, message))
+      scheduler = startScheduler(lateview.jobs, lateview.programs, (message, fields) => app.log.info(fields ?? {}, message))
     }
     let closing: Promise<void> | null = null
     return {

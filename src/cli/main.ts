@@ -125,7 +125,7 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
         const runs = await lateview.jobs.run(job, {
           ...(typeof values.view === 'string' ? { view: values.view } : {}),
           ...(typeof values.period === 'string' ? { period: values.period } : {}),
-          now: now ?? lateview.clock.now(),
+          ...(now !== undefined ? { now } : {}),
           trigger: 'manual',
         })
         out(runs.length === 0 ? `${job}: nothing due` : table(['job', 'view', 'period', 'outcome', 'revision', 'detail', 'ms'], runs.map((r) => [r.job, r.view, r.period, r.outcome, r.revision, r.detail, r.durationMs])))

@@ -1,4 +1,5 @@
 import type { ViewProgram } from '../domain/aggregate.js'
+import type { Clock } from '../domain/clock.js'
 import { dueAt, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
 import { parseDurationMs, toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
@@ -8,6 +9,7 @@ import { dirtyPeriods, jobDone, knownPeriods, periodRow, recordJobRun, type JobO
 import type { JobRunsTable } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import { publishPeriod } from './publish.js'
+import { rangeOrThrow } from './reports.js'
 
 export type JobName = 'flash' | 'consolidate' | 'rebuild' | 'close' | 'sla-watch'
 export const JOB_NAMES: readonly JobName[] = ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch']
@@ -15,9 +17,15 @@ export const JOB_NAMES: readonly JobName[] = ['flash', 'consolidate', 'rebuild',
 export interface JobOptions {
   /** One view, or every view. */
   view?: string
-  /** One period (run even if not yet due), or every period due at `now`. */
+  /** One period (run even if not yet due, but not before it has begun), or every period due at `now`. */
   period?: string
-  now: number
+  /**
+   * A simulated now (replays, demos, tests): each publication covers what was received by then.
+   * Without it the job runs live: due periods are found at the clock's now, and each publication
+   * reads the clock again inside the write lock it publishes under, so that a publication
+   * committed later never knows less than one committed before it.
+   */
+  now?: number
   trigger: Trigger
 }
 
@@ -73,6 +81,7 @@ export class JobRunner {
   constructor(
     private readonly engine: Engine,
     private readonly programs: ReadonlyMap<string, ViewProgram>,
+    private readonly clock: Clock,
   ) {}
 
   /** Where failures are logged. */
@@ -85,9 +94,16 @@ export class JobRunner {
     this.#notify = notify
   }
 
-  /** Runs a job for one or every view; returns the runs recorded. */
+  /**
+   * Runs a job for one or every view; returns the runs recorded. A period asked for by name that
+   * has not begun at now is refused (LV_ERR_PERIOD_NOT_BEGUN): there is nothing to report yet.
+   */
   async run(job: JobName, options: JobOptions): Promise<JobRun[]> {
     const programs = options.view === undefined ? [...this.programs.values()] : [this.program(options.view)]
+    if (options.period !== undefined) {
+      const now = options.now ?? this.clock.now()
+      for (const program of programs) refuseUnbegun(program, options.period, now)
+    }
     const runs: JobRun[] = []
     for (const program of programs) {
       runs.push(...(await this.#serial(`${job}:${program.name}`, () => this.#runView(job, program, options))))
@@ -95,10 +111,10 @@ export class JobRunner {
     return runs
   }
 
-  /** Runs every job that is due at `now` for every view, in life-cycle order: start-up catch-up. */
-  async catchUp(now: number): Promise<JobRun[]> {
+  /** Runs every job that is due for every view, in life-cycle order: start-up catch-up (live, or at a simulated `now`). */
+  async catchUp(now?: number): Promise<JobRun[]> {
     const runs: JobRun[] = []
-    for (const job of ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch'] as const) runs.push(...(await this.run(job, { now, trigger: 'catch-up' })))
+    for (const job of ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch'] as const) runs.push(...(await this.run(job, { ...(now === undefined ? {} : { now }), trigger: 'catch-up' })))
     return runs
   }
 
@@ -121,7 +137,7 @@ export class JobRunner {
   }
 
   async #runView(job: JobName, program: ViewProgram, options: JobOptions): Promise<JobRun[]> {
-    const periods = options.period !== undefined ? [options.period] : await this.#duePeriods(job, program, options.now)
+    const periods = options.period !== undefined ? [options.period] : await this.#duePeriods(job, program, options.now ?? this.clock.now())
     const runs: JobRun[] = []
     for (const period of periods) runs.push(await this.#runPeriod(job, program, period, options))
     return runs
@@ -228,13 +244,15 @@ export class JobRunner {
   async #runPeriod(job: JobName, program: ViewProgram, period: string, options: JobOptions): Promise<JobRun> {
     const started = performance.now()
     const startedAt = Date.now()
+    // Live runs read the clock once they hold the write lock; until then, the clock's now.
+    let now = options.now ?? this.clock.now()
     const record = async (db: Engine['db'], outcome: JobOutcome, revision: number | null, detail: string | null): Promise<JobRun> =>
       jobRunOf(
         await recordJobRun(db, {
           job,
           view: program.name,
           period,
-          now: options.now,
+          now,
           trigger: options.trigger,
           outcome,
           revision,
@@ -246,9 +264,10 @@ export class JobRunner {
     const alerts: AlertDocument[] = []
     try {
       const run = await this.engine.write(async (tx) => {
+        if (options.now === undefined) now = this.clock.now()
         if (job === 'sla-watch') {
           if (options.period === undefined && (await jobDone(tx.db, 'sla-watch', program.name, period))) return record(tx.db, 'skipped', null, 'already watched')
-          const watched = await this.#watchPeriod(tx, program, period, options.now)
+          const watched = await this.#watchPeriod(tx, program, period, now)
           alerts.push(...watched.alerts)
           return record(tx.db, watched.outcome, null, watched.detail)
         }
@@ -284,9 +303,9 @@ export class JobRunner {
             always = true
             break
         }
-        const result = await publishPeriod(tx, program, period, { kind, trigger, now: options.now, always })
+        const result = await publishPeriod(tx, program, period, { kind, trigger, now, always })
         alerts.push(...result.alerts)
-        return record(tx.db, result.outcome, result.revision, `${kind} at cutoff seq ${result.cutoffSeq}`)
+        return record(tx.db, result.outcome, result.revision, result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`)
       })
       if (alerts.length > 0) this.#notify(alerts)
       return run
@@ -296,7 +315,7 @@ export class JobRunner {
       this.#log('job failed', { job, view: program.name, period, error: message })
       const failed: AlertDocument[] = []
       const run = await this.engine.write(async (tx) => {
-        const raised = await raiseAlerts(tx.db, [{ kind: 'JobFailed', view: program.name, period, source: null, data: { job, trigger: options.trigger, now: toIso(options.now), error: message } }], options.now)
+        const raised = await raiseAlerts(tx.db, [{ kind: 'JobFailed', view: program.name, period, source: null, data: { job, trigger: options.trigger, now: toIso(now), error: message } }], now)
         failed.push(...raised.map(alertDocument))
         return record(tx.db, 'failed', null, message)
       })
@@ -306,10 +325,29 @@ export class JobRunner {
   }
 }
 
-/** Publishes a restatement now (an operator releasing held late events, or any manual restatement). */
-export async function restatePeriod(engine: Engine, program: ViewProgram, period: string, now: number): Promise<JobRun> {
+/**
+ * A period asked for by name must have begun at `now`: a report of a period nobody could have
+ * seen yet (a `final` with no events, published months ahead) would be a figure about nothing.
+ */
+function refuseUnbegun(program: ViewProgram, period: string, now: number): void {
+  const range = rangeOrThrow(program, period)
+  if (range.start > now) {
+    throw new LateviewError('LV_ERR_PERIOD_NOT_BEGUN', `period ${period} of view ${program.name} begins at ${toIso(range.start)}, after now (${toIso(now)})`, {
+      view: program.name,
+      period,
+    })
+  }
+}
+
+/**
+ * Publishes a restatement now (an operator releasing held late events, or any manual
+ * restatement). Now is read from the clock inside the write lock, as a live job does.
+ */
+export async function restatePeriod(engine: Engine, program: ViewProgram, period: string, clock: Clock): Promise<JobRun> {
   const started = performance.now()
+  refuseUnbegun(program, period, clock.now())
   return engine.write(async (tx) => {
+    const now = clock.now()
     const state = await periodRow(tx.db, program.name, period)
     const kind: RevisionKind = state?.status === 'final' ? 'restatement' : 'manual'
     const result = await publishPeriod(tx, program, period, { kind, trigger: kind === 'restatement' ? 'restatement' : 'manual', now })
@@ -322,7 +360,7 @@ export async function restatePeriod(engine: Engine, program: ViewProgram, period
         trigger: 'manual',
         outcome: result.outcome,
         revision: result.revision,
-        detail: `${kind} at cutoff seq ${result.cutoffSeq}`,
+        detail: result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`,
         started_at: Date.now(),
         duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       }),

@@ -28,7 +28,7 @@ export class Lateview {
     readonly clock: Clock,
   ) {
     this.views = new Map(programs.map((p) => [p.name, p]))
-    this.jobs = new JobRunner(engine, this.views)
+    this.jobs = new JobRunner(engine, this.views, clock)
     this.jobs.onAlerts((alerts) => this.#emit(alerts))
   }
 
@@ -114,7 +114,7 @@ export class Lateview {
   restate(name: string, period: string) {
     const program = this.view(name)
     rangeOrThrow(program, period)
-    return restatePeriod(this.engine, program, period, this.clock.now())
+    return restatePeriod(this.engine, program, period, this.clock)
   }
 
   /** Recomputes every stored revision at its cutoff and compares. */

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import { cellsHash, changedCells, deltaOf, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
-import type { PeriodRange } from '../domain/time.js'
+import { toIso, type PeriodRange } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
 import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
@@ -19,9 +19,11 @@ export interface PublishOptions {
 }
 
 export interface PublishResult {
-  outcome: 'published' | 'unchanged'
+  outcome: 'published' | 'unchanged' | 'skipped'
   revision: number | null
   cutoffSeq: number
+  /** Why nothing was published, for a skipped run. */
+  detail?: string
   /** Totals before and after, for alerts about revised figures. */
   previousRevision: number | null
   /** ReportRevised, when a period that already had a revision got a new one. */
@@ -31,20 +33,31 @@ export interface PublishResult {
 /**
  * Publishes `Report(V, P, K)` for K = the last seq received at or before `now`, as the next
  * revision of the period, unless it equals the latest revision's figures. Runs inside a write
- * transaction, so K is exact and two publishers never interleave.
+ * transaction, so K is exact and two publishers never interleave. Knowledge never goes back: a
+ * K below the latest revision's cutoff (a `now` older than what was already published) publishes
+ * nothing and says so.
  */
 export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: string, options: PublishOptions): Promise<PublishResult> {
   const range = rangeOrThrow(program, period)
   const head = await tx.head()
   const cutoff = options.now >= head.receivedAt ? { seq: head.seq, receivedAt: head.seq === 0 ? null : head.receivedAt } : await cutoffAt(tx.db, options.now)
-  const report = await computeReport(tx.db, program, range, cutoff.seq)
   const latest = await latestRevision(tx.db, program.name, period)
+  if (latest && cutoff.seq < latest.cutoff_seq) {
+    return {
+      outcome: 'skipped',
+      revision: latest.revision,
+      cutoffSeq: cutoff.seq,
+      previousRevision: latest.revision,
+      alerts: [],
+      detail: `knowledge never goes back: cutoff seq ${cutoff.seq} at ${toIso(options.now)} is below revision ${latest.revision}'s cutoff seq ${latest.cutoff_seq}`,
+    }
+  }
+  const report = await computeReport(tx.db, program, range, cutoff.seq)
   const state = await periodRow(tx.db, program.name, period)
   const hash = cellsHash(report.cells)
   const unchanged = latest !== null && latest.hash === hash && latest.view_version === program.view.version
-  const after = unchanged && latest ? Math.max(latest.cutoff_seq, cutoff.seq) : cutoff.seq
   // Nothing can follow the head: the usual live case needs no look at the period's later events.
-  const dirtySince = after >= head.seq ? null : await firstSeqAfter(tx.db, program, range, after)
+  const dirtySince = cutoff.seq >= head.seq ? null : await firstSeqAfter(tx.db, program, range, cutoff.seq)
   if (unchanged && !options.always && latest && state) {
     // Same figures: what was pending is now accounted for, up to this cutoff.
     await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now })

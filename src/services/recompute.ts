@@ -145,10 +145,23 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
       .execute()
     const byName = new Map(views.map((v) => [v.program.name, v]))
     const published = new Map<(typeof views)[number], Map<string, { range: PeriodRange; byCutoff: Map<number, PublishedRevision[]> }>>()
+    // Each period's revisions, in order, must never know less than the one before.
+    const lastCutoff = new Map<string, { revision: number; cutoff: number }>()
     for (const meta of metas) {
       const v = byName.get(meta.view)
       if (!v) continue
       result.revisions++
+      const periodId = `${meta.view}\u0000${meta.period}`
+      const before = lastCutoff.get(periodId)
+      if (before && meta.cutoff_seq < before.cutoff) {
+        result.differences.push({
+          view: meta.view,
+          period: meta.period,
+          revision: meta.revision,
+          problem: `cutoff seq ${meta.cutoff_seq} is below revision ${before.revision}'s cutoff seq ${before.cutoff}: knowledge went back`,
+        })
+      }
+      lastCutoff.set(periodId, { revision: meta.revision, cutoff: meta.cutoff_seq })
       const range = v.program.bucketer.rangeOf(meta.period)
       if (!range) {
         result.differences.push({ view: meta.view, period: meta.period, revision: meta.revision, problem: 'period key no longer fits the view' })

@@ -279,6 +279,27 @@ for (const factory of await engines()) {
     expectProblem(await get(api.app, '/v1/views/daily_revenue/periods/2026-11-02'), 404, 'LV_ERR_PERIOD_NOT_FOUND')
   })
 
+  test('a period that has not begun at now is 409 LV_ERR_PERIOD_NOT_BEGUN for every job and for restate; nothing is written', async ({ api }) => {
+    await given(api.app)
+    for (const name of JOB_NAMES) {
+      assert.equal(expectProblem(await runJob(api.app, name, { view: DR, period: '2027-01-01', now: '2026-05-02T00:00:00Z' }), 409, 'LV_ERR_PERIOD_NOT_BEGUN'), {
+        type: 'urn:lateview:problem:LV_ERR_PERIOD_NOT_BEGUN',
+        title: 'The period has not begun: there is nothing to report yet',
+        status: 409,
+        detail: 'period 2027-01-01 of view daily_revenue begins at 2026-12-31T16:00:00.000Z, after now (2026-05-02T00:00:00.000Z)',
+        code: 'LV_ERR_PERIOD_NOT_BEGUN',
+        instance: `/v1/jobs/${name}`,
+        view: DR,
+        period: '2027-01-01',
+      })
+    }
+    // The clock reads 2026-11-26 12:00Z; in Taipei 2026-11-27 begins at 16:00Z.
+    expectProblem(await post(api.app, {}, { url: '/v1/views/daily_revenue/periods/2026-11-27/restate' }), 409, 'LV_ERR_PERIOD_NOT_BEGUN')
+    expectProblem(await runJob(api.app, 'close', { view: DR, period: '2026-11-27' }), 409, 'LV_ERR_PERIOD_NOT_BEGUN')
+    assert.equal(await runs(api.app), [])
+    expectProblem(await get(api.app, '/v1/views/daily_revenue/periods/2027-01-01'), 404, 'LV_ERR_PERIOD_NOT_FOUND')
+  })
+
   test('without a simulated clock, now is 403 LV_ERR_CLOCK_NOT_SIMULATED; the server clock is used instead', async ({ api }) => {
     await given(api.app)
     const live = await buildApp({ tokens: null, logLevel: 'silent' }, { lateview: api.lateview })

@@ -6,7 +6,7 @@ import type { JobName, JobRun } from '../../src/services/jobs.js'
 import { Lateview } from '../../src/services/lateview.js'
 import type { DiffSide, ReportDocument } from '../../src/services/reports.js'
 import { engines } from '../helpers/engines.js'
-import { at, shippedViews } from '../helpers/ingest-fixtures.js'
+import { at, rejection, shippedViews } from '../helpers/ingest-fixtures.js'
 import { frozen } from '../helpers/lifecycle.js'
 
 const NUM_RUNS = Number(process.env.LATEVIEW_PROPERTY_RUNS ?? 15)
@@ -260,6 +260,11 @@ for (const factory of await engines()) {
         model.deliver(batch)
         for (const { job, period, now } of plan.jobs[b] ?? []) {
           clock.set(now)
+          // A period asked for by name must have begun: nothing of it is written otherwise.
+          if (period !== undefined && (lv.view(VIEW).bucketer.rangeOf(period)?.start as number) > now) {
+            await rejection(() => (job === 'restate' ? lv.restate(VIEW, period) : lv.jobs.run(job, { view: VIEW, period, now, trigger: 'cron' })), 'LV_ERR_PERIOD_NOT_BEGUN')
+            continue
+          }
           if (job === 'restate') await published([await lv.restate(VIEW, period as string)], now)
           else await published(await lv.jobs.run(job, { view: VIEW, ...(period !== undefined ? { period } : {}), now, trigger: 'cron' }), now)
         }

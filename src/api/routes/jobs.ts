@@ -28,13 +28,15 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
       const { job } = request.params
       if (!isJobName(job)) throw new LateviewError('LV_ERR_JOB_NOT_FOUND', `no job ${JSON.stringify(job)}; jobs are ${JOB_NAMES.join(', ')}`)
       const body = request.body ?? {}
-      let now = lateview.clock.now()
+      // Without a simulated now the job runs live: each publication reads the clock inside its lock.
+      let simulated: number | undefined
       if (body.now !== undefined) {
         if (!simulatedClock) throw new LateviewError('LV_ERR_CLOCK_NOT_SIMULATED', 'now may be given only when the server runs with LATEVIEW_SIMULATED_CLOCK=1')
         const at = parseInstant(body.now)
         if (at === null) throw new LateviewError('LV_ERR_BODY_INVALID', `now=${JSON.stringify(body.now)} is not an ISO 8601 instant with an offset or Z`)
-        now = at
+        simulated = at
       }
+      const now = simulated ?? lateview.clock.now()
       if (body.view !== undefined) lateview.view(body.view)
       if (body.period !== undefined) {
         if (body.view === undefined) throw new LateviewError('LV_ERR_BODY_INVALID', 'a period needs a view')
@@ -43,7 +45,7 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
       const runs = await lateview.jobs.run(job, {
         ...(body.view !== undefined ? { view: body.view } : {}),
         ...(body.period !== undefined ? { period: body.period } : {}),
-        now,
+        ...(simulated !== undefined ? { now: simulated } : {}),
         trigger: 'manual',
       })
       return { job, now: new Date(now).toISOString(), runs }
