@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/domain/clock.js'
 import { Lateview } from '../../src/services/lateview.js'
 import { cellsHash, totalsOf } from '../../src/domain/lifecycle.js'
 import { computeReport, rangeOrThrow } from '../../src/services/reports.js'
+import type { Engine } from '../../src/store/engine.js'
 import { insertRevision, revisionCells } from '../../src/store/revisions.js'
 import { engines } from '../helpers/engines.js'
 import { at, rejection, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
@@ -98,6 +99,44 @@ for (const factory of await engines()) {
         ['rebuild', 'cron', 'published', 2],
       ])
     }),
+  )
+
+  test(
+    'a live job reads the clock inside its lock: a restatement committed while it waited cannot be undercut',
+    async () => {
+      const engine = await factory.open()
+      try {
+        // Whatever is set here runs right before the next write transaction starts (once).
+        let meanwhile: (() => Promise<void>) | null = null
+        const racing: Engine = {
+          ...engine,
+          async write(fn) {
+            const first = meanwhile
+            meanwhile = null
+            if (first) await first()
+            return engine.write(fn)
+          },
+        }
+        const clock = new ManualClock(tpe(`${D}T12:00:00`))
+        const lv = await Lateview.fromEngine(racing, views, clock)
+        await arrive(lv, clock, [sold('a', 10, '10:00', `${D}T10:01:00`), sold('b', 20, '11:00', `${D}T11:01:00`)])
+        clock.set(tpe(`${D}T12:00:00`))
+        await lv.restate(REVENUE, D)
+        await arrive(lv, clock, [sold('c', 5, '12:00', `${D}T12:30:00`)])
+        // The rebuild finds D dirty at 12:30; before it holds the lock, another event and a restatement commit at 12:40.
+        meanwhile = async () => {
+          await arrive(lv, clock, [sold('d', 7, '12:10', `${D}T12:40:00`)])
+          await lv.restate(REVENUE, D)
+        }
+        assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, trigger: 'cron' })), [['rebuild', REVENUE, D, 'skipped', 2, 'not dirty']])
+        assert.equal(await cutoffs(lv), [
+          [1, 'manual', 2],
+          [2, 'manual', 4],
+        ])
+      } finally {
+        await engine.close()
+      }
+    },
   )
 
   test(
