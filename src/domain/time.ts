@@ -1,14 +1,28 @@
-import { DateTime, Duration, IANAZone } from 'luxon'
+import { DateTime, Duration, IANAZone, Info, type Zone } from 'luxon'
 
 /** How a view cuts event time into periods. */
 export type Granularity = 'hour' | 'day' | 'week' | 'month'
 
 export const GRANULARITIES: readonly Granularity[] = ['hour', 'day', 'week', 'month']
 
-/** A period's half-open range of UTC epoch milliseconds. */
-export interface PeriodRange {
+/** A half-open interval of UTC epoch milliseconds. */
+export interface Interval {
   start: number
   end: number
+}
+
+/**
+ * The instants of a period: from `start`, its first instant, to `end`, the end (exclusive) of its
+ * last. Clock changes can cut a period in several intervals (a wall-clock hour that happens twice
+ * with another hour in between); only then is `pieces` present: sorted, disjoint, maximal.
+ */
+export interface PeriodRange extends Interval {
+  pieces?: readonly Interval[]
+}
+
+/** A maximal interval of instants that share one period key. */
+export interface PeriodPiece extends Interval {
+  key: string
 }
 
 const KEY_PATTERNS: Record<Granularity, RegExp> = {
@@ -18,8 +32,11 @@ const KEY_PATTERNS: Record<Granularity, RegExp> = {
   month: /^(\d{4})-(\d{2})$/,
 }
 
-const HALF_HOUR = 30 * 60 * 1000
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
 
+/** Whether luxon and Intl know the zone. */
 export function isValidTimeZone(zone: string): boolean {
   return IANAZone.isValidZone(zone)
 }
@@ -52,86 +69,255 @@ export function periodKeyOf(ms: number, zone: string, granularity: Granularity):
 }
 
 /**
- * The instants a period covers. Days are 23 or 25 hours long on DST changes; an hour repeated
- * when clocks fall back is one two-hour period, since its wall-clock key is the same.
- * Returns null for a key that is malformed or names no period of this granularity.
+ * Exactly the instants whose key is `key`: those whose local wall-clock time falls in the
+ * period's wall-clock span. Days are 23 or 25 hours long on DST changes; an hour repeated when
+ * clocks fall back is one period, in one piece or, when another hour comes between its two
+ * occurrences (Pacific/Chatham), in two. Null for a malformed key or one no instant has (an hour
+ * skipped when clocks go forward).
  */
 export function periodRange(key: string, zone: string, granularity: Granularity): PeriodRange | null {
-  const match = KEY_PATTERNS[granularity].exec(key)
-  if (!match) return null
-  const n = match.slice(1).map(Number) as number[]
-  let guess: DateTime
-  switch (granularity) {
-    case 'hour':
-      guess = DateTime.fromObject({ year: n[0], month: n[1], day: n[2], hour: n[3] }, { zone })
-      break
-    case 'day':
-      guess = DateTime.fromObject({ year: n[0], month: n[1], day: n[2] }, { zone }).startOf('day')
-      break
-    case 'week':
-      guess = DateTime.fromObject({ weekYear: n[0], weekNumber: n[1], weekday: 1 }, { zone }).startOf('day')
-      break
-    case 'month':
-      guess = DateTime.fromObject({ year: n[0], month: n[1], day: 1 }, { zone }).startOf('day')
-      break
-  }
-  if (!guess.isValid) return null
-  let start = guess.toMillis()
-  if (periodKeyOf(start, zone, granularity) !== key) return null
-  // An ambiguous wall-clock time may resolve to its later occurrence: walk back to the first.
-  while (periodKeyOf(start - HALF_HOUR, zone, granularity) === key) start -= HALF_HOUR
-  let end: number
-  switch (granularity) {
-    case 'hour': {
-      end = start + HALF_HOUR
-      while (periodKeyOf(end, zone, granularity) === key) end += HALF_HOUR
-      break
-    }
-    case 'day':
-      end = DateTime.fromMillis(start, { zone }).plus({ days: 1 }).startOf('day').toMillis()
-      break
-    case 'week':
-      end = DateTime.fromMillis(start, { zone }).plus({ weeks: 1 }).startOf('day').toMillis()
-      break
-    case 'month':
-      end = DateTime.fromMillis(start, { zone }).plus({ months: 1 }).startOf('month').toMillis()
-      break
-  }
-  return { start, end }
+  const span = wallClockSpan(key, granularity)
+  if (!span) return null
+  const timeline = timelineOf(zone)
+  if (!timeline) return null
+  const pieces = instantsOfWallClock(timeline, span[0], span[1])
+  const first = pieces[0]
+  if (first === undefined) return null
+  if (pieces.length === 1) return first
+  return { start: first.start, end: (pieces[pieces.length - 1] as Interval).end, pieces }
 }
 
-/** The key of the period right after `key`. */
+/** Whether the instant `ms` belongs to the period (inside one of its pieces). */
+export function inPeriod(range: PeriodRange, ms: number): boolean {
+  if (!(ms >= range.start && ms < range.end)) return false
+  const pieces = range.pieces
+  if (pieces === undefined) return true
+  for (const piece of pieces) if (ms < piece.end) return ms >= piece.start
+  return false
+}
+
+/** The intervals of a period: its `pieces`, or the range itself when it is one interval. */
+export function piecesOf(range: PeriodRange): readonly Interval[] {
+  return range.pieces ?? [range]
+}
+
+/** The key of the period that follows `key`: the key at the end of its last piece. */
 export function nextPeriodKey(key: string, zone: string, granularity: Granularity): string | null {
   const range = periodRange(key, zone, granularity)
   return range ? periodKeyOf(range.end, zone, granularity) : null
 }
 
 /**
- * Buckets instants into period keys, remembering the last few ranges: events mostly arrive in
- * time order, so nearly every lookup is two comparisons instead of a time-zone conversion.
+ * The wall-clock span a key names, in local epoch ms (`Date.UTC` of the local fields): an hour,
+ * a day, an ISO week from Monday to Monday, a month from the 1st to the 1st. Null when malformed.
+ */
+function wallClockSpan(key: string, granularity: Granularity): [number, number] | null {
+  const match = KEY_PATTERNS[granularity].exec(key)
+  if (!match) return null
+  const year = Number(match[1])
+  if (granularity === 'week') {
+    const week = Number(match[2])
+    if (week < 1 || week > 53) return null
+    const jan4 = civilMs(year, 1, 4)
+    const monday = jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * DAY + (week - 1) * 7 * DAY
+    // Week 53 exists only when its Thursday is still in the year.
+    if (new Date(monday + 3 * DAY).getUTCFullYear() !== year) return null
+    return [monday, monday + 7 * DAY]
+  }
+  const month = Number(match[2])
+  if (month < 1 || month > 12) return null
+  if (granularity === 'month') return [civilMs(year, month, 1), month === 12 ? civilMs(year + 1, 1, 1) : civilMs(year, month + 1, 1)]
+  const day = Number(match[3])
+  if (day < 1 || day > daysInMonth(year, month)) return null
+  const midnight = civilMs(year, month, day)
+  if (granularity === 'day') return [midnight, midnight + DAY]
+  const hour = Number(match[4])
+  return hour > 23 ? null : [midnight + hour * HOUR, midnight + (hour + 1) * HOUR]
+}
+
+/** Epoch ms of a proleptic Gregorian date at 00:00 UTC. */
+function civilMs(year: number, month: number, day: number): number {
+  if (year >= 100) return Date.UTC(year, month - 1, day)
+  // Date.UTC maps years 0-99 to 1900-1999.
+  return new Date(0).setUTCFullYear(year, month - 1, day)
+}
+
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  return month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number)
+}
+
+/**
+ * Offsets in force over one chunk of time: `offsets[0]` (ms) from the chunk's start, `offsets[i + 1]`
+ * from the instant `at[i]`.
+ */
+interface Chunk {
+  at: number[]
+  offsets: number[]
+}
+
+/** What is known of one zone's offsets over time, filled in chunk by chunk as periods are asked. */
+interface Timeline {
+  zone: Zone
+  /** A text that changes exactly when the offset does, much cheaper than the offset; null for a fixed offset. */
+  probe: ((ms: number) => string) | null
+  chunks: Map<number, Chunk>
+}
+
+/**
+ * Chunks are scanned whole, a probe every `SCAN_STEP`, then bisected to the millisecond where the
+ * offset changes. Two changes less than a step apart that cancel out would go unseen; in tzdb no
+ * zone has had two changes less than six days apart since 1900, so a day leaves a wide margin.
+ */
+const CHUNK_MS = 64 * DAY
+const SCAN_STEP = DAY
+/** Chunks a timeline keeps before it starts over: far more than ever asked, but keys come from requests. */
+const CHUNKS_KEPT = 4096
+/** More than any offset from UTC: the instants of a wall-clock span lie within this of it. */
+const MAX_OFFSET = DAY
+
+const timelines = new Map<string, Timeline | null>()
+
+/** The zone's timeline, or null when luxon does not know the zone. */
+function timelineOf(name: string): Timeline | null {
+  let timeline = timelines.get(name)
+  if (timeline === undefined) {
+    const zone = Info.normalizeZone(name)
+    timeline = null
+    if (zone.isValid) {
+      let probe: ((ms: number) => string) | null = null
+      if (zone.type === 'iana') {
+        const format = new Intl.DateTimeFormat('en-US', { timeZone: zone.name, timeZoneName: 'longOffset' })
+        probe = (ms) => {
+          const text = format.format(ms)
+          return text.slice(text.lastIndexOf('GMT'))
+        }
+      } else if (!zone.isUniversal) probe = (ms) => String(zone.offset(ms))
+      timeline = { zone, probe, chunks: new Map() }
+    }
+    timelines.set(name, timeline)
+  }
+  return timeline
+}
+
+/** The offset luxon applies at `ms`, in ms: keys come from luxon, so ranges must use the same offsets. */
+function offsetAt(zone: Zone, ms: number): number {
+  return Math.round(zone.offset(ms) * MINUTE)
+}
+
+/** The chunk `index` of a timeline with a probe, scanned on first use. */
+function chunkOf(timeline: Timeline, probe: (ms: number) => string, index: number): Chunk {
+  let chunk = timeline.chunks.get(index)
+  if (chunk !== undefined) return chunk
+  const start = index * CHUNK_MS
+  const end = start + CHUNK_MS
+  chunk = { at: [], offsets: [offsetAt(timeline.zone, start)] }
+  let before = start
+  let beforeText = probe(start)
+  for (let t = start + SCAN_STEP; t <= end; t += SCAN_STEP) {
+    const text = probe(t)
+    // Several changes may fall in one step: find each first instant that differs until `t` is reached.
+    while (beforeText !== text) {
+      let lo = before
+      let hi = t
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2)
+        if (probe(mid) === beforeText) lo = mid
+        else hi = mid
+      }
+      // A change right at `end` is the next chunk's starting offset.
+      if (hi >= end) break
+      const offset = offsetAt(timeline.zone, hi)
+      if (offset !== chunk.offsets[chunk.offsets.length - 1]) {
+        chunk.at.push(hi)
+        chunk.offsets.push(offset)
+      }
+      before = hi
+      beforeText = probe(hi)
+    }
+    before = t
+    beforeText = text
+  }
+  if (timeline.chunks.size >= CHUNKS_KEPT) timeline.chunks.clear()
+  timeline.chunks.set(index, chunk)
+  return chunk
+}
+
+/**
+ * The instants t with `from <= t + offset(t) < to` as sorted, disjoint, maximal intervals. Over a
+ * stretch of constant offset o they are [from - o, to - o) cut to the stretch.
+ */
+function instantsOfWallClock(timeline: Timeline, from: number, to: number): Interval[] {
+  const pieces: Interval[] = []
+  const add = (stretchStart: number, stretchEnd: number, offset: number): void => {
+    const start = Math.max(stretchStart, from - offset)
+    const end = Math.min(stretchEnd, to - offset)
+    if (start >= end) return
+    const last = pieces[pieces.length - 1]
+    // Adjacent stretches (across a chunk boundary, or a change that moves no key) make one piece.
+    if (last !== undefined && last.end === start) last.end = end
+    else pieces.push({ start, end })
+  }
+  const probe = timeline.probe
+  if (probe === null) {
+    add(-Infinity, Infinity, offsetAt(timeline.zone, from))
+    return pieces
+  }
+  const last = Math.floor((to + MAX_OFFSET - 1) / CHUNK_MS)
+  for (let index = Math.floor((from - MAX_OFFSET) / CHUNK_MS); index <= last; index++) {
+    const { at, offsets } = chunkOf(timeline, probe, index)
+    let stretchStart = index * CHUNK_MS
+    for (let i = 0; i < at.length; i++) {
+      add(stretchStart, at[i] as number, offsets[i] as number)
+      stretchStart = at[i] as number
+    }
+    add(stretchStart, (index + 1) * CHUNK_MS, offsets[at.length] as number)
+  }
+  return pieces
+}
+
+/**
+ * Buckets instants into period keys, remembering the last few pieces (maximal intervals of one
+ * key, never a whole period's span, which may enclose another period's instants): events mostly
+ * arrive in time order, so nearly every lookup is two comparisons instead of a time-zone conversion.
  */
 export class Bucketer {
-  readonly #recent: Array<PeriodRange & { key: string }> = []
+  /** The piece of the last lookup, apart so that a hit on it costs two comparisons. */
+  #last: PeriodPiece = { key: '', start: 0, end: 0 }
+  /** Pieces found before, most recently found first. */
+  readonly #recent: PeriodPiece[] = []
+  readonly #ranges = new Map<string, PeriodRange | null>()
 
   constructor(
     readonly zone: string,
     readonly granularity: Granularity,
   ) {}
 
+  /** The period key of an instant, the same as `periodKeyOf` whatever was asked before. */
   keyOf(ms: number): string {
-    for (const r of this.#recent) {
-      if (ms >= r.start && ms < r.end) return r.key
+    const last = this.#last
+    if (ms >= last.start && ms < last.end) return last.key
+    return this.pieceOf(ms).key
+  }
+
+  /** The maximal interval of instants around `ms` that share its key (shared: do not change it). */
+  pieceOf(ms: number): Readonly<PeriodPiece> {
+    const last = this.#last
+    if (ms >= last.start && ms < last.end) return last
+    for (const piece of this.#recent) {
+      if (ms >= piece.start && ms < piece.end) return (this.#last = piece)
     }
     const key = periodKeyOf(ms, this.zone, this.granularity)
     const range = this.rangeOf(key)
-    if (range) {
-      this.#recent.unshift({ key, ...range })
-      if (this.#recent.length > 8) this.#recent.pop()
-    }
-    return key
+    let found: Interval | undefined
+    if (range) for (const piece of piecesOf(range)) if (ms >= piece.start && ms < piece.end) found = piece
+    // Only for an instant luxon cannot place (an unknown zone, not a finite number): nothing to remember.
+    if (found === undefined) return { key, start: ms, end: ms + 1 }
+    const piece = { key, start: found.start, end: found.end }
+    this.#recent.unshift(piece)
+    if (this.#recent.length > 8) this.#recent.pop()
+    return (this.#last = piece)
   }
-
-  readonly #ranges = new Map<string, PeriodRange | null>()
 
   /** The range of a period key (null when it names none); remembered, as every request asks. */
   rangeOf(key: string): PeriodRange | null {
@@ -170,9 +356,9 @@ export function parseInstantByPattern(text: string): number | null {
   const minute = Number(m[5])
   const second = m[6] === undefined ? 0 : Number(m[6])
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-  if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return null
-  const ms = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000 + 1e-6)
+  if (day > daysInMonth(year, month)) return null
+  // Truncated to the millisecond on the digits: never rounded (into the next day, even), as the fast path does.
+  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3))
   let offset = 0
   if (m[8]?.toUpperCase() !== 'Z') {
     const oh = Number(m[10])
@@ -258,8 +444,7 @@ function parseFullInstant(text: string): number | null | undefined {
   else if (dayNumber === dayB) midnight = dayBMs
   else {
     if (month < 1 || month > 12 || day < 1) return null
-    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-    if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number))) return null
+    if (day > daysInMonth(year, month)) return null
     midnight = Date.UTC(year, month - 1, day)
     dayB = dayA
     dayBMs = dayAMs
@@ -269,6 +454,7 @@ function parseFullInstant(text: string): number | null | undefined {
   return midnight + ((hour * 60 + minute) * 60 + second) * 1000 + ms - offset
 }
 
+/** The ISO 8601 text of an instant, in UTC. */
 export function toIso(ms: number): string {
   return new Date(ms).toISOString()
 }

@@ -4,12 +4,14 @@ import * as assert from 'uvu/assert'
 import {
   Bucketer,
   GRANULARITIES,
+  inPeriod,
   nextPeriodKey,
   parseDurationMs,
   parseInstant,
   parseInstantByPattern,
   periodKeyOf,
   periodRange,
+  toIso,
   type Granularity,
 } from '../../src/domain/time.js'
 
@@ -97,6 +99,99 @@ dst('the Bucketer maps both occurrences of the repeated hour to one key', () => 
 })
 
 dst.run()
+
+// ---------------------------------------------------------------------------------------------
+const chatham = suite('time: Pacific/Chatham (+12:45 standard, +13:45 daylight)')
+
+// 2026-04-05, clocks go back at 03:45 +13:45 (= 14:00Z on 04-04) to 02:45 +12:45. Local wall clock:
+//   02:00-03:00 +13:45 = 12:15Z-13:15Z (T02), 03:00-03:45 +13:45 = 13:15Z-14:00Z (T03),
+//   02:45-03:00 +12:45 = 14:00Z-14:15Z (T02 again), 03:00-04:00 +12:45 = 14:15Z-15:15Z (T03 again).
+// 2026-09-27, clocks go forward at 02:45 +12:45 (= 14:00Z on 09-26) to 03:45 +13:45:
+//   02:00-02:45 +12:45 = 13:15Z-14:00Z (T02), 03:45-04:00 +13:45 = 14:00Z-14:15Z (T03), 04:00 +13:45 = 14:15Z.
+const CHATHAM = 'Pacific/Chatham'
+
+chatham('2026-04-05: hours 02 and 03 each happen twice, interleaved: two pieces each', () => {
+  assert.equal(periodRange('2026-04-05T02', CHATHAM, 'hour'), {
+    start: Date.UTC(2026, 3, 4, 12, 15),
+    end: Date.UTC(2026, 3, 4, 14, 15),
+    pieces: [
+      { start: Date.UTC(2026, 3, 4, 12, 15), end: Date.UTC(2026, 3, 4, 13, 15) },
+      { start: Date.UTC(2026, 3, 4, 14, 0), end: Date.UTC(2026, 3, 4, 14, 15) },
+    ],
+  })
+  assert.equal(periodRange('2026-04-05T03', CHATHAM, 'hour'), {
+    start: Date.UTC(2026, 3, 4, 13, 15),
+    end: Date.UTC(2026, 3, 4, 15, 15),
+    pieces: [
+      { start: Date.UTC(2026, 3, 4, 13, 15), end: Date.UTC(2026, 3, 4, 14, 0) },
+      { start: Date.UTC(2026, 3, 4, 14, 15), end: Date.UTC(2026, 3, 4, 15, 15) },
+    ],
+  })
+  // The neighbours are one interval each: no `pieces` field at all.
+  assert.equal(periodRange('2026-04-05T01', CHATHAM, 'hour'), { start: Date.UTC(2026, 3, 4, 11, 15), end: Date.UTC(2026, 3, 4, 12, 15) })
+  assert.equal(periodRange('2026-04-05T04', CHATHAM, 'hour'), { start: Date.UTC(2026, 3, 4, 15, 15), end: Date.UTC(2026, 3, 4, 16, 15) })
+  // The day is 25 hours, 00:00 +13:45 to 00:00 +12:45.
+  assert.equal(periodRange('2026-04-05', CHATHAM, 'day'), { start: Date.UTC(2026, 3, 4, 10, 15), end: Date.UTC(2026, 3, 5, 11, 15) })
+})
+
+chatham('2026-04-05: keys on both sides of every piece boundary', () => {
+  const sides: Array<[number, string, string]> = [
+    [Date.UTC(2026, 3, 4, 12, 15), '2026-04-05T01', '2026-04-05T02'], // 02:00 +13:45
+    [Date.UTC(2026, 3, 4, 13, 15), '2026-04-05T02', '2026-04-05T03'], // 03:00 +13:45
+    [Date.UTC(2026, 3, 4, 14, 0), '2026-04-05T03', '2026-04-05T02'], // 03:45 +13:45 = 02:45 +12:45
+    [Date.UTC(2026, 3, 4, 14, 15), '2026-04-05T02', '2026-04-05T03'], // 03:00 +12:45
+    [Date.UTC(2026, 3, 4, 15, 15), '2026-04-05T03', '2026-04-05T04'], // 04:00 +12:45
+  ]
+  for (const [boundary, before, after] of sides) {
+    assert.is(periodKeyOf(boundary - 1, CHATHAM, 'hour'), before, `before ${toIso(boundary)}`)
+    assert.is(periodKeyOf(boundary, CHATHAM, 'hour'), after, `at ${toIso(boundary)}`)
+    assert.is(new Bucketer(CHATHAM, 'hour').keyOf(boundary - 1), before)
+    assert.is(new Bucketer(CHATHAM, 'hour').keyOf(boundary), after)
+  }
+  const t02 = periodRange('2026-04-05T02', CHATHAM, 'hour')
+  assert.ok(t02)
+  assert.ok(inPeriod(t02, Date.UTC(2026, 3, 4, 13, 15) - 1))
+  assert.not.ok(inPeriod(t02, Date.UTC(2026, 3, 4, 13, 15)))
+  assert.not.ok(inPeriod(t02, Date.UTC(2026, 3, 4, 14, 0) - 1))
+  assert.ok(inPeriod(t02, Date.UTC(2026, 3, 4, 14, 0)))
+  assert.ok(inPeriod(t02, Date.UTC(2026, 3, 4, 14, 15) - 1))
+  assert.not.ok(inPeriod(t02, Date.UTC(2026, 3, 4, 14, 15)))
+  assert.not.ok(inPeriod(t02, Date.UTC(2026, 3, 4, 12, 15) - 1))
+  assert.is(nextPeriodKey('2026-04-05T01', CHATHAM, 'hour'), '2026-04-05T02')
+  assert.is(nextPeriodKey('2026-04-05T03', CHATHAM, 'hour'), '2026-04-05T04')
+})
+
+chatham('2026-09-27: hour 02 is 45 minutes, hour 03 the 15 minutes 03:45-04:00 +13:45', () => {
+  assert.equal(periodRange('2026-09-27T02', CHATHAM, 'hour'), { start: Date.UTC(2026, 8, 26, 13, 15), end: Date.UTC(2026, 8, 26, 14, 0) })
+  assert.equal(periodRange('2026-09-27T03', CHATHAM, 'hour'), { start: Date.UTC(2026, 8, 26, 14, 0), end: Date.UTC(2026, 8, 26, 14, 15) })
+  assert.equal(periodRange('2026-09-27T04', CHATHAM, 'hour'), { start: Date.UTC(2026, 8, 26, 14, 15), end: Date.UTC(2026, 8, 26, 15, 15) })
+  assert.is(periodKeyOf(Date.UTC(2026, 8, 26, 14, 0) - 1, CHATHAM, 'hour'), '2026-09-27T02') // 02:44:59.999 +12:45
+  assert.is(periodKeyOf(Date.UTC(2026, 8, 26, 14, 0), CHATHAM, 'hour'), '2026-09-27T03') // 03:45 +13:45
+  assert.is(periodKeyOf(Date.UTC(2026, 8, 26, 14, 15) - 1, CHATHAM, 'hour'), '2026-09-27T03')
+  assert.is(periodKeyOf(Date.UTC(2026, 8, 26, 14, 15), CHATHAM, 'hour'), '2026-09-27T04')
+  assert.is(nextPeriodKey('2026-09-27T02', CHATHAM, 'hour'), '2026-09-27T03')
+  assert.is(nextPeriodKey('2026-09-27T03', CHATHAM, 'hour'), '2026-09-27T04')
+  // The day is 23 hours, 00:00 +12:45 to 00:00 +13:45.
+  assert.equal(periodRange('2026-09-27', CHATHAM, 'day'), { start: Date.UTC(2026, 8, 26, 11, 15), end: Date.UTC(2026, 8, 27, 10, 15) })
+})
+
+chatham('Bucketer: a range asked first does not pull 02:50 +12:45 into hour 03', () => {
+  const bucketer = new Bucketer(CHATHAM, 'hour')
+  // The order that used to poison the cache: T03's range, an instant of T03, then 02:50 standard time.
+  assert.ok(bucketer.rangeOf('2026-04-05T03'))
+  assert.is(bucketer.keyOf(Date.UTC(2026, 3, 4, 13, 30)), '2026-04-05T03') // 03:15 +13:45
+  const late = parseInstant('2026-04-05T02:50+12:45')
+  assert.is(late, Date.UTC(2026, 3, 4, 14, 5))
+  assert.is(bucketer.keyOf(late as number), '2026-04-05T02')
+  assert.equal(bucketer.pieceOf(late as number), { key: '2026-04-05T02', start: Date.UTC(2026, 3, 4, 14, 0), end: Date.UTC(2026, 3, 4, 14, 15) })
+  assert.equal(bucketer.pieceOf(Date.UTC(2026, 3, 4, 13, 30)), { key: '2026-04-05T03', start: Date.UTC(2026, 3, 4, 13, 15), end: Date.UTC(2026, 3, 4, 14, 0) })
+  assert.is(bucketer.keyOf(Date.UTC(2026, 3, 4, 14, 15)), '2026-04-05T03')
+  // Every minute of the morning, forwards then backwards, through one Bucketer.
+  const minutes = Array.from({ length: 6 * 60 }, (_, i) => Date.UTC(2026, 3, 4, 11) + i * 60_000)
+  for (const t of [...minutes, ...minutes.reverse()]) assert.is(bucketer.keyOf(t), periodKeyOf(t, CHATHAM, 'hour'), toIso(t))
+})
+
+chatham.run()
 
 // ---------------------------------------------------------------------------------------------
 const weeks = suite('time: ISO weeks and months')
@@ -224,6 +319,73 @@ parsing('parseInstant keeps fractional seconds to the millisecond', () => {
   assert.is(parseInstant('2026-11-25T10:03:04.123456+08:00'), utc(2026, 11, 25, 2, 3) + 4123)
 })
 
+parsing('fractions beyond the millisecond are truncated, never rounded, in every spelling', () => {
+  const lastMs = Date.UTC(2026, 4, 31, 23, 59, 59, 999)
+  assert.is(parseInstant('2026-05-31T23:59:59.999999999+0000'), lastMs)
+  assert.is(parseInstantByPattern('2026-05-31T23:59:59.999999999+0000'), lastMs)
+  for (const t of ['T', 't']) {
+    for (const zone of ['Z', 'z', '+00:00', '+0000', '+00', '-00:00', '-0000', '-00']) {
+      for (let digits = 3; digits <= 9; digits++) {
+        const text = `2026-05-31${t}23:59:59.${'9'.repeat(digits)}${zone}`
+        assert.is(parseInstant(text), lastMs, text)
+        assert.is(parseInstantByPattern(text), lastMs, text)
+      }
+      // The same instant in another offset, with the long fraction: still not the next day.
+      assert.is(parseInstant(`2026-06-01${t}12:44:59.999999999+12:45`), lastMs)
+      assert.is(parseInstant(`2026-06-01${t}12:44:59.999999999+1245`), lastMs)
+      // 1 and 2 digits are tenths and hundredths; no seconds is :00.000.
+      const base = Date.UTC(2026, 4, 31, 23, 59)
+      assert.is(parseInstant(`2026-05-31${t}23:59:07.5${zone}`), base + 7500)
+      assert.is(parseInstant(`2026-05-31${t}23:59:07.05${zone}`), base + 7050)
+      assert.is(parseInstant(`2026-05-31${t}23:59:07.0509${zone}`), base + 7050)
+      assert.is(parseInstant(`2026-05-31${t}23:59:07.000999999${zone}`), base + 7000)
+      assert.is(parseInstant(`2026-05-31${t}23:59${zone}`), base)
+    }
+  }
+  assert.is(parseInstant('2026-11-25T02:03:04.1239Z'), utc(2026, 11, 25, 2, 3) + 4123)
+  assert.is(parseInstant('2026-11-25T02:03:04.1239+0000'), utc(2026, 11, 25, 2, 3) + 4123)
+})
+
+parsing('every accepted spelling of one instant parses to the same millisecond', () => {
+  const offsets = fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 })
+  fc.assert(
+    fc.property(
+      // Often the last millisecond of a second, followed by nines: where rounding would carry over.
+      fc.tuple(fc.integer({ min: Date.UTC(1900, 0, 1), max: Date.UTC(2100, 0, 1) }), fc.boolean()).map(([ms, last]) => (last ? Math.floor(ms / 1000) * 1000 + 999 : ms)),
+      offsets,
+      fc.oneof(fc.stringMatching(/^[0-9]{0,6}$/), fc.stringMatching(/^9{1,6}$/)),
+      fc.constantFrom('T', 't'),
+      fc.nat(),
+      (ms, offsetMinutes, extra, t, pick) => {
+        // The local wall clock of `ms` at that offset, written out from the UTC fields of a shifted Date.
+        const local = new Date(ms + offsetMinutes * 60_000).toISOString()
+        const day = local.slice(0, 10)
+        const clock = local.slice(11, 19)
+        const millis = local.slice(20, 23)
+        const fractions = [`.${millis}${extra}`]
+        const short = millis.replace(/0+$/, '')
+        if (short !== '') fractions.push(`.${short}`)
+        else fractions.push('', '.0', '.000000000')
+        const sign = offsetMinutes < 0 ? '-' : '+'
+        const hh = String(Math.floor(Math.abs(offsetMinutes) / 60)).padStart(2, '0')
+        const mm = String(Math.abs(offsetMinutes) % 60).padStart(2, '0')
+        const zones = [`${sign}${hh}:${mm}`, `${sign}${hh}${mm}`]
+        if (mm === '00') zones.push(`${sign}${hh}`)
+        if (offsetMinutes === 0) zones.push('Z', 'z', '-00:00')
+        const fraction = fractions[pick % fractions.length] as string
+        const zone = zones[Math.floor(pick / fractions.length) % zones.length] as string
+        const texts = [`${day}${t}${clock}${fraction}${zone}`]
+        if (millis === '000' && clock.endsWith(':00')) texts.push(`${day}${t}${clock.slice(0, 5)}${zone}`)
+        for (const text of texts) {
+          assert.is(parseInstant(text), ms, text)
+          assert.is(parseInstantByPattern(text), ms, text)
+        }
+      },
+    ),
+    { numRuns: 5000 },
+  )
+})
+
 parsing('parseInstant rejects date-only, no offset, impossible dates and garbage', () => {
   for (const bad of [
     '2026-11-25',
@@ -254,7 +416,8 @@ parsing('the fast path agrees with the general parser on full instants, valid or
       hour: two(29),
       minute: two(69),
       second: two(69),
-      fraction: fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{0,11}$/)),
+      // Long fractions, and runs of nines that rounding would carry into the next second, day or year.
+      fraction: fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{0,11}$/), fc.stringMatching(/^\.[0-9]{0,3}9{1,8}$/)),
       t: fc.constantFrom('T', 't', ' '),
       zone: fc.oneof(fc.constantFrom('Z', 'z', '', 'ZZ', '+08', '+0800', '+08:00:00'), fc.tuple(fc.constantFrom('+', '-'), two(29), two(69)).map(([s, h, m]) => `${s}${h}:${m}`)),
     })
@@ -266,6 +429,8 @@ parsing('the fast path agrees with the general parser on full instants, valid or
     { numRuns: 5000 },
   )
   assert.is(parseInstant('2026-11-25T10:03:04.1+08:00'), utc(2026, 11, 25, 2, 3) + 4100)
+  assert.is(parseInstant('2026-12-31T23:59:59.999999999+00:00'), parseInstantByPattern('2026-12-31T23:59:59.999999999+0000'))
+  assert.is(parseInstant('2026-12-31T23:59:59.999999999Z'), utc(2027, 1, 1) - 1)
   assert.is(parseInstant('2026-11-25T10:03:04.12-00:30'), utc(2026, 11, 25, 10, 33) + 4120)
   assert.is(parseInstant('2028-02-29T00:00:00z'), utc(2028, 2, 29))
   assert.is(parseInstant('2026-02-29T00:00:00Z'), null)
@@ -306,7 +471,7 @@ parsing.run()
 // ---------------------------------------------------------------------------------------------
 const props = suite('time: properties')
 
-const ZONES = ['UTC', NY, BERLIN, TAIPEI, 'Australia/Lord_Howe']
+const ZONES = ['UTC', NY, BERLIN, TAIPEI, 'Australia/Lord_Howe', CHATHAM]
 const FROM = utc(2020, 1, 1)
 const TO = utc(2030, 1, 1)
 
@@ -318,7 +483,7 @@ props('periodRange(periodKeyOf(t)) contains t and is exactly that key’s period
           const key = periodKeyOf(t, zone, granularity)
           const range = periodRange(key, zone, granularity)
           if (range === null) throw new Error(`no range for ${key} (${zone}, ${granularity}, t=${t})`)
-          if (!(range.start <= t && t < range.end)) throw new Error(`${key} ${JSON.stringify(range)} misses ${t} (${zone})`)
+          if (!(range.start <= t && t < range.end) || !inPeriod(range, t)) throw new Error(`${key} ${JSON.stringify(range)} misses ${t} (${zone})`)
           if (periodKeyOf(range.start, zone, granularity) !== key) throw new Error(`start of ${key} is not in it (${zone})`)
           if (periodKeyOf(range.end - 1, zone, granularity) !== key) throw new Error(`end-1 of ${key} is not in it (${zone})`)
           if (periodKeyOf(range.start - 1, zone, granularity) === key) throw new Error(`${key} starts too late (${zone})`)
@@ -340,7 +505,7 @@ props('the transition instants of every zone are bucketed consistently', () => {
       for (const zone of ZONES) {
         for (const granularity of GRANULARITIES) {
           const range = periodRange(periodKeyOf(t, zone, granularity), zone, granularity)
-          assert.ok(range && range.start <= t && t < range.end, `${zone} ${granularity} ${t}`)
+          assert.ok(range && range.start <= t && t < range.end && inPeriod(range, t), `${zone} ${granularity} ${t}`)
         }
       }
     }
