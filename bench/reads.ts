@@ -16,6 +16,8 @@ import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { Amount } from '../src/domain/aggregate.js'
+import { amountScaled } from '../src/domain/decimal.js'
 import type { Lateview } from '../src/services/lateview.js'
 import type { ReportDocument } from '../src/services/reports.js'
 import { compare, openLateview, timed, VIEW, type Comparison, type Log } from './common.js'
@@ -243,7 +245,7 @@ function sameAsNaive(doc: ReportDocument, naive: NaiveRow[]): boolean {
   const byDims = new Map(naive.map((r) => [`${r.store}\u0000${r.channel}`, r]))
   return doc.rows.every((row) => {
     const n = byDims.get(`${String(row.dims.store)}\u0000${String(row.dims.channel)}`)
-    const cents = (v: number | null | undefined) => Math.round((v ?? 0) * 100)
+    const cents = (v: Amount | null | undefined) => Number(amountScaled(v ?? 0, 2))
     return (
       n !== undefined &&
       n.eventCount === row.eventCount &&

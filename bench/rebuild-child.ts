@@ -7,6 +7,7 @@
  *   node --import tsx bench/rebuild-child.ts <LATEVIEW_DB> [views dir]
  */
 import { join } from 'node:path'
+import { ViewCatalog } from '../src/services/definitions.js'
 import { verifyStore } from '../src/services/realtime.js'
 import { compileViews, loadViewFiles } from '../src/services/view-files.js'
 import { openEngine } from '../src/store/engine.js'
@@ -30,7 +31,7 @@ try {
   const events = Number(counted.n)
   const started = performance.now()
   const cpuBefore = process.cpuUsage()
-  const verified = await verifyStore(engine, programs)
+  const verified = await verifyStore(engine, new ViewCatalog(programs), programs)
   const recomputeMs = performance.now() - started
   const cpu = process.cpuUsage(cpuBefore)
   const verifyMs = 0

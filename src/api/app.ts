@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { LateviewConfig } from '../config.js'
+import { toJson } from '../domain/decimal.js'
 import { LateviewError } from '../errors.js'
 import type { Lateview } from '../services/lateview.js'
 import { authenticate } from './auth.js'
@@ -40,6 +41,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     ajv: { customOptions: { removeAdditional: false } },
   })
   app.decorateRequest('scopes', null)
+  // Every JSON answer carries exact decimal numerals (no exponent, no digit lost past 2^53).
+  app.setReplySerializer((payload) => toJson(payload))
 
   await app.register(swagger, {
     openapi: {

@@ -4,12 +4,13 @@ import { join } from 'node:path'
 import { DateTime } from 'luxon'
 import { FIXTURE_VIEWS, generateFixture, type FixtureKind } from '../../fixtures/generate.js'
 import { ManualClock } from '../domain/clock.js'
-import { dueAt } from '../domain/lifecycle.js'
+import { amount, amountScaled, isZero, subScaled } from '../domain/decimal.js'
+import { dueAt, type Measures } from '../domain/lifecycle.js'
 import { parseInstant } from '../domain/time.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { Lateview } from '../services/lateview.js'
 import { replay } from '../services/replay.js'
-import { out, table, UsageError } from './output.js'
+import { out, shown, table, UsageError } from './output.js'
 
 export interface DemoOptions {
   kind: FixtureKind
@@ -57,13 +58,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     for (const period of periods) {
       const { status, revisions } = await lateview.revisions(viewName, period)
       out(`${viewName} ${period} (${status})`)
-      let previous: Record<string, number | null> | null = null
+      let previous: Measures | null = null
       const rows = revisions.map((r) => {
         const m = r.totals.measures
         const delta = measures.map((name) => {
           if (!previous) return ''
-          const d = Math.round(((m[name] ?? 0) - (previous[name] ?? 0)) * 100) / 100
-          return d === 0 ? '0' : d > 0 ? `+${d}` : String(d)
+          const decimals = view.measures.find((x) => x.name === name)?.decimals ?? 0
+          const d = subScaled(amountScaled(m[name] ?? 0, decimals), amountScaled(previous[name] ?? 0, decimals))
+          return isZero(d) ? '0' : `${d > 0 ? '+' : ''}${shown(amount(d, decimals))}`
         })
         previous = m
         return [

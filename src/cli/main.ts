@@ -6,12 +6,14 @@ import { ViewDefinitionError } from '../domain/view.js'
 import { isLateviewError } from '../errors.js'
 import { Lateview } from '../services/lateview.js'
 import { loadViewFiles } from '../services/view-files.js'
+import { toJson } from '../domain/decimal.js'
+import type { Measures } from '../domain/lifecycle.js'
 import { parseInstant } from '../domain/time.js'
 import { isJobName, JOB_NAMES } from '../services/jobs.js'
 import { rangeOrThrow, reportCsv } from '../services/reports.js'
 import { runDemo } from './demo.js'
 import { ingestFile } from './ingest.js'
-import { err, out, table, UsageError } from './output.js'
+import { err, out, prettyJson, table, UsageError } from './output.js'
 
 interface Command {
   summary: string
@@ -97,8 +99,8 @@ published revision at its cutoff, and lists any difference. Exit code 1 when any
         const { realtime: result, revisions } = await lateview.verifyStore(names)
         const viewCount = names?.length ?? lateview.programs.length
         if (result.differences.length > 0) {
-          const show = (m: { measures: Record<string, number | null>; eventCount: number } | null) => (m ? `${JSON.stringify(m.measures)} (${m.eventCount} events)` : 'absent')
-          out(table(['view', 'period', 'dims', 'stored', 'recomputed'], result.differences.map((d) => [d.view, d.period, JSON.stringify(d.dims), show(d.stored), show(d.recomputed)])))
+          const show = (m: { measures: Measures; eventCount: number } | null) => (m ? `${toJson(m.measures)} (${m.eventCount} events)` : 'absent')
+          out(table(['view', 'period', 'dims', 'stored', 'recomputed'], result.differences.map((d) => [d.view, d.period, toJson(d.dims), show(d.stored), show(d.recomputed)])))
         }
         if (revisions.differences.length > 0) out(table(['view', 'period', 'revision', 'problem'], revisions.differences.map((d) => [d.view, d.period, d.revision, d.problem])))
         out(`verified ${result.cells} realtime cells of ${viewCount} view${viewCount === 1 ? '' : 's'} at seq ${result.seq}: ${result.differences.length} differences`)
@@ -149,10 +151,12 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
       if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
       return withLateview(async (lateview) => {
         const report = await lateview.report(view, period, { ...(revision !== undefined ? { revision } : {}), ...(asOf !== undefined ? { asOf } : {}) })
-        if (format === 'json') out(JSON.stringify(report, null, 2))
-        else if (format === 'csv') process.stdout.write(reportCsv(lateview.view(view), report))
+        // A revision is shown under the definition it was published with.
+        const program = await lateview.programOf(report)
+        if (format === 'json') out(prettyJson(report))
+        else if (format === 'csv') process.stdout.write(reportCsv(program, report))
         else {
-          const def = lateview.view(view).view
+          const def = program.view
           out(`${report.view} ${report.period} · ${report.status} · ${report.revision === null ? 'as of' : `revision ${report.revision}`} (${report.kind}) · cutoff seq ${report.cutoffSeq} received ${report.cutoffReceivedAt ?? '-'} · ${report.eventCount} events, ${report.lateEventCount} late${report.completeness === null ? '' : ` · ${Math.round(report.completeness * 100)}% complete`}`)
           const measures = def.measures.map((m) => m.name)
           out(table([...def.dimensions, ...measures, 'events'], [...report.rows.map((r) => [...def.dimensions.map((d) => String(r.dims[d])), ...measures.map((m) => r.measures[m] ?? null), r.eventCount]), [...def.dimensions.map((_, i) => (i === 0 ? 'total' : '')), ...measures.map((m) => report.totals.measures[m] ?? null), report.totals.eventCount]]))
@@ -181,13 +185,14 @@ events that explain the change.\n${ENVIRONMENT}`,
       return withLateview(async (lateview) => {
         const diff = await lateview.diff(view, period, side(from), side(to))
         if (values.format === 'json') {
-          out(JSON.stringify(diff, null, 2))
+          out(prettyJson(diff))
           return 0
         }
         out(`${diff.view} ${diff.period}: ${diff.from.label} (seq ${diff.from.cutoffSeq}) → ${diff.to.label} (seq ${diff.to.cutoffSeq}): ${diff.changes.length} changed cells`)
+        if (diff.definition) out(`the definition changed: ${diff.definition.note}`)
         for (const change of diff.changes) {
-          out(`\n${JSON.stringify(change.dims)}  before ${JSON.stringify(change.before)}  after ${JSON.stringify(change.after)}  Δ ${JSON.stringify(change.delta)}`)
-          out(table(['seq', 'source', 'id', 'occurred', 'received', 'retracts', 'contribution'], change.events.map((e) => [e.seq, e.source, e.id, e.occurredAt, e.receivedAt, e.retracts ?? '', JSON.stringify(e.contribution)])))
+          out(`\n${toJson(change.dims)}  before ${toJson(change.before)}  after ${toJson(change.after)}  Δ ${toJson(change.delta)}${change.definitionEffect ? `  by the definition ${toJson(change.definitionEffect)}` : ''}`)
+          out(table(['seq', 'source', 'id', 'occurred', 'received', 'retracts', 'contribution'], change.events.map((e) => [e.seq, e.source, e.id, e.occurredAt, e.receivedAt, e.retracts ?? '', toJson(e.contribution)])))
         }
         return 0
       })

@@ -1,4 +1,5 @@
 /** Output helpers for the CLI: stdout for results, stderr for progress and errors. */
+import { Decimal, numeral, toJson } from '../domain/decimal.js'
 
 export class UsageError extends Error {}
 
@@ -10,13 +11,61 @@ export function err(text: string): void {
   process.stderr.write(text.endsWith('\n') ? text : `${text}\n`)
 }
 
+/** A value of a table cell: text, or an exact number (a JS number or a Decimal), or nothing. */
+export type CellValue = string | number | Decimal | null
+
+/** A number as its exact numeral, never with an exponent. */
+export function shown(v: CellValue): string {
+  return v === null ? '-' : typeof v === 'number' ? numeral(v) : v instanceof Decimal ? v.text : v
+}
+
 /** Formats a table with right-aligned numbers. */
-export function table(headers: string[], rows: Array<Array<string | number | null>>): string {
-  const cells = rows.map((r) => r.map((v) => (v === null ? '-' : String(v))))
+export function table(headers: string[], rows: CellValue[][]): string {
+  const cells = rows.map((r) => r.map(shown))
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] === null))
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] instanceof Decimal || r[i] === null))
   const line = (r: string[]) => r.map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number))).join('  ').trimEnd()
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
+}
+
+/**
+ * JSON for people: exact numbers (see `toJson`), indented by two spaces. The compact text is
+ * re-laid out character by character; strings are copied untouched.
+ */
+export function prettyJson(value: unknown): string {
+  const text = toJson(value)
+  let outText = ''
+  let depth = 0
+  let inString = false
+  const newline = () => `\n${'  '.repeat(depth)}`
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string
+    if (inString) {
+      outText += c
+      if (c === '\\') outText += text[++i] ?? ''
+      else if (c === '"') inString = false
+      continue
+    }
+    if (c === '"') {
+      inString = true
+      outText += c
+    } else if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']'
+      if (text[i + 1] === close) {
+        outText += c + close
+        i++
+      } else {
+        depth++
+        outText += c + newline()
+      }
+    } else if (c === '}' || c === ']') {
+      depth--
+      outText += newline() + c
+    } else if (c === ',') outText += `,${newline()}`
+    else if (c === ':') outText += ': '
+    else outText += c
+  }
+  return outText
 }
 
 /** A one-line progress bar redrawn in place on a terminal; silent elsewhere. */

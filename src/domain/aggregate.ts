@@ -1,4 +1,5 @@
 import { SlaPolicy } from './alerts.js'
+import { addScaled, amount, divRound, scaledText, subScaled, toScaled, type Decimal, type Scaled } from './decimal.js'
 import { Bucketer } from './time.js'
 import type { MeasureDefinition, ViewDefinition } from './view.js'
 
@@ -7,18 +8,21 @@ export type SlotOp = 'add' | 'min' | 'max'
 
 export type DimValue = string | number | boolean | null
 
-/** The mutable state of one cell: event count and one integer per slot (null: no value yet). */
+/** The mutable state of one cell: event count and one exact integer per slot (null: no value yet). */
 export interface CellState {
   eventCount: number
-  slots: Array<number | null>
+  slots: Array<Scaled | null>
 }
+
+/** A measure as a reader sees it: a number, or a Decimal when no JS number shows it exactly. */
+export type Amount = number | Decimal
 
 /** One event's effect on one cell of one view. */
 export interface Contribution {
   period: string
   dimsKey: string
   eventCount: number
-  slots: Array<number | null>
+  slots: Array<Scaled | null>
 }
 
 /** The stored fields an event contributes from. */
@@ -38,13 +42,13 @@ export const DIMS_KEYS_KEPT = 100_000
 
 /**
  * A view compiled for the hot path: slot layout, bucketing and value extraction.
- * Measures are kept as integers scaled by 10^decimals so that additions and the subtractions
- * of retractions are exact, whatever order they happen in.
+ * Measures are kept as integers scaled by 10^decimals (a value rounded half away from zero from
+ * its decimal form), so that additions and the subtractions of retractions are exact, whatever
+ * order they happen in and however large the sums grow.
  */
 export class ViewProgram {
   readonly ops: SlotOp[] = []
   readonly #slotOf: number[] = []
-  readonly #scale: number[] = []
   readonly #types: Set<string>
   readonly bucketer: Bucketer
   readonly sla: SlaPolicy
@@ -58,7 +62,6 @@ export class ViewProgram {
     this.sla = new SlaPolicy(view)
     for (const m of view.measures) {
       this.#slotOf.push(this.ops.length)
-      this.#scale.push(10 ** m.decimals)
       if (m.kind === 'min' || m.kind === 'max') this.ops.push(m.kind)
       else if (m.kind === 'avg') this.ops.push('add', 'add')
       else this.ops.push('add')
@@ -67,6 +70,13 @@ export class ViewProgram {
 
   get name(): string {
     return this.view.name
+  }
+
+  /** The measure a slot of cell state belongs to (an avg has two). */
+  measureOfSlot(slot: number): MeasureDefinition {
+    let i = this.#slotOf.length - 1
+    while (i > 0 && (this.#slotOf[i] as number) > slot) i--
+    return this.view.measures[i] as MeasureDefinition
   }
 
   get hasMinMax(): boolean {
@@ -93,8 +103,9 @@ export class ViewProgram {
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         return { field: `data.${m.field}`, message: `measure ${m.name} of view ${this.name} needs a finite number` }
       }
-      if (!Number.isSafeInteger(Math.round(v * (this.#scale[i] as number)))) {
-        return { field: `data.${m.field}`, message: `value is too large for measure ${m.name} (${m.decimals} decimals)` }
+      if (toScaled(v, m.decimals) === null) {
+        const largest = scaledText(Number.MAX_SAFE_INTEGER, m.decimals)
+        return { field: `data.${m.field}`, message: `value is too large for measure ${m.name} of view ${this.name}: at ${m.decimals} decimals a value is at most ${largest}` }
       }
     }
     return null
@@ -166,7 +177,7 @@ export class ViewProgram {
         continue
       }
       const raw = event.data[m.field as string]
-      const scaled = typeof raw === 'number' ? sign * Math.round(raw * (this.#scale[i] as number)) : null
+      const scaled = typeof raw === 'number' ? sign * (toScaled(raw, m.decimals) as number) : null
       if (m.kind === 'avg') {
         slots[slot] = scaled ?? 0
         slots[slot + 1] = scaled === null ? 0 : 1
@@ -189,15 +200,23 @@ export class ViewProgram {
       const m = measures[i] as MeasureDefinition
       const slot = this.#slotOf[i] as number
       if (m.kind === 'count') {
-        slots[slot] = (slots[slot] ?? 0) + sign
+        slots[slot] = addScaled(slots[slot] ?? 0, sign)
         continue
       }
       const raw = data[m.field as string]
-      const scaled = typeof raw === 'number' ? sign * Math.round(raw * (this.#scale[i] as number)) : null
-      if (m.kind === 'sum') slots[slot] = (slots[slot] ?? 0) + (scaled ?? 0)
-      else if (m.kind === 'avg') {
-        slots[slot] = (slots[slot] ?? 0) + (scaled ?? 0)
-        slots[slot + 1] = (slots[slot + 1] ?? 0) + (scaled === null ? 0 : 1)
+      // Validated at ingest: a number's scaled value is a safe integer, and so is its signed one.
+      const scaled = typeof raw === 'number' ? sign * (toScaled(raw, m.decimals) as number) : null
+      if (m.kind === 'sum') {
+        if (scaled !== null) slots[slot] = addScaled(slots[slot] ?? 0, scaled)
+        else slots[slot] ??= 0
+      } else if (m.kind === 'avg') {
+        if (scaled !== null) {
+          slots[slot] = addScaled(slots[slot] ?? 0, scaled)
+          slots[slot + 1] = addScaled(slots[slot + 1] ?? 0, 1)
+        } else {
+          slots[slot] ??= 0
+          slots[slot + 1] ??= 0
+        }
       } else if (scaled !== null) {
         const cur = slots[slot] ?? null
         if (cur === null || (m.kind === 'min' ? scaled < cur : scaled > cur)) slots[slot] = scaled
@@ -205,32 +224,37 @@ export class ViewProgram {
     }
   }
 
-  /** The measures a reader sees, from a cell's integer state. */
-  measuresOf(state: CellState): Record<string, number | null> {
-    const out: Record<string, number | null> = {}
+  /**
+   * The value a reader sees of measure `i`, as an integer scaled by 10^decimals: a sum or count
+   * (0 without events), a min or max (null without a value), an avg rounded half away from zero
+   * to the measure's decimals (null without a value).
+   */
+  shownScaled(state: CellState, i: number): Scaled | null {
+    const m = this.view.measures[i] as MeasureDefinition
+    const slot = this.#slotOf[i] as number
+    const v = state.slots[slot] ?? null
+    switch (m.kind) {
+      case 'count':
+      case 'sum':
+        return v ?? 0
+      case 'min':
+      case 'max':
+        return v
+      case 'avg': {
+        const n = state.slots[slot + 1] ?? 0
+        return n === 0 ? null : divRound(v ?? 0, n)
+      }
+    }
+  }
+
+  /** The measures a reader sees, from a cell's integer state: exact decimals. */
+  measuresOf(state: CellState): Record<string, Amount | null> {
+    const out: Record<string, Amount | null> = {}
     const measures = this.view.measures
     for (let i = 0; i < measures.length; i++) {
       const m = measures[i] as MeasureDefinition
-      const slot = this.#slotOf[i] as number
-      const scale = this.#scale[i] as number
-      const v = state.slots[slot] ?? null
-      switch (m.kind) {
-        case 'count':
-          out[m.name] = v ?? 0
-          break
-        case 'sum':
-          out[m.name] = (v ?? 0) / scale
-          break
-        case 'min':
-        case 'max':
-          out[m.name] = v === null ? null : v / scale
-          break
-        case 'avg': {
-          const n = state.slots[slot + 1] ?? 0
-          out[m.name] = n === 0 ? null : (v ?? 0) / n / scale
-          break
-        }
-      }
+      const v = this.shownScaled(state, i)
+      out[m.name] = v === null ? null : m.kind === 'count' ? (v as number) : amount(v, m.decimals)
     }
     return out
   }
@@ -243,7 +267,8 @@ export function applyContribution(state: CellState, c: Contribution, ops: SlotOp
     const v = c.slots[i] ?? null
     const op = ops[i]
     if (op === 'add') {
-      state.slots[i] = (state.slots[i] ?? 0) + direction * (v ?? 0)
+      const cur = state.slots[i] ?? 0
+      state.slots[i] = v === null ? cur : direction === 1 ? addScaled(cur, v) : subScaled(cur, v)
     } else if (direction === 1 && v !== null) {
       const cur = state.slots[i] ?? null
       if (cur === null || (op === 'min' ? v < cur : v > cur)) state.slots[i] = v

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto'
 import { DateTime } from 'luxon'
-import { applyContribution, emptyCell, sameCell, type CellState, type Contribution, type ViewProgram } from './aggregate.js'
+import { applyContribution, emptyCell, sameCell, type Amount, type CellState, type Contribution, type DimValue, type ViewProgram } from './aggregate.js'
+import { amount, normalize, subScaled, type Scaled } from './decimal.js'
+import { canonicalJson } from './event.js'
 import type { PeriodRange } from './time.js'
 import type { ScheduleAt, ViewDefinition } from './view.js'
 
 export type RevisionKind = 'flash' | 'consolidated' | 'revision' | 'restatement' | 'manual' | 'final'
 export const REVISION_KINDS: readonly RevisionKind[] = ['flash', 'consolidated', 'revision', 'restatement', 'manual', 'final']
 
-export type Trigger = 'cron' | 'catch-up' | 'late-arrival' | 'manual' | 'restatement'
+export type Trigger = 'cron' | 'catch-up' | 'late-arrival' | 'manual' | 'restatement' | 'definition'
 
 export type PeriodStatus = 'open' | 'provisional' | 'final'
 
@@ -30,8 +32,11 @@ export interface Report {
   completeness: number | null
 }
 
+/** The measures of a row as a reader sees them (exact decimals), by measure name. */
+export type Measures = Record<string, Amount | null>
+
 /** The row of totals over all cells: sums add, min/max take the extreme, avg is recomputed. */
-export function totalsOf(program: ViewProgram, cells: Iterable<CellState>): { measures: Record<string, number | null>; eventCount: number } {
+export function totalsOf(program: ViewProgram, cells: Iterable<CellState>): { measures: Measures; eventCount: number } {
   const total = emptyCell(program.ops.length)
   for (const cell of cells) {
     const c: Contribution = { period: '', dimsKey: '', eventCount: cell.eventCount, slots: cell.slots }
@@ -50,57 +55,125 @@ export function cellsHash(cells: Map<string, CellState>): string {
   return hash.digest('hex')
 }
 
+/** A report's cells, by dims key, with the program (view definition version) they were computed under. */
+export interface Figures {
+  program: ViewProgram
+  cells: Map<string, CellState>
+}
+
 export interface CellChange {
-  dimsKey: string
+  /** What matched the two sides: the dims key under one definition, the dimension values under two. */
+  key: string
+  dims: Record<string, DimValue>
   before: CellState | null
   after: CellState | null
 }
 
-/** The cells that differ between two reports, ordered by dims key. */
-export function changedCells(before: Map<string, CellState>, after: Map<string, CellState>): CellChange[] {
-  const keys = [...new Set([...before.keys(), ...after.keys()])].sort()
+/** Whether two sides were computed under the same definition (then their cells compare slot by slot). */
+export function sameDefinition(a: ViewProgram, b: ViewProgram): boolean {
+  return a === b || (a.name === b.name && a.view.version === b.view.version)
+}
+
+/** How a cell of `program` is matched with the other side: its dims key, or its dimension values across definitions. */
+export function matchKey(program: ViewProgram, dimsKey: string, acrossDefinitions: boolean): string {
+  return acrossDefinitions ? canonicalJson(program.dimsOf(dimsKey)) : dimsKey
+}
+
+/**
+ * The cells that differ between two reports, ordered by key. Under one definition cells are
+ * matched by dims key and compared on their exact state; under two, they are matched by their
+ * dimension values and compared on what a reader sees: the event count and every measure by
+ * name (a measure added or removed is a difference).
+ */
+export function changedCells(a: Figures, b: Figures): CellChange[] {
+  const across = !sameDefinition(a.program, b.program)
+  const before = new Map<string, { dimsKey: string; cell: CellState }>()
+  const after = new Map<string, { dimsKey: string; cell: CellState }>()
+  for (const [dimsKey, cell] of a.cells) before.set(matchKey(a.program, dimsKey, across), { dimsKey, cell })
+  for (const [dimsKey, cell] of b.cells) after.set(matchKey(b.program, dimsKey, across), { dimsKey, cell })
   const changes: CellChange[] = []
-  for (const dimsKey of keys) {
-    const b = before.get(dimsKey) ?? null
-    const a = after.get(dimsKey) ?? null
-    if (b && a && sameCell(a, b)) continue
-    changes.push({ dimsKey, before: b, after: a })
+  for (const key of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+    const x = before.get(key)
+    const y = after.get(key)
+    if (x && y && (across ? sameShown(a.program, x.cell, b.program, y.cell) : sameCell(x.cell, y.cell))) continue
+    const dims = y ? b.program.dimsOf(y.dimsKey) : a.program.dimsOf((x as { dimsKey: string }).dimsKey)
+    changes.push({ key, dims, before: x?.cell ?? null, after: y?.cell ?? null })
   }
   return changes
 }
 
-/**
- * `after - before` per measure. Sums and counts are differenced on the exact integer state;
- * min, max and avg give the difference of the shown values (null when one side has none).
- */
-export function deltaOf(program: ViewProgram, before: CellState | null, after: CellState | null): Record<string, number | null> {
-  const n = program.ops.length
-  const b = before ?? emptyCell(n)
-  const a = after ?? emptyCell(n)
-  const diff = emptyCell(n)
-  diff.eventCount = a.eventCount - b.eventCount
-  program.ops.forEach((op, i) => {
-    diff.slots[i] = op === 'add' ? (a.slots[i] ?? 0) - (b.slots[i] ?? 0) : null
-  })
-  const exact = program.measuresOf(diff)
-  const shownA = program.measuresOf(a)
-  const shownB = program.measuresOf(b)
-  const delta: Record<string, number | null> = {}
-  for (const m of program.view.measures) {
-    if (m.kind === 'sum' || m.kind === 'count') delta[m.name] = exact[m.name] ?? 0
-    else {
-      const x = shownA[m.name] ?? null
-      const y = shownB[m.name] ?? null
-      delta[m.name] = x === y ? 0 : x === null || y === null ? null : roundTo(x - y, m.decimals)
-    }
-  }
-  return delta
+/** Two cells under two definitions show the same event count and the same measures, by name. */
+function sameShown(pa: ViewProgram, a: CellState, pb: ViewProgram, b: CellState): boolean {
+  if (a.eventCount !== b.eventCount) return false
+  const ma = pa.measuresOf(a)
+  const mb = pb.measuresOf(b)
+  const names = Object.keys(ma)
+  if (names.length !== Object.keys(mb).length) return false
+  return names.every((n) => n in mb && sameAmount(ma[n] ?? null, mb[n] ?? null))
 }
 
-/** Rounds a difference of two scaled values to their decimals, removing binary noise. */
-export function roundTo(value: number, decimals: number): number {
-  const f = 10 ** decimals
-  return Math.round(value * f) / f
+function sameAmount(x: Amount | null, y: Amount | null): boolean {
+  if (x === null || y === null) return x === y
+  return String(x) === String(y) || (typeof x === 'number' && typeof y === 'number' && x === y)
+}
+
+/** Whether two reports hold the same figures (as a reader sees them, across definitions). */
+export function sameFigures(a: Figures, b: Figures): boolean {
+  return changedCells(a, b).length === 0
+}
+
+/** The measures added and removed between two definitions, by name. */
+export function measureChanges(a: ViewProgram, b: ViewProgram): { added: string[]; removed: string[] } {
+  const before = new Set(a.view.measures.map((m) => m.name))
+  const after = new Set(b.view.measures.map((m) => m.name))
+  return { added: [...after].filter((n) => !before.has(n)), removed: [...before].filter((n) => !after.has(n)) }
+}
+
+/** x · 10^(to − from), exact (to ≥ from). */
+export function rescale(x: Scaled, from: number, to: number): Scaled {
+  if (to === from) return x
+  return normalize(BigInt(x) * 10n ** BigInt(to - from))
+}
+
+/** One measure's `after − before` as an integer scaled by 10^decimals; null when one side shows no value. */
+export interface ScaledDelta {
+  name: string
+  value: Scaled | null
+  decimals: number
+  /** A sum or count on both sides: deltas that events' contributions add up to. */
+  additive: boolean
+}
+
+/**
+ * `after − before` for each measure both definitions have (by name, in the `after` order),
+ * exact: the difference of the values a reader sees (for sums and counts that is the difference
+ * of the exact state), at the finer of the two decimals.
+ */
+export function deltaScaled(before: { program: ViewProgram; cell: CellState | null }, after: { program: ViewProgram; cell: CellState | null }): ScaledDelta[] {
+  const pa = before.program
+  const pb = after.program
+  const a = before.cell ?? emptyCell(pa.ops.length)
+  const b = after.cell ?? emptyCell(pb.ops.length)
+  const out: ScaledDelta[] = []
+  pb.view.measures.forEach((m, j) => {
+    const i = pa.view.measures.findIndex((x) => x.name === m.name)
+    const old = pa.view.measures[i]
+    if (!old) return
+    const decimals = Math.max(old.decimals, m.decimals)
+    const additive = (m.kind === 'sum' || m.kind === 'count') && (old.kind === 'sum' || old.kind === 'count')
+    const x = pb.shownScaled(b, j)
+    const y = pa.shownScaled(a, i)
+    const value = x === null || y === null ? (x === y ? 0 : null) : subScaled(rescale(x, m.decimals, decimals), rescale(y, old.decimals, decimals))
+    out.push({ name: m.name, value, decimals, additive })
+  })
+  return out
+}
+
+/** `after − before` per measure both definitions have, as a reader sees it (null: one side shows no value). */
+export function deltaOf(before: { program: ViewProgram; cell: CellState | null }, after: { program: ViewProgram; cell: CellState | null }): Measures {
+  const delta: Measures = {}
+  for (const d of deltaScaled(before, after)) delta[d.name] = d.value === null ? null : amount(d.value, d.decimals)
+  return delta
 }
 
 /** `HH:MM` → the cron expression of that time every day. */

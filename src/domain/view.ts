@@ -272,6 +272,15 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/**
+ * A definition as the store keeps it (the canonical JSON of a parsed definition) back as a
+ * definition. Fields a later lateview adds get their defaults here, so that a stored version
+ * still compares equal to the same file read by the newer parser.
+ */
+export function storedDefinition(text: string): ViewDefinition {
+  return JSON.parse(text) as ViewDefinition
+}
+
 /** A definition in the shape of its view file (measures back to `{ "sum": "amount" }`). */
 export function toViewFile(view: ViewDefinition): Record<string, unknown> {
   const measures: Record<string, Record<string, unknown>> = {}

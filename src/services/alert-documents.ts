@@ -1,4 +1,5 @@
 import type { AlertKind } from '../domain/alerts.js'
+import { parseJson } from '../domain/decimal.js'
 import { toIso } from '../domain/time.js'
 import type { AlertsTable } from '../store/schema.js'
 
@@ -25,6 +26,7 @@ export function alertDocument(row: AlertsTable): AlertDocument {
     view: row.view,
     period: row.period,
     source: row.source,
-    data: JSON.parse(row.data) as Record<string, unknown>,
+    // Exact: a figure in an alert (ReportRevised totals) keeps every digit it was written with.
+    data: parseJson(row.data) as Record<string, unknown>,
   }
 }

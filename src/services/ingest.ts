@@ -15,6 +15,8 @@ import type { AlertsTable } from '../store/schema.js'
 export interface IngestOptions {
   /** Admin import: keep each event's `receivedAt` (non-decreasing, not before the store's newest). */
   imported?: boolean
+  /** Runs first inside the write transaction: refuses the batch when this process's view definitions are outdated. */
+  checkDefinitions?: (db: WriteTx['db']) => Promise<void>
 }
 
 /** What an ingest call reports back (the HTTP answer is this without `lags`). */
@@ -97,6 +99,7 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   if (conflicting) throw conflict(conflicting.event, conflicting.index)
 
   return engine.write(async (tx) => {
+    if (options.checkDefinitions) await options.checkDefinitions(tx.db)
     const head = await tx.head()
     const lookups: Array<{ source: string; id: string }> = []
     for (const { event } of inOrder) {
@@ -208,7 +211,7 @@ async function updateRealtime(
   for (const program of programs) {
     // period → dims key → summed change: no joined key string per event.
     const changes = new Map<string, { firstSeq: number; cells: Map<string, CellState> }>()
-    const retracted = new Map<string, Array<Array<number | null>>>()
+    const retracted = new Map<string, Array<CellState['slots']>>()
     const emptied = new Set<string>()
     const periodOf: Array<string | undefined> = new Array(accepted.length)
     const slotCount = program.ops.length

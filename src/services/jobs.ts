@@ -1,11 +1,12 @@
 import type { ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { dueAt, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
-import { parseDurationMs, toIso } from '../domain/time.js'
+import { parseDurationMs, piecesOf, toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
 import type { Engine, WriteTx } from '../store/engine.js'
-import { dirtyPeriods, jobDone, knownPeriods, periodRow, recordJobRun, type JobOutcome } from '../store/revisions.js'
+import type { ViewCatalog } from './definitions.js'
+import { jobDone, knownPeriods, periodRow, periodsToRebuild, recordJobRun, type JobOutcome } from '../store/revisions.js'
 import type { JobRunsTable } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import { publishPeriod } from './publish.js'
@@ -80,7 +81,7 @@ export class JobRunner {
 
   constructor(
     private readonly engine: Engine,
-    private readonly programs: ReadonlyMap<string, ViewProgram>,
+    private readonly definitions: ViewCatalog,
     private readonly clock: Clock,
   ) {}
 
@@ -99,7 +100,7 @@ export class JobRunner {
    * has not begun at now is refused (LV_ERR_PERIOD_NOT_BEGUN): there is nothing to report yet.
    */
   async run(job: JobName, options: JobOptions): Promise<JobRun[]> {
-    const programs = options.view === undefined ? [...this.programs.values()] : [this.program(options.view)]
+    const programs = options.view === undefined ? this.definitions.programs : [this.program(options.view)]
     if (options.period !== undefined) {
       const now = options.now ?? this.clock.now()
       for (const program of programs) refuseUnbegun(program, options.period, now)
@@ -119,7 +120,7 @@ export class JobRunner {
   }
 
   program(name: string): ViewProgram {
-    const program = this.programs.get(name)
+    const program = this.definitions.current(name)
     if (!program) throw new LateviewError('LV_ERR_VIEW_NOT_FOUND', `no view named ${JSON.stringify(name)}`, { view: name })
     return program
   }
@@ -158,10 +159,12 @@ export class JobRunner {
     if (job === 'rebuild') {
       const windowStart = now - view.rebuild.windowDays * DAY_MS
       const due: string[] = []
-      for (const row of await dirtyPeriods(this.engine.db, program.name)) {
+      for (const row of await periodsToRebuild(this.engine.db, program.name, view.version)) {
         const range = program.bucketer.rangeOf(row.period)
-        if (!range || row.dirty_since_seq === null) continue
-        if (row.status === 'final' ? view.close.lateAfterClose === 'restate' : range.end > windowStart) due.push(row.period)
+        if (!range) continue
+        // Late events after close are restated (policy restate); a new definition republishes
+        // provisional periods only: final figures stand until restated.
+        if (row.status === 'final' ? row.dirty_since_seq !== null && view.close.lateAfterClose === 'restate' : range.end > windowStart) due.push(row.period)
       }
       return due
     }
@@ -210,8 +213,7 @@ export class JobRunner {
       .select('source')
       .distinct()
       .where('eff_type', 'in', program.view.eventTypes)
-      .where('eff_occurred_at', '>=', range.start)
-      .where('eff_occurred_at', '<', range.end)
+      .where((eb) => eb.or(piecesOf(range).map((p) => eb.and([eb('eff_occurred_at', '>=', p.start), eb('eff_occurred_at', '<', p.end)]))))
       .where('target_seq', 'is', null)
       .where('received_at', '<=', now)
       .execute()
@@ -265,6 +267,7 @@ export class JobRunner {
     try {
       const run = await this.engine.write(async (tx) => {
         if (options.now === undefined) now = this.clock.now()
+        await this.definitions.assertCurrent(tx.db)
         if (job === 'sla-watch') {
           if (options.period === undefined && (await jobDone(tx.db, 'sla-watch', program.name, period))) return record(tx.db, 'skipped', null, 'already watched')
           const watched = await this.#watchPeriod(tx, program, period, now)
@@ -286,24 +289,27 @@ export class JobRunner {
             if (await jobDone(tx.db, 'consolidate', program.name, period)) return record(tx.db, 'skipped', state?.latest_revision ?? null, 'already consolidated')
             kind = 'consolidated'
             break
-          case 'rebuild':
-            if (!state || state.dirty_since_seq === null) return record(tx.db, 'skipped', state?.latest_revision ?? null, 'not dirty')
+          case 'rebuild': {
+            // A provisional period published under an older definition is republished under this one.
+            const redefined = state !== null && status === 'provisional' && state.view_version !== null && state.view_version !== program.view.version
+            if (!state || (state.dirty_since_seq === null && !redefined)) return record(tx.db, 'skipped', state?.latest_revision ?? null, 'not dirty')
             if (status === 'final') {
               if (program.view.close.lateAfterClose === 'hold') return record(tx.db, 'skipped', state.latest_revision, 'final; late events held (policy hold)')
               kind = 'restatement'
               trigger = 'restatement'
             } else {
               kind = 'revision'
-              trigger = options.trigger === 'manual' ? 'manual' : 'late-arrival'
+              trigger = redefined ? 'definition' : options.trigger === 'manual' ? 'manual' : 'late-arrival'
             }
             break
+          }
           case 'close':
             if (status === 'final') return record(tx.db, 'skipped', state?.latest_revision ?? null, 'already final')
             kind = 'final'
             always = true
             break
         }
-        const result = await publishPeriod(tx, program, period, { kind, trigger, now, always })
+        const result = await publishPeriod(tx, this.definitions, program, period, { kind, trigger, now, always })
         alerts.push(...result.alerts)
         return record(tx.db, result.outcome, result.revision, result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`)
       })
@@ -323,6 +329,40 @@ export class JobRunner {
       return run
     }
   }
+  /**
+   * Publishes a restatement now (an operator releasing held late events, or any manual
+   * restatement). Now is read from the clock inside the write lock, as a live job does.
+   */
+  async restate(program: ViewProgram, period: string): Promise<JobRun> {
+    const started = performance.now()
+    const startedAt = Date.now()
+    refuseUnbegun(program, period, this.clock.now())
+    const alerts: AlertDocument[] = []
+    const run = await this.engine.write(async (tx) => {
+      const now = this.clock.now()
+      await this.definitions.assertCurrent(tx.db)
+      const state = await periodRow(tx.db, program.name, period)
+      const kind: RevisionKind = state?.status === 'final' ? 'restatement' : 'manual'
+      const result = await publishPeriod(tx, this.definitions, program, period, { kind, trigger: kind === 'restatement' ? 'restatement' : 'manual', now })
+      alerts.push(...result.alerts)
+      return jobRunOf(
+        await recordJobRun(tx.db, {
+          job: 'restate',
+          view: program.name,
+          period,
+          now,
+          trigger: 'manual',
+          outcome: result.outcome,
+          revision: result.revision,
+          detail: result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`,
+          started_at: startedAt,
+          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        }),
+      )
+    })
+    if (alerts.length > 0) this.#notify(alerts)
+    return run
+  }
 }
 
 /**
@@ -337,33 +377,4 @@ function refuseUnbegun(program: ViewProgram, period: string, now: number): void 
       period,
     })
   }
-}
-
-/**
- * Publishes a restatement now (an operator releasing held late events, or any manual
- * restatement). Now is read from the clock inside the write lock, as a live job does.
- */
-export async function restatePeriod(engine: Engine, program: ViewProgram, period: string, clock: Clock): Promise<JobRun> {
-  const started = performance.now()
-  refuseUnbegun(program, period, clock.now())
-  return engine.write(async (tx) => {
-    const now = clock.now()
-    const state = await periodRow(tx.db, program.name, period)
-    const kind: RevisionKind = state?.status === 'final' ? 'restatement' : 'manual'
-    const result = await publishPeriod(tx, program, period, { kind, trigger: kind === 'restatement' ? 'restatement' : 'manual', now })
-    return jobRunOf(
-      await recordJobRun(tx.db, {
-        job: 'restate',
-        view: program.name,
-        period,
-        now,
-        trigger: 'manual',
-        outcome: result.outcome,
-        revision: result.revision,
-        detail: result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`,
-        started_at: Date.now(),
-        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      }),
-    )
-  })
 }

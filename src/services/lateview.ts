@@ -6,8 +6,9 @@ import { openEngine, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readRealtime, syncViews, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
-import { JobRunner, restatePeriod } from './jobs.js'
-import { diffReports, rangeOrThrow, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
+import { JobRunner } from './jobs.js'
+import { diffReports, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
+import { ViewCatalog } from './definitions.js'
 import { compileViews } from './view-files.js'
 
 export interface LateviewOptions {
@@ -19,17 +20,28 @@ export interface LateviewOptions {
 /** The services over one store, as the entry points (server, CLI, jobs) use them. */
 export class Lateview {
   readonly views: ReadonlyMap<string, ViewProgram>
+  readonly programs: ViewProgram[]
+  /** Every definition version of the views: revisions are read under their own. */
+  readonly definitions: ViewCatalog
   readonly jobs: JobRunner
   readonly #revisions = new RevisionCache()
 
   private constructor(
     readonly engine: Engine,
-    readonly programs: ViewProgram[],
+    views: ViewDefinition[],
     readonly clock: Clock,
   ) {
-    this.views = new Map(programs.map((p) => [p.name, p]))
-    this.jobs = new JobRunner(engine, this.views, clock)
+    this.definitions = new ViewCatalog(compileViews(views))
+    this.programs = this.definitions.programs
+    this.views = new Map(this.programs.map((p) => [p.name, p]))
+    this.jobs = new JobRunner(engine, this.definitions, clock)
     this.jobs.onAlerts((alerts) => this.#emit(alerts))
+  }
+
+  /** Records the definitions (refusing one changed without a new version), then brings each view's cells in line. */
+  async #start(): Promise<void> {
+    await this.definitions.register(this.engine, this.clock)
+    await syncViews(this.engine, this.programs, this.clock)
   }
 
   readonly #listeners: Array<(alerts: AlertDocument[]) => void> = []
@@ -48,8 +60,8 @@ export class Lateview {
   static async open(options: LateviewOptions): Promise<Lateview> {
     const engine = await openEngine(options.db)
     try {
-      const lateview = new Lateview(engine, compileViews(options.views), options.clock)
-      await syncViews(engine, lateview.programs, options.clock)
+      const lateview = new Lateview(engine, options.views, options.clock)
+      await lateview.#start()
       return lateview
     } catch (error) {
       await engine.close()
@@ -59,14 +71,14 @@ export class Lateview {
 
   /** Builds the services over an already open store (tests, tools) and syncs the views. */
   static async fromEngine(engine: Engine, views: ViewDefinition[], clock: Clock): Promise<Lateview> {
-    const lateview = new Lateview(engine, compileViews(views), clock)
-    await syncViews(engine, lateview.programs, clock)
+    const lateview = new Lateview(engine, views, clock)
+    await lateview.#start()
     return lateview
   }
 
   /** Appends a batch atomically and updates every view (see services/ingest.ts). */
-  async ingest(items: unknown[], options?: IngestOptions): Promise<IngestResult> {
-    const result = await ingest(this.engine, this.programs, this.clock, items, options)
+  async ingest(items: unknown[], options: IngestOptions = {}): Promise<IngestResult> {
+    const result = await ingest(this.engine, this.programs, this.clock, items, { ...options, checkDefinitions: (db) => this.definitions.assertCurrent(db) })
     this.#emit(result.alerts)
     return result
   }
@@ -92,7 +104,7 @@ export class Lateview {
   report(name: string, period: string, at: { revision?: number; asOf?: number } = {}) {
     const program = this.view(name)
     if (at.asOf !== undefined) return readAsOf(this.engine.db, program, period, at.asOf, this.clock.now())
-    return readRevision(this.engine.db, program, period, at.revision, this.#revisions)
+    return readRevision(this.engine.db, this.definitions, program, period, at.revision, this.#revisions)
   }
 
   /** Every revision of a period, oldest first. */
@@ -102,7 +114,17 @@ export class Lateview {
 
   /** The changed cells between two revisions (or as-of instants) and the events behind them. */
   diff(name: string, period: string, from: DiffSide, to: DiffSide) {
-    return diffReports(this.engine.db, this.view(name), period, from, to)
+    return diffReports(this.engine.db, this.definitions, this.view(name), period, from, to)
+  }
+
+  /** The definition a report was computed under (a revision's own version, or the current one). */
+  programOf(report: { view: string; viewVersion: number }): Promise<ViewProgram> {
+    return this.definitions.at(this.engine.db, report.view, report.viewVersion)
+  }
+
+  /** Every stored definition version of a view, oldest first. */
+  versions(name: string) {
+    return this.definitions.versions(this.engine.db, this.view(name).name)
   }
 
   /** Late events held after a period's close. */
@@ -112,19 +134,17 @@ export class Lateview {
 
   /** Publishes a restatement (after close) or a manual revision of a period now. */
   restate(name: string, period: string) {
-    const program = this.view(name)
-    rangeOrThrow(program, period)
-    return restatePeriod(this.engine, program, period, this.clock)
+    return this.jobs.restate(this.view(name), period)
   }
 
   /** Recomputes every stored revision at its cutoff and compares. */
   verifyRevisions(names?: string[]) {
-    return verifyRevisions(this.engine.db, names ? names.map((n) => this.view(n)) : this.programs)
+    return verifyRevisions(this.engine.db, this.definitions, names ? names.map((n) => this.view(n)) : this.programs)
   }
 
   /** `verify` and `verifyRevisions` together, from one snapshot and one pass over the events. */
   verifyStore(names?: string[]) {
-    return verifyStore(this.engine, names ? names.map((n) => this.view(n)) : this.programs)
+    return verifyStore(this.engine, this.definitions, names ? names.map((n) => this.view(n)) : this.programs)
   }
 
   close(): Promise<void> {

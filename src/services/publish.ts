@@ -1,13 +1,15 @@
 import type { Kysely } from 'kysely'
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
-import { cellsHash, changedCells, deltaOf, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
-import { toIso, type PeriodRange } from '../domain/time.js'
+import { toJson } from '../domain/decimal.js'
+import { cellsHash, changedCells, deltaOf, measureChanges, sameDefinition, sameFigures, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
+import { piecesOf, toIso, type PeriodRange } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
 import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
 import type { Schema } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
-import { computeReport, rangeOrThrow } from './reports.js'
+import type { ViewCatalog } from './definitions.js'
+import { computeReport, rangeOrThrow, storedTotals } from './reports.js'
 
 export interface PublishOptions {
   kind: RevisionKind
@@ -24,20 +26,20 @@ export interface PublishResult {
   cutoffSeq: number
   /** Why nothing was published, for a skipped run. */
   detail?: string
-  /** Totals before and after, for alerts about revised figures. */
   previousRevision: number | null
   /** ReportRevised, when a period that already had a revision got a new one. */
   alerts: AlertDocument[]
 }
 
 /**
- * Publishes `Report(V, P, K)` for K = the last seq received at or before `now`, as the next
- * revision of the period, unless it equals the latest revision's figures. Runs inside a write
- * transaction, so K is exact and two publishers never interleave. Knowledge never goes back: a
- * K below the latest revision's cutoff (a `now` older than what was already published) publishes
- * nothing and says so.
+ * Publishes `Report(V, P, K)` for K = the last seq received at or before `now`, under the view's
+ * current definition, as the next revision of the period, unless it shows the latest revision's
+ * figures. Runs inside a write transaction, so K is exact and two publishers never interleave.
+ * Knowledge never goes back: a K below the latest revision's cutoff (a `now` older than what was
+ * already published) publishes nothing and says so. The latest revision is read under its own
+ * definition: a new definition that shows the same figures publishes nothing either.
  */
-export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: string, options: PublishOptions): Promise<PublishResult> {
+export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, program: ViewProgram, period: string, options: PublishOptions): Promise<PublishResult> {
   const range = rangeOrThrow(program, period)
   const head = await tx.head()
   const cutoff = options.now >= head.receivedAt ? { seq: head.seq, receivedAt: head.seq === 0 ? null : head.receivedAt } : await cutoffAt(tx.db, options.now)
@@ -55,16 +57,18 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
   const report = await computeReport(tx.db, program, range, cutoff.seq)
   const state = await periodRow(tx.db, program.name, period)
   const hash = cellsHash(report.cells)
-  const unchanged = latest !== null && latest.hash === hash && latest.view_version === program.view.version
+  const before = latest ? await definitions.at(tx.db, program.name, latest.view_version) : null
+  const sameRules = before !== null && sameDefinition(before, program)
+  const previous = latest && before ? await revisionCells(tx.db, program.name, period, latest.revision, before.ops.length) : new Map<string, CellState>()
+  const unchanged = latest !== null && before !== null && (sameRules ? latest.hash === hash : sameFigures({ program: before, cells: previous }, { program, cells: report.cells }))
   // Nothing can follow the head: the usual live case needs no look at the period's later events.
   const dirtySince = cutoff.seq >= head.seq ? null : await firstSeqAfter(tx.db, program, range, cutoff.seq)
   if (unchanged && !options.always && latest && state) {
-    // Same figures: what was pending is now accounted for, up to this cutoff.
-    await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now })
+    // Same figures: what was pending is now accounted for, up to this cutoff, under this definition.
+    await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now, view_version: program.view.version })
     return { outcome: 'unchanged', revision: latest.revision, cutoffSeq: cutoff.seq, previousRevision: latest.revision, alerts: [] }
   }
   const revision = (latest?.revision ?? 0) + 1
-  const previous = latest ? await revisionCells(tx.db, program.name, period, latest.revision, program.ops.length) : new Map<string, CellState>()
   const totals = totalsOf(program, report.cells.values())
   await insertRevision(
     tx.db,
@@ -82,11 +86,12 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
       completeness: report.completeness,
       hash,
       view_version: program.view.version,
-      totals: JSON.stringify(totals),
+      totals: toJson(totals),
     },
     report.cells,
-    previous,
-    program.ops.length,
+    // Rows are shared between revisions only under one definition: the slots mean other things under another.
+    sameRules ? previous : null,
+    program,
   )
   await putPeriodRow(tx.db, {
     view: program.name,
@@ -96,11 +101,15 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
     latest_cutoff_seq: cutoff.seq,
     dirty_since_seq: dirtySince,
     updated_at: options.now,
+    view_version: program.view.version,
   })
   let alerts: AlertDocument[] = []
-  const changes = latest ? changedCells(previous, report.cells) : []
-  // A new revision with the same figures (a close, a rebuild under a new view version) revised no figure.
-  if (latest && changes.length > 0) {
+  const a = { program: before ?? program, cells: previous }
+  const b = { program, cells: report.cells }
+  const changes = latest ? changedCells(a, b) : []
+  // A new revision with the same figures (a close) revised no figure.
+  if (latest && before && changes.length > 0) {
+    const measures = measureChanges(before, program)
     const raised = await raiseAlerts(
       tx.db,
       [
@@ -115,10 +124,15 @@ export async function publishPeriod(tx: WriteTx, program: ViewProgram, period: s
             kind: options.kind,
             trigger: options.trigger,
             cutoffSeq: cutoff.seq,
-            totalsBefore: JSON.parse(latest.totals) as unknown,
+            viewVersion: program.view.version,
+            previousViewVersion: latest.view_version,
+            // Rules changed, not (only) data: the deltas compare measures by name.
+            definitionChanged: !sameRules,
+            ...(sameRules ? {} : { measuresAdded: measures.added, measuresRemoved: measures.removed }),
+            totalsBefore: storedTotals(latest),
             totalsAfter: totals,
             changedCells: changes.length,
-            changes: changes.slice(0, 10).map((c) => ({ dims: program.dimsOf(c.dimsKey), delta: deltaOf(program, c.before, c.after) })),
+            changes: changes.slice(0, 10).map((c) => ({ dims: c.dims, delta: deltaOf({ program: a.program, cell: c.before }, { program, cell: c.after }) })),
           },
         },
       ],
@@ -135,8 +149,7 @@ async function firstSeqAfter(db: Kysely<Schema>, program: ViewProgram, range: Pe
     .selectFrom('events')
     .select('seq')
     .where('eff_type', 'in', program.view.eventTypes)
-    .where('eff_occurred_at', '>=', range.start)
-    .where('eff_occurred_at', '<', range.end)
+    .where((eb) => eb.or(piecesOf(range).map((p) => eb.and([eb('eff_occurred_at', '>=', p.start), eb('eff_occurred_at', '<', p.end)]))))
     .where('seq', '>', after)
     .orderBy('seq')
     .limit(1)

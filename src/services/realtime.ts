@@ -2,11 +2,13 @@ import type { Kysely } from 'kysely'
 import { sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
+import type { Measures } from '../domain/lifecycle.js'
 import { LateviewError } from '../errors.js'
 import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
 import type { Engine } from '../store/engine.js'
 import { headSeq } from '../store/events.js'
 import type { Schema } from '../store/schema.js'
+import type { ViewCatalog } from './definitions.js'
 import { recomputeStore, type RevisionDifference } from './recompute.js'
 
 export interface RealtimeQuery {
@@ -19,7 +21,7 @@ export interface RealtimeQuery {
 export interface RealtimeCell {
   period: string
   dims: Record<string, DimValue>
-  measures: Record<string, number | null>
+  measures: Measures
   eventCount: number
 }
 
@@ -49,8 +51,8 @@ export interface CellDifference {
   view: string
   period: string
   dims: Record<string, DimValue>
-  stored: { measures: Record<string, number | null>; eventCount: number } | null
-  recomputed: { measures: Record<string, number | null>; eventCount: number } | null
+  stored: { measures: Measures; eventCount: number } | null
+  recomputed: { measures: Measures; eventCount: number } | null
 }
 
 export interface RealtimeCheck {
@@ -92,10 +94,10 @@ export async function verifyRealtime(engine: Engine, programs: ViewProgram[]): P
  * `lateview verify`: every Realtime cell and every stored revision against a recomputation from
  * the store, in one snapshot and one pass over the events for all views.
  */
-export async function verifyStore(engine: Engine, programs: ViewProgram[]): Promise<{ realtime: RealtimeCheck; revisions: { revisions: number; differences: RevisionDifference[] } }> {
+export async function verifyStore(engine: Engine, definitions: ViewCatalog, programs: ViewProgram[]): Promise<{ realtime: RealtimeCheck; revisions: { revisions: number; differences: RevisionDifference[] } }> {
   return engine.snapshot(async (db) => {
     const seq = await headSeq(db)
-    const recomputed = await recomputeStore(db, programs, seq, { cells: true, revisions: true })
+    const recomputed = await recomputeStore(db, programs, seq, { cells: true, revisions: definitions })
     return {
       realtime: await cellDifferences(db, programs, seq, recomputed.cells),
       revisions: { revisions: recomputed.revisions, differences: recomputed.differences },

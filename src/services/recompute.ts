@@ -1,17 +1,22 @@
 import type { Kysely } from 'kysely'
 import { cellId, emptyCell, type CellState, type ViewProgram } from '../domain/aggregate.js'
-import { cellsHash, changedCells, type Report } from '../domain/lifecycle.js'
+import { toJson } from '../domain/decimal.js'
+import { cellsHash, changedCells, totalsOf, type Report } from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { forEachEvent, type ScanRow } from '../store/engine.js'
 import { revisionCells } from '../store/revisions.js'
 import type { Schema } from '../store/schema.js'
+import type { ViewCatalog } from './definitions.js'
 
 /** What one pass over the store recomputes. */
 export interface RecomputeOptions {
   /** Every view's Realtime cells at `maxSeq`. */
   cells?: boolean
-  /** Every stored revision of the views, recomputed at its cutoff and compared with what was published. */
-  revisions?: boolean
+  /**
+   * Every stored revision of the views, recomputed at its cutoff under the definition it was
+   * published with (looked up here) and compared with what was published.
+   */
+  revisions?: ViewCatalog
 }
 
 export interface RevisionDifference {
@@ -33,6 +38,7 @@ export interface Recomputed {
 interface PublishedRevision {
   revision: number
   hash: string
+  totals: string
   event_count: number
   late_event_count: number
   completeness: number | null
@@ -125,30 +131,41 @@ const WINDOW = 250_000
  */
 export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[], maxSeq: number, options: RecomputeOptions): Promise<Recomputed> {
   const result: Recomputed = { cells: new Map(), revisions: 0, differences: [] }
-  const views = programs.map((program, viewIndex) => ({
+  // One entry per definition met: the current ones (with their Realtime cells), and every older
+  // version a revision was published under (revisions only).
+  const entry = (program: ViewProgram, viewIndex: number, cells: boolean) => ({
     program,
     viewIndex,
-    cells: options.cells ? new Map<string, Map<string, CellState>>() : null,
+    cells: cells ? new Map<string, Map<string, CellState>>() : null,
     periods: new Map<string, PeriodRevisions>(),
     // The last period met, its range, cells and revisions: events come mostly in occurrence order.
     last: null as { period: string; start: number; end: number; cells: Map<string, CellState> | null; revisions: PeriodRevisions | null } | null,
-  }))
+  })
+  const views = programs.map((program, viewIndex) => entry(program, viewIndex, options.cells === true))
   let scanTo = options.cells ? maxSeq : 0
   // Every period with revisions takes its turn at each of its cutoffs, in cutoff order.
   const turns: Array<{ period: PeriodRevisions; cutoff: number }> = []
   if (options.revisions && programs.length > 0) {
     const metas = await db
       .selectFrom('revisions')
-      .select(['view', 'period', 'revision', 'cutoff_seq', 'hash', 'event_count', 'late_event_count', 'completeness', 'view_version'])
+      .select(['view', 'period', 'revision', 'cutoff_seq', 'hash', 'event_count', 'late_event_count', 'completeness', 'view_version', 'totals'])
       .where('view', 'in', programs.map((p) => p.name))
       .orderBy('revision')
       .execute()
-    const byName = new Map(views.map((v) => [v.program.name, v]))
+    const versionKey = (view: string, version: number) => `${view}\u0000${version}`
+    const byVersion = new Map(views.map((v) => [versionKey(v.program.name, v.program.view.version), v]))
+    for (const meta of metas) {
+      const key = versionKey(meta.view, meta.view_version)
+      if (byVersion.has(key)) continue
+      const older = entry(await options.revisions.at(db, meta.view, meta.view_version), views.length, false)
+      views.push(older)
+      byVersion.set(key, older)
+    }
     const published = new Map<(typeof views)[number], Map<string, { range: PeriodRange; byCutoff: Map<number, PublishedRevision[]> }>>()
     // Each period's revisions, in order, must never know less than the one before.
     const lastCutoff = new Map<string, { revision: number; cutoff: number }>()
     for (const meta of metas) {
-      const v = byName.get(meta.view)
+      const v = byVersion.get(versionKey(meta.view, meta.view_version))
       if (!v) continue
       result.revisions++
       const periodId = `${meta.view}\u0000${meta.period}`
@@ -167,8 +184,6 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
         result.differences.push({ view: meta.view, period: meta.period, revision: meta.revision, problem: 'period key no longer fits the view' })
         continue
       }
-      // A revision published under another version of the view follows other rules.
-      if (meta.view_version !== v.program.view.version) continue
       let periods = published.get(v)
       if (!periods) published.set(v, (periods = new Map()))
       let period = periods.get(meta.period)
@@ -206,9 +221,10 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
       for (const meta of period.published.get(cutoff) ?? []) {
         const problem = (text: string) => result.differences.push({ view: period.program.name, period: period.period, revision: meta.revision, problem: text })
         const stored = await revisionCells(db, period.program.name, period.period, meta.revision, period.program.ops.length)
-        const changed = changedCells(stored, report.cells)
+        const changed = changedCells({ program: period.program, cells: stored }, { program: period.program, cells: report.cells })
         if (changed.length > 0) problem(`${changed.length} cells differ from a recomputation at seq ${cutoff}`)
         if (cellsHash(report.cells) !== meta.hash) problem('content hash differs')
+        if (toJson(totalsOf(period.program, report.cells.values())) !== meta.totals) problem('totals differ from a recomputation')
         if (report.eventCount !== meta.event_count) problem(`eventCount ${meta.event_count} ≠ ${report.eventCount}`)
         if (report.lateEventCount !== meta.late_event_count) problem(`lateEventCount ${meta.late_event_count} ≠ ${report.lateEventCount}`)
         if (report.completeness !== meta.completeness) problem(`completeness ${meta.completeness} ≠ ${report.completeness}`)
@@ -216,7 +232,7 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
     }
   }
 
-  const types = [...new Set(programs.flatMap((p) => p.view.eventTypes))]
+  const types = [...new Set(views.flatMap((v) => v.program.view.eventTypes))]
   if (types.length > 0 && scanTo > 0) {
     // The first retraction of an event voids it from its own seq on (a second one is refused at ingest).
     const voids = new Map<number, number>()
@@ -238,12 +254,15 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
       for (const v of byType.get(row.type) ?? []) {
         let last = v.last
         if (last === null || !(row.occurred_at >= last.start && row.occurred_at < last.end)) {
-          const period = v.program.bucketer.keyOf(row.occurred_at)
-          if (last === null || last.period !== period) {
-            let cells = v.cells?.get(period) ?? null
-            if (v.cells && !cells) v.cells.set(period, (cells = new Map()))
-            const range = v.program.bucketer.rangeOf(period)
-            v.last = last = { period, start: range?.start ?? 0, end: range?.end ?? 0, cells, revisions: v.periods.get(period) ?? null }
+          // The stretch of time around the event that belongs to one period (a period may have several).
+          const piece = v.program.bucketer.pieceOf(row.occurred_at)
+          if (last === null || last.period !== piece.key) {
+            let cells = v.cells?.get(piece.key) ?? null
+            if (v.cells && !cells) v.cells.set(piece.key, (cells = new Map()))
+            v.last = last = { period: piece.key, start: piece.start, end: piece.end, cells, revisions: v.periods.get(piece.key) ?? null }
+          } else {
+            last.start = piece.start
+            last.end = piece.end
           }
         }
         const dimsKey = v.program.dimsKey(data)

@@ -1,6 +1,20 @@
 import type { Kysely } from 'kysely'
 import { emptyCell, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
-import { cellsHash, changedCells, deltaOf, totalsOf, type PeriodStatus, type Report } from '../domain/lifecycle.js'
+import { addScaled, amount, Decimal, numeral, parseJson, subScaled, type Scaled } from '../domain/decimal.js'
+import {
+  cellsHash,
+  changedCells,
+  deltaOf,
+  deltaScaled,
+  matchKey,
+  measureChanges,
+  rescale,
+  sameDefinition,
+  totalsOf,
+  type Measures,
+  type PeriodStatus,
+  type Report,
+} from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
@@ -9,6 +23,7 @@ import { forEachEvent, rowToEvent, type ScanRow } from '../store/engine.js'
 import { headSeq, scanRowToEvent } from '../store/events.js'
 import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
+import type { ViewCatalog } from './definitions.js'
 import { recomputeStore, type RevisionDifference } from './recompute.js'
 
 /** The period's range, or a 400-class error for a key that does not fit the view. */
@@ -53,8 +68,19 @@ export async function computeReport(db: Kysely<Schema>, program: ViewProgram, ra
 
 export interface ReportRow {
   dims: Record<string, DimValue>
-  measures: Record<string, number | null>
+  measures: Measures
   eventCount: number
+}
+
+/** A totals row: the measures over all cells and the number of events. */
+export interface Totals {
+  measures: Measures
+  eventCount: number
+}
+
+/** A revision's totals as published (stored as exact JSON under the revision's own definition). */
+export function storedTotals(meta: RevisionsTable): Totals {
+  return parseJson(meta.totals) as Totals
 }
 
 /** A report as the API shows it. */
@@ -74,7 +100,7 @@ export interface ReportDocument {
   hash: string
   viewVersion: number
   rows: ReportRow[]
-  totals: { measures: Record<string, number | null>; eventCount: number }
+  totals: Totals
 }
 
 export function rowsOf(program: ViewProgram, cells: Map<string, CellState>): ReportRow[] {
@@ -133,29 +159,33 @@ export class RevisionCache {
   }
 }
 
-/** The latest revision (or revision N) of a period; 404-class error when there is none. */
-export async function readRevision(db: Kysely<Schema>, program: ViewProgram, period: string, revision?: number, cache?: RevisionCache): Promise<ReportDocument> {
-  rangeOrThrow(program, period)
-  const state = await periodRow(db, program.name, period)
+/**
+ * The latest revision (or revision N) of a period, read under the definition it was published
+ * with; 404-class error when there is none.
+ */
+export async function readRevision(db: Kysely<Schema>, definitions: ViewCatalog, current: ViewProgram, period: string, revision?: number, cache?: RevisionCache): Promise<ReportDocument> {
+  rangeOrThrow(current, period)
+  const state = await periodRow(db, current.name, period)
   const wanted = revision ?? state?.latest_revision
-  const key = `${program.name}\u0000${period}\u0000${wanted}`
+  const key = `${current.name}\u0000${period}\u0000${wanted}`
   const cached = wanted === undefined ? undefined : cache?.get(key, state?.status ?? 'open')
   if (cached) return cached
-  const meta = wanted === undefined ? null : await getRevision(db, program.name, period, wanted)
+  const meta = wanted === undefined ? null : await getRevision(db, current.name, period, wanted)
   if (!meta) {
     throw new LateviewError(
       revision === undefined ? 'LV_ERR_PERIOD_NOT_FOUND' : 'LV_ERR_REVISION_NOT_FOUND',
-      revision === undefined ? `period ${period} of view ${program.name} has no revision yet (see …/realtime or ?asOf=)` : `period ${period} of view ${program.name} has no revision ${revision}`,
-      { view: program.name, period },
+      revision === undefined ? `period ${period} of view ${current.name} has no revision yet (see …/realtime or ?asOf=)` : `period ${period} of view ${current.name} has no revision ${revision}`,
+      { view: current.name, period },
     )
   }
-  const cells = await revisionCells(db, program.name, period, meta.revision, program.ops.length)
+  const program = await definitions.at(db, current.name, meta.view_version)
+  const cells = await revisionCells(db, current.name, period, meta.revision, program.ops.length)
   const doc = {
-    view: program.name,
+    view: current.name,
     period,
     ...revisionMeta(meta),
     rows: rowsOf(program, cells),
-    totals: JSON.parse(meta.totals) as ReportDocument['totals'],
+    totals: storedTotals(meta),
   }
   if (!cache) return { ...doc, status: state?.status ?? 'open' }
   cache.set(key, doc)
@@ -195,7 +225,7 @@ export async function readRevisions(db: Kysely<Schema>, program: ViewProgram, pe
     view: program.name,
     period,
     status: await statusOf(db, program, period),
-    revisions: rows.map((r) => ({ ...revisionMeta(r), totals: JSON.parse(r.totals) as ReportDocument['totals'] })),
+    revisions: rows.map((r) => ({ ...revisionMeta(r), totals: storedTotals(r) })),
   }
 }
 
@@ -209,46 +239,69 @@ export interface ExplainingEvent {
   receivedAt: string
   occurredAt: string
   retracts?: string
-  /** What this event adds to the cell (negative for a retraction). */
-  contribution: Record<string, number | null>
+  /** What this event adds to the cell (negative for a retraction), under the `to` side's definition. */
+  contribution: Measures
 }
 
 export interface DiffChange {
   dims: Record<string, DimValue>
-  before: Record<string, number | null> | null
-  after: Record<string, number | null> | null
-  delta: Record<string, number | null>
+  before: Measures | null
+  after: Measures | null
+  /** For each measure both sides have (by name). */
+  delta: Measures
   events: ExplainingEvent[]
+  /**
+   * Across two definitions only: for each sum and count both have, the part of the delta the
+   * events do not explain, which the change of definition made (delta = events + this).
+   */
+  definitionEffect?: Measures
 }
 
-async function sideCells(db: Kysely<Schema>, program: ViewProgram, period: string, range: PeriodRange, side: DiffSide) {
+/** What changed in the rules between the two sides of a diff (null when both share one definition). */
+export interface DefinitionChange {
+  from: number
+  to: number
+  measuresAdded: string[]
+  measuresRemoved: string[]
+  dimensionsChanged: boolean
+  note: string
+}
+
+async function sideCells(db: Kysely<Schema>, definitions: ViewCatalog, current: ViewProgram, period: string, range: PeriodRange, side: DiffSide) {
   if ('revision' in side) {
-    const meta = await getRevision(db, program.name, period, side.revision)
-    if (!meta) throw new LateviewError('LV_ERR_REVISION_NOT_FOUND', `period ${period} of view ${program.name} has no revision ${side.revision}`, { view: program.name, period })
-    return { label: `revision ${side.revision}`, revision: side.revision, cutoffSeq: meta.cutoff_seq, cells: await revisionCells(db, program.name, period, side.revision, program.ops.length) }
+    const meta = await getRevision(db, current.name, period, side.revision)
+    if (!meta) throw new LateviewError('LV_ERR_REVISION_NOT_FOUND', `period ${period} of view ${current.name} has no revision ${side.revision}`, { view: current.name, period })
+    const program = await definitions.at(db, current.name, meta.view_version)
+    return { label: `revision ${side.revision}`, revision: side.revision, cutoffSeq: meta.cutoff_seq, program, cells: await revisionCells(db, current.name, period, side.revision, program.ops.length) }
   }
   const cutoff = await cutoffAt(db, side.asOf)
-  const report = await computeReport(db, program, range, cutoff.seq)
-  return { label: `as of ${toIso(side.asOf)}`, revision: null, cutoffSeq: cutoff.seq, cells: report.cells }
+  const report = await computeReport(db, current, range, cutoff.seq)
+  return { label: `as of ${toIso(side.asOf)}`, revision: null, cutoffSeq: cutoff.seq, program: current, cells: report.cells }
 }
 
 /**
  * The changed cells between two knowledge states of a period, each with the events that explain
- * it: those of the period with seq in (cutoff(from), cutoff(to)], retractions included. Their
- * contributions add up exactly to the delta of every sum and count.
+ * it: those of the period with seq in (cutoff(from), cutoff(to)], retractions included, their
+ * contributions taken under the `to` side's definition. Under one definition the contributions
+ * add up exactly to the delta of every sum and count. When the two sides were published under
+ * two definitions, cells are matched by dimension values and measures by name, `definition` says
+ * what changed in the rules, and each change's `definitionEffect` is the part of the delta that
+ * no event explains: nothing is attributed to events that did not cause it.
  */
-export async function diffReports(db: Kysely<Schema>, program: ViewProgram, period: string, from: DiffSide, to: DiffSide) {
-  const range = rangeOrThrow(program, period)
-  const a = await sideCells(db, program, period, range, from)
-  const b = await sideCells(db, program, period, range, to)
-  const changes = changedCells(a.cells, b.cells)
+export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, current: ViewProgram, period: string, from: DiffSide, to: DiffSide) {
+  const range = rangeOrThrow(current, period)
+  const a = await sideCells(db, definitions, current, period, range, from)
+  const b = await sideCells(db, definitions, current, period, range, to)
+  const across = !sameDefinition(a.program, b.program)
+  const changes = changedCells(a, b)
   const low = Math.min(a.cutoffSeq, b.cutoffSeq)
   const high = Math.max(a.cutoffSeq, b.cutoffSeq)
   const direction = b.cutoffSeq >= a.cutoffSeq ? 1 : -1
-  const explaining = new Map<string, ExplainingEvent[]>()
+  const measures = b.program.view.measures
+  const explaining = new Map<string, { events: ExplainingEvent[]; sums: Scaled[] }>()
   if (changes.length > 0 && high > low) {
     const rows: StoredEvent[] = []
-    await forEachEvent(db, { types: program.view.eventTypes, range, afterSeq: low, maxSeq: high, withIds: true }, (row) => rows.push(scanRowToEvent(row)))
+    await forEachEvent(db, { types: b.program.view.eventTypes, range, afterSeq: low, maxSeq: high, withIds: true }, (row) => rows.push(scanRowToEvent(row)))
     const targetSeqs = rows.filter((r) => r.targetSeq !== null).map((r) => r.targetSeq as number)
     const targets = new Map<number, ReturnType<typeof rowToEvent>>()
     for (let i = 0; i < targetSeqs.length; i += 500) {
@@ -257,17 +310,24 @@ export async function diffReports(db: Kysely<Schema>, program: ViewProgram, peri
     }
     for (const e of rows) {
       const facts = e.targetSeq === null ? e : targets.get(e.targetSeq)
-      if (!facts) continue
-      const c = program.contribution(facts)
+      if (!facts || !b.program.selects(facts.type)) continue
+      const c = b.program.contribution(facts)
+      if (c.period !== period) continue
       const sign = direction * (e.targetSeq === null ? 1 : -1)
-      const shown = program.measuresOf({ eventCount: c.eventCount, slots: c.slots })
-      const contribution: Record<string, number | null> = {}
-      for (const m of program.view.measures) {
-        const v = shown[m.name] ?? null
-        contribution[m.name] = m.kind === 'sum' || m.kind === 'count' ? (v === null ? 0 : sign * v) : v
-      }
-      const list = explaining.get(c.dimsKey) ?? []
-      list.push({
+      const one = { eventCount: c.eventCount, slots: c.slots }
+      const contribution: Measures = {}
+      const key = matchKey(b.program, c.dimsKey, across)
+      let entry = explaining.get(key)
+      if (!entry) explaining.set(key, (entry = { events: [], sums: measures.map(() => 0) }))
+      measures.forEach((m, j) => {
+        const v = b.program.shownScaled(one, j)
+        if (m.kind === 'sum' || m.kind === 'count') {
+          const signed = v === null ? 0 : sign === 1 ? v : subScaled(0, v)
+          entry.sums[j] = addScaled(entry.sums[j] as Scaled, signed)
+          contribution[m.name] = m.kind === 'count' ? (signed as number) : amount(signed, m.decimals)
+        } else contribution[m.name] = v === null ? null : amount(v, m.decimals)
+      })
+      entry.events.push({
         id: e.id,
         source: e.source,
         seq: e.seq,
@@ -276,21 +336,46 @@ export async function diffReports(db: Kysely<Schema>, program: ViewProgram, peri
         ...(e.retracts !== null ? { retracts: e.retracts } : {}),
         contribution,
       })
-      explaining.set(c.dimsKey, list)
     }
   }
+  const changed = measureChanges(a.program, b.program)
+  const definition: DefinitionChange | null = across
+    ? {
+        from: a.program.view.version,
+        to: b.program.view.version,
+        measuresAdded: changed.added,
+        measuresRemoved: changed.removed,
+        dimensionsChanged: a.program.view.dimensions.join('\u0000') !== b.program.view.dimensions.join('\u0000'),
+        note: `the view definition changed from version ${a.program.view.version} to ${b.program.view.version} between the two sides: cells are matched by dimension values, measures by name, and definitionEffect is the part of each delta no event explains`,
+      }
+    : null
   return {
-    view: program.name,
+    view: current.name,
     period,
-    from: { label: a.label, revision: a.revision, cutoffSeq: a.cutoffSeq },
-    to: { label: b.label, revision: b.revision, cutoffSeq: b.cutoffSeq },
-    changes: changes.map<DiffChange>((ch) => ({
-      dims: program.dimsOf(ch.dimsKey),
-      before: ch.before ? program.measuresOf(ch.before) : null,
-      after: ch.after ? program.measuresOf(ch.after) : null,
-      delta: deltaOf(program, ch.before, ch.after),
-      events: explaining.get(ch.dimsKey) ?? [],
-    })),
+    from: { label: a.label, revision: a.revision, cutoffSeq: a.cutoffSeq, viewVersion: a.program.view.version },
+    to: { label: b.label, revision: b.revision, cutoffSeq: b.cutoffSeq, viewVersion: b.program.view.version },
+    definition,
+    changes: changes.map<DiffChange>((ch) => {
+      const entry = explaining.get(ch.key)
+      const change: DiffChange = {
+        dims: ch.dims,
+        before: ch.before ? a.program.measuresOf(ch.before) : null,
+        after: ch.after ? b.program.measuresOf(ch.after) : null,
+        delta: deltaOf({ program: a.program, cell: ch.before }, { program: b.program, cell: ch.after }),
+        events: entry?.events ?? [],
+      }
+      if (across) {
+        const effect: Measures = {}
+        for (const d of deltaScaled({ program: a.program, cell: ch.before }, { program: b.program, cell: ch.after })) {
+          const j = measures.findIndex((m) => m.name === d.name)
+          const m = measures[j]
+          if (!m || d.value === null || !d.additive) continue
+          effect[d.name] = amount(subScaled(d.value, rescale((entry?.sums[j] ?? 0) as Scaled, m.decimals, d.decimals)), d.decimals)
+        }
+        change.definitionEffect = effect
+      }
+      return change
+    }),
   }
 }
 
@@ -321,17 +406,20 @@ export type { RevisionDifference } from './recompute.js'
  * Recomputes every stored revision at its cutoff and compares: an empty list means every
  * published figure holds. One pass over the events for all views (see recomputeStore).
  */
-export async function verifyRevisions(db: Kysely<Schema>, programs: ViewProgram[]): Promise<{ revisions: number; differences: RevisionDifference[] }> {
-  const { revisions, differences } = await recomputeStore(db, programs, await headSeq(db), { revisions: true })
+export async function verifyRevisions(db: Kysely<Schema>, definitions: ViewCatalog, programs: ViewProgram[]): Promise<{ revisions: number; differences: RevisionDifference[] }> {
+  const { revisions, differences } = await recomputeStore(db, programs, await headSeq(db), { revisions: definitions })
   return { revisions, differences }
 }
 
 function csvValue(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value)
+  const text = value === null || value === undefined ? '' : typeof value === 'number' ? numeral(value) : value instanceof Decimal ? value.text : String(value)
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
 }
 
-/** A report as CSV (RFC 4180): one row per cell, dimensions, then measures, then eventCount. */
+/**
+ * A report as CSV (RFC 4180): one row per cell, dimensions, then measures, then eventCount;
+ * `program` is the definition the report was computed under. Numbers are exact, never with an exponent.
+ */
 export function reportCsv(program: ViewProgram, report: ReportDocument): string {
   const view = program.view
   const measures = view.measures.map((m) => m.name)

@@ -4,6 +4,14 @@ import { validate as cronIsValid } from 'node-cron'
 import { ViewProgram } from '../domain/aggregate.js'
 import { parseViewDefinition, ViewDefinitionError, type ViewDefinition } from '../domain/view.js'
 
+/** The file each loaded definition came from, for errors found later (at start-up, against the store). */
+const files = new WeakMap<ViewDefinition, string>()
+
+/** The file a definition was loaded from, or `view <name>` for one built otherwise. */
+export function viewFileOf(view: ViewDefinition): string {
+  return files.get(view) ?? `view ${view.name}`
+}
+
 /**
  * Loads every `*.json` view definition of a folder. Any invalid file stops the load with a
  * ViewDefinitionError naming the file, the field and the problem.
@@ -26,6 +34,7 @@ export function loadViewFiles(dir: string): ViewDefinition[] {
     }
     const view = parseViewDefinition(parsed, file, (e) => cronIsValid(e))
     if (view.name !== basename(name, '.json')) throw new ViewDefinitionError(file, [{ field: 'name', problem: `must equal the file name (${basename(name, '.json')})` }])
+    files.set(view, file)
     views.push(view)
   }
   return views

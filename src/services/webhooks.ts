@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { ALERT_KINDS, type AlertKind } from '../domain/alerts.js'
 import type { Clock } from '../domain/clock.js'
+import { toJson } from '../domain/decimal.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import {
@@ -280,7 +281,7 @@ export class WebhookDispatcher {
       return
     }
     const doc = alertDocument(alert)
-    const body = JSON.stringify({ type: doc.type, id: doc.id, createdAt: doc.createdAt, view: doc.view, period: doc.period, source: doc.source, status: delivery.event === 'resolved' ? 'resolved' : 'firing', resolvedAt: delivery.event === 'resolved' ? doc.resolvedAt : null, data: doc.data })
+    const body = toJson({ type: doc.type, id: doc.id, createdAt: doc.createdAt, view: doc.view, period: doc.period, source: doc.source, status: delivery.event === 'resolved' ? 'resolved' : 'firing', resolvedAt: delivery.event === 'resolved' ? doc.resolvedAt : null, data: doc.data })
     const timestamp = Math.floor(at / 1000)
     let statusCode: number | null = null
     let error: string | null = null

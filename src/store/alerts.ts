@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { AlertKind, NewAlert } from '../domain/alerts.js'
+import { toJson } from '../domain/decimal.js'
 import { marks, queryRows } from './engine.js'
 import type { AlertsTable, DeliveriesTable, DeliveryAttemptsTable, Schema, WebhooksTable } from './schema.js'
 
@@ -68,7 +69,7 @@ export async function raiseAlerts(db: Kysely<Schema>, alerts: NewAlert[], now: n
       source: a.source,
       created_at: now,
       resolved_at: null,
-      data: JSON.stringify(a.data),
+      data: toJson(a.data),
       once_key: a.onceKey ?? null,
     })
   }

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely'
-import { cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
-import { marks, queryRows, type WriteTx } from './engine.js'
-import { SLOT_COLUMNS, type CellsTable, type Schema } from './schema.js'
+import { cellId, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
+import { exactRows, marks, queryRows, type WriteTx } from './engine.js'
+import { stateOf } from './revisions.js'
+import type { CellsTable, Schema } from './schema.js'
 
 export interface StoredCell {
   period: string
@@ -10,24 +11,28 @@ export interface StoredCell {
 }
 
 function toCell(row: CellsTable, slotCount: number): StoredCell {
-  const state = emptyCell(slotCount)
-  state.eventCount = row.event_count
-  for (let i = 0; i < slotCount; i++) state.slots[i] = row[SLOT_COLUMNS[i] as keyof CellsTable] as number | null
-  return { period: row.period, dimsKey: row.dims_key, state }
+  return { period: row.period, dimsKey: row.dims_key, state: stateOf(row as unknown as Record<string, unknown>, slotCount) }
 }
 
-/** Realtime cells of a view, optionally limited to periods from..to (inclusive keys). */
+/** Realtime cells of a view, optionally limited to periods from..to (inclusive keys), exact. */
 export async function readCells(db: Kysely<Schema>, program: ViewProgram, from?: string, to?: string): Promise<StoredCell[]> {
-  let q = db.selectFrom('cells').selectAll().where('view', '=', program.name)
-  if (from !== undefined) q = q.where('period', '>=', from)
-  if (to !== undefined) q = q.where('period', '<=', to)
-  const rows = await q.orderBy('period').orderBy('dims_key').execute()
+  let text = 'select * from cells where view = ?'
+  const params: unknown[] = [program.name]
+  if (from !== undefined) {
+    text += ' and period >= ?'
+    params.push(from)
+  }
+  if (to !== undefined) {
+    text += ' and period <= ?'
+    params.push(to)
+  }
+  const rows = await exactRows<CellsTable>(db, `${text} order by period, dims_key`, params)
   return rows.map((r) => toCell(r, program.ops.length))
 }
 
 /** One Realtime cell, or null. */
 export async function readCell(db: Kysely<Schema>, program: ViewProgram, period: string, dimsKey: string): Promise<CellState | null> {
-  const [row] = await queryRows<CellsTable>(db, 'select * from cells where view = ? and period = ? and dims_key = ?', [program.name, period, dimsKey])
+  const [row] = await exactRows<CellsTable>(db, 'select * from cells where view = ? and period = ? and dims_key = ?', [program.name, period, dimsKey])
   return row ? toCell(row, program.ops.length).state : null
 }
 

@@ -21,9 +21,11 @@ import {
 import pg from 'pg'
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import type { NewEvent, StoredEvent } from '../domain/event.js'
+import { piecesOf, type Interval, type PeriodRange } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import { migrations } from './migrations.js'
-import { SLOT_COLUMNS, type CellsTable, type EventsTable, type Schema } from './schema.js'
+import { assertStorable, overflowError } from './int64.js'
+import { SLOT_COLUMNS, type CellsTable, type EventsTable, type Schema, type SlotColumn } from './schema.js'
 
 /**
  * The one place that knows SQLite from PostgreSQL: how to connect, how a write transaction is
@@ -100,8 +102,11 @@ export interface WriteTx {
 export interface EventScan {
   /** Events counting under these types (a retraction counts under its target's type). */
   types: readonly string[]
-  /** Only events counting in this occurrence range (a retraction: its target's occurrence). */
-  range?: { start: number; end: number }
+  /**
+   * Only events counting in this occurrence range (a retraction: its target's occurrence); a
+   * period made of several pieces (a wall-clock hour that happens twice, apart) reads each piece.
+   */
+  range?: PeriodRange
   maxSeq: number
   afterSeq?: number
   /** Leave retractions out. */
@@ -157,12 +162,17 @@ const keptStatements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSql
  * The statement of `text`, prepared once per database. `arrays` for scans: arrays, not objects,
  * from the driver, as building rows in JS is twice as fast for wide scans.
  */
-function statementOf(raw: BetterSqlite3.Database, text: string, arrays = false): BetterSqlite3.Statement {
+function statementOf(raw: BetterSqlite3.Database, text: string, mode: 'objects' | 'arrays' | 'exact' = 'objects'): BetterSqlite3.Statement {
   let cache = keptStatements.get(raw)
   if (!cache) keptStatements.set(raw, (cache = new Map()))
-  const key = arrays ? `arrays:${text}` : text
+  const key = `${mode}:${text}`
   let stmt = cache.get(key)
-  if (!stmt) cache.set(key, (stmt = arrays ? raw.prepare(text).raw(true) : raw.prepare(text)))
+  if (!stmt) {
+    stmt = raw.prepare(text)
+    if (mode === 'arrays') stmt.raw(true)
+    else if (mode === 'exact' && stmt.reader) stmt.safeIntegers(true)
+    cache.set(key, stmt)
+  }
   return stmt
 }
 
@@ -179,9 +189,21 @@ export function marks(n: number): string {
  * parameters numbered `$1`, `$2`, ….
  */
 export async function queryRows<R>(db: Kysely<Schema>, text: string, params: readonly unknown[] = []): Promise<R[]> {
+  return runRows<R>(db, text, params, 'objects')
+}
+
+/**
+ * `queryRows` for rows holding measure state: every integer comes back exact, as a bigint on
+ * SQLite (the caller normalizes it) and, past 2^53, on PostgreSQL (see the int8 parser).
+ */
+export async function exactRows<R>(db: Kysely<Schema>, text: string, params: readonly unknown[] = []): Promise<R[]> {
+  return runRows<R>(db, text, params, 'exact')
+}
+
+async function runRows<R>(db: Kysely<Schema>, text: string, params: readonly unknown[], mode: 'objects' | 'exact'): Promise<R[]> {
   const raw = sqliteHandles.get(db)
   if (raw) {
-    const stmt = statementOf(raw, text)
+    const stmt = statementOf(raw, text, mode)
     if (stmt.reader) return stmt.all(...params) as R[]
     stmt.run(...params)
     return []
@@ -196,8 +218,9 @@ function scanSql(scan: EventScan): { where: string; params: unknown[] } {
   const params: unknown[] = [...scan.types]
   let where = `eff_type in (${marks(scan.types.length)})`
   if (scan.range) {
-    where += ' and eff_occurred_at >= ? and eff_occurred_at < ?'
-    params.push(scan.range.start, scan.range.end)
+    const pieces = piecesOf(scan.range)
+    where += ` and (${pieces.map(() => 'eff_occurred_at >= ? and eff_occurred_at < ?').join(' or ')})`
+    for (const piece of pieces) params.push(piece.start, piece.end)
   }
   where += ' and seq <= ?'
   params.push(scan.maxSeq)
@@ -217,14 +240,17 @@ function scanSql(scan: EventScan): { where: string; params: unknown[] } {
 export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.types.length === 0) return
   const raw = sqliteHandles.get(db)
-  if (raw && scan.parse && scan.range && scan.unordered) return forEachRangePage(raw, scan, scan.range, visit)
+  if (raw && scan.parse && scan.range && scan.unordered) {
+    for (const piece of piecesOf(scan.range)) forEachRangePage(raw, scan, piece, visit)
+    return
+  }
   if (raw && scan.parse) return forEachPage(raw, scan, visit)
   if (raw) {
     const { where, params } = scanSql(scan)
     const columns = `seq, source, type, occurred_at, received_at, data, target_seq${scan.withIds ? ', id, retracts' : ''}`
     // A scan of everything reads the table in rowid order; a period reads its index range.
     const text = `select ${columns} from events${scan.range ? '' : ' not indexed'} where ${where}${scan.unordered ? '' : ' order by seq'}`
-    const stmt = statementOf(raw, text, true)
+    const stmt = statementOf(raw, text, 'arrays')
     for (const r of stmt.iterate(...params) as IterableIterator<unknown[]>) {
       visit({
         seq: r[0] as number,
@@ -248,7 +274,8 @@ export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (
       .where('eff_type', 'in', [...scan.types])
       .where('seq', '<=', scan.maxSeq)
       .where('seq', '>', after)
-    if (scan.range) q = q.where('eff_occurred_at', '>=', scan.range.start).where('eff_occurred_at', '<', scan.range.end)
+    const range = scan.range
+    if (range) q = q.where((eb) => eb.or(piecesOf(range).map((p) => eb.and([eb('eff_occurred_at', '>=', p.start), eb('eff_occurred_at', '<', p.end)]))))
     if (scan.originalsOnly) q = q.where('target_seq', 'is', null)
     const rows = await q.orderBy('seq').limit(10_000).execute()
     if (scan.parse) for (const row of rows) visit({ ...row, parsed: JSON.parse(row.data) as Record<string, unknown>, data: '' })
@@ -285,7 +312,7 @@ function forEachPage(raw: BetterSqlite3.Database, scan: EventScan, visit: (row: 
     `select count(*), max(seq), '[' || group_concat(concat_ws(',', seq, json_quote(source), ${typeIndex}, occurred_at, received_at - occurred_at, data${extra}), ',') || ']' ` +
     `from (select seq, source, type, occurred_at, received_at, data, target_seq, id, retracts from events${scan.range ? '' : ' not indexed'} ` +
     `where ${where} and seq > ? order by seq limit ${PAGE_ROWS})`
-  const stmt = statementOf(raw, text, true)
+  const stmt = statementOf(raw, text, 'arrays')
   const types = scan.types
   let after = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
   for (;;) {
@@ -326,7 +353,7 @@ function forEachPage(raw: BetterSqlite3.Database, scan: EventScan, visit: (row: 
  * read as one JSON text as in `forEachPage`. Paging a range by seq instead would sort the whole
  * range for every page.
  */
-function forEachRangePage(raw: BetterSqlite3.Database, scan: EventScan, range: { start: number; end: number }, visit: (row: ScanRow) => void): void {
+function forEachRangePage(raw: BetterSqlite3.Database, scan: EventScan, range: Interval, visit: (row: ScanRow) => void): void {
   const { where, params } = scanSql({ ...scan, range: undefined })
   const ids = scan.withIds ? ', json_quote(id), json_quote(retracts)' : ''
   const width = scan.withIds ? 10 : 8
@@ -334,7 +361,7 @@ function forEachRangePage(raw: BetterSqlite3.Database, scan: EventScan, range: {
   const text =
     `select count(*), '[' || group_concat(concat_ws(',', eff_occurred_at, seq, json_quote(source), json_quote(type), occurred_at, received_at, json_quote(target_seq), data${ids}), ',') || ']' ` +
     `from (select * from events where ${where} and eff_occurred_at < ? and (eff_occurred_at, seq) > (?, ?) order by eff_occurred_at, seq limit ${PAGE_ROWS})`
-  const stmt = statementOf(raw, text, true)
+  const stmt = statementOf(raw, text, 'arrays')
   // The cursor starts just before the range: (start, smallest seq).
   let at = range.start
   let seq = Number.MIN_SAFE_INTEGER
@@ -391,8 +418,12 @@ export function rowToEvent(row: EventsTable): StoredEvent {
   }
 }
 
-/** The upsert of one view's cells; `excluded` holds the change. Portable between both engines. */
-function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite[]) {
+/**
+ * The upsert of one view's cells; `excluded` holds the change. It returns the new sums, so that
+ * one that left the int64 range is caught: SQLite turns such a sum into a REAL, PostgreSQL (the
+ * sum computed as numeric first) into null here rather than an error that names no measure.
+ */
+function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite[], engine: 'sqlite' | 'postgres') {
   const ops = program.ops
   const rows = changes.map((c) => {
     const row: Partial<CellsTable> = { view: program.name, period: c.period, dims_key: c.dimsKey, event_count: c.state.eventCount }
@@ -411,14 +442,24 @@ function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite
           const col = SLOT_COLUMNS[i] as string
           const cur = sql.ref(`cells.${col}`)
           const add = sql.ref(`excluded.${col}`)
-          set[col] =
-            op === 'add'
-              ? sql`coalesce(${cur}, 0) + coalesce(${add}, 0)`
-              : sql`case when ${add} is null then ${cur} when ${cur} is null or ${add} ${sql.raw(op === 'min' ? '<' : '>')} ${cur} then ${add} else ${cur} end`
+          if (op !== 'add') set[col] = sql`case when ${add} is null then ${cur} when ${cur} is null or ${add} ${sql.raw(op === 'min' ? '<' : '>')} ${cur} then ${add} else ${cur} end`
+          else if (engine === 'sqlite') set[col] = sql`coalesce(${cur}, 0) + coalesce(${add}, 0)`
+          else set[col] = sql`case when abs(coalesce(${cur}, 0)::numeric + coalesce(${add}, 0)) <= 9223372036854775807 then coalesce(${cur}, 0) + coalesce(${add}, 0) end`
         })
         return set as never
       }),
     )
+    .returning(['period', 'dims_key', ...addSlots(program).map((i) => SLOT_COLUMNS[i] as SlotColumn)])
+}
+
+/** The slots that add up (sums, counts, an avg's two): the ones a batch can push out of range. */
+function addSlots(program: ViewProgram): number[] {
+  return program.ops.flatMap((op, i) => (op === 'add' ? [i] : []))
+}
+
+/** A change that is itself out of range is refused before anything is bound. */
+function assertChanges(program: ViewProgram, changes: CellWrite[]): void {
+  for (const c of changes) assertStorable(program, c.period, c.dimsKey, c.state)
 }
 
 // ---------------------------------------------------------------- SQLite
@@ -438,10 +479,11 @@ function openSqlite(location: string): Engine {
   const statements = new Map<string, BetterSqlite3.Statement>()
   /** The cell upsert's text per view: compiling it with Kysely for every batch is measurable. */
   const upsertSql = new WeakMap<ViewProgram, string>()
-  const prepared = (text: string): BetterSqlite3.Statement => {
+  const prepared = (text: string, arrays = false): BetterSqlite3.Statement => {
     let stmt = statements.get(text)
     if (!stmt) {
       stmt = raw.prepare(text)
+      if (arrays) stmt.raw(true)
       statements.set(text, stmt)
     }
     return stmt
@@ -520,14 +562,24 @@ function openSqlite(location: string): Engine {
 
     async addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void> {
       if (changes.length === 0) return
+      assertChanges(program, changes)
       let text = upsertSql.get(program)
-      if (text === undefined) upsertSql.set(program, (text = cellUpsert(this.db, program, [changes[0] as CellWrite]).compile().sql))
-      const stmt = prepared(text)
+      if (text === undefined) upsertSql.set(program, (text = cellUpsert(this.db, program, [changes[0] as CellWrite], 'sqlite').compile().sql))
+      const stmt = prepared(text, true)
       const n = program.ops.length
+      const sums = addSlots(program)
       for (const c of changes) {
         const params: unknown[] = [program.name, c.period, c.dimsKey, c.state.eventCount]
         for (let i = 0; i < n; i++) params.push(c.state.slots[i] ?? null)
-        stmt.run(params)
+        const row = stmt.get(params) as unknown[]
+        for (let k = 0; k < sums.length; k++) {
+          const v = row[k + 2] as number
+          // An exact integer below 2^53 is certainly no overflowed REAL; anything else is looked at closely.
+          if (v < 9007199254740992 && v > -9007199254740992) continue
+          const slot = sums[k] as number
+          const type = prepared(`select typeof(${SLOT_COLUMNS[slot]}) from cells where view = ? and period = ? and dims_key = ?`).pluck().get(program.name, c.period, c.dimsKey)
+          if (type !== 'integer') throw overflowError(program, slot, c.period, c.dimsKey)
+        }
       }
     }
   }
@@ -611,6 +663,12 @@ async function translateSqliteErrors<T>(run: () => Promise<T>): Promise<T> {
 
 const INT8_OID = 20
 
+/** A PostgreSQL bigint as a number while that is exact, else as a bigint. */
+function int8(value: string): number | bigint {
+  const n = Number(value)
+  return Number.isSafeInteger(n) ? n : BigInt(value)
+}
+
 /**
  * Kysely's migrator asks whether its bookkeeping tables exist by introspecting every schema of
  * the database, with `has_schema_privilege(<name>)` per schema: start-up then slows down with
@@ -658,7 +716,8 @@ async function openPostgres(location: string): Promise<Engine> {
   }
   const types = {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
-      if (oid === INT8_OID) return (value: string) => Number(value)
+      // Seqs and instants are far below 2^53; a measure's sum may not be, and is kept exact.
+      if (oid === INT8_OID) return int8
       return pg.types.getTypeParser(oid, format as 'text')
     },
   }
@@ -710,8 +769,13 @@ async function openPostgres(location: string): Promise<Engine> {
     }
 
     async addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void> {
+      assertChanges(program, changes)
+      const sums = addSlots(program)
       for (let i = 0; i < changes.length; i += 1000) {
-        await cellUpsert(this.db, program, changes.slice(i, i + 1000)).execute()
+        const rows = (await cellUpsert(this.db, program, changes.slice(i, i + 1000), 'postgres').execute()) as unknown as Array<Record<string, unknown>>
+        for (const row of rows) {
+          for (const slot of sums) if (row[SLOT_COLUMNS[slot] as string] === null) throw overflowError(program, slot, row.period as string, row.dims_key as string)
+        }
       }
     }
   }

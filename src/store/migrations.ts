@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 
 /**
@@ -185,6 +186,29 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
         await db.schema.dropIndex('events_by_received').execute()
         await db.schema.dropIndex('events_by_occurrence').execute()
         await db.schema.createIndex('events_by_occurred_at').on('events').column('eff_occurred_at').execute()
+      },
+    },
+    '0005_view_versions': {
+      async up(db: Kysely<unknown>) {
+        // Every definition a view has had, so that a revision is read under its own forever.
+        await db.schema
+          .createTable('view_versions')
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('version', int64, (c) => c.notNull())
+          .addColumn('definition', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('effective_from', int64, (c) => c.notNull())
+          .addPrimaryKeyConstraint('view_versions_pk', ['view', 'version'])
+          .execute()
+        // The definitions in force until now are the first ones known; older ones were not kept.
+        const { rows } = await sql<{ view: string; version: number | string; definition: string; updated_at: number | string }>`select view, version, definition, updated_at from view_state`.execute(db)
+        for (const r of rows) {
+          const hash = createHash('sha256').update(r.definition).digest('hex')
+          await sql`insert into view_versions (view, version, definition, hash, effective_from) values (${r.view}, ${Number(r.version)}, ${r.definition}, ${hash}, ${Number(r.updated_at)})`.execute(db)
+        }
+        // The version a period's latest figures were computed (or confirmed) under.
+        await db.schema.alterTable('periods').addColumn('view_version', int64).execute()
+        await sql`update periods set view_version = (select r.view_version from revisions r where r.view = periods.view and r.period = periods.period and r.revision = periods.latest_revision)`.execute(db)
       },
     },
   }

@@ -1,13 +1,19 @@
 import { sql, type Kysely } from 'kysely'
-import { emptyCell, type CellState } from '../domain/aggregate.js'
+import { emptyCell, sameCell, type CellState, type ViewProgram } from '../domain/aggregate.js'
+import { normalize } from '../domain/decimal.js'
 import type { PeriodStatus } from '../domain/lifecycle.js'
-import { marks, queryRows } from './engine.js'
+import { exactRows, marks, queryRows } from './engine.js'
+import { assertStorable } from './int64.js'
 import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable, type Schema } from './schema.js'
 
-function stateOf(row: RevisionCellsTable, slotCount: number): CellState {
+/** A row of measure state read with `exactRows` as a cell state: slots normalized, counts as numbers. */
+export function stateOf(row: Record<string, unknown>, slotCount: number): CellState {
   const state = emptyCell(slotCount)
-  state.eventCount = row.event_count
-  for (let i = 0; i < slotCount; i++) state.slots[i] = row[SLOT_COLUMNS[i] as keyof RevisionCellsTable] as number | null
+  state.eventCount = Number(row.event_count)
+  for (let i = 0; i < slotCount; i++) {
+    const v = row[SLOT_COLUMNS[i] as string] as number | bigint | null
+    state.slots[i] = v === null ? null : normalize(v)
+  }
   return state
 }
 
@@ -28,36 +34,40 @@ export async function listRevisions(db: Kysely<Schema>, view: string, period: st
   return db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision').execute()
 }
 
-/** The cells of one revision, by dims key: one indexed query over the copy-on-write rows. */
+/** The cells of one revision, by dims key: one indexed query over the copy-on-write rows, exact. */
 export async function revisionCells(db: Kysely<Schema>, view: string, period: string, revision: number, slotCount: number): Promise<Map<string, CellState>> {
-  const rows = await db
-    .selectFrom('revision_cells')
-    .selectAll()
-    .where('view', '=', view)
-    .where('period', '=', period)
-    .where('from_revision', '<=', revision)
-    .where((eb) => eb.or([eb('to_revision', 'is', null), eb('to_revision', '>', revision)]))
-    .execute()
+  const rows = await exactRows<RevisionCellsTable>(
+    db,
+    'select * from revision_cells where view = ? and period = ? and from_revision <= ? and (to_revision is null or to_revision > ?)',
+    [view, period, revision, revision],
+  )
   const cells = new Map<string, CellState>()
-  for (const row of rows) cells.set(row.dims_key, stateOf(row, slotCount))
+  for (const row of rows) cells.set(row.dims_key, stateOf(row as unknown as Record<string, unknown>, slotCount))
   return cells
 }
 
 /**
- * Writes revision `meta.revision` with these cells. Cells equal to the current ones keep their
- * row; changed or vanished cells close their row at this revision; new figures open a row.
+ * Writes revision `meta.revision` with these cells. Cells equal to the `previous` revision's keep
+ * their row; changed or vanished cells close their row at this revision; new figures open a row.
+ * Without `previous` (a revision under another definition) every open row is closed. A figure
+ * an int64 column cannot hold is refused (LV_ERR_MEASURE_OVERFLOW) rather than stored wrong.
  */
-export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, cells: Map<string, CellState>, previous: Map<string, CellState>, slotCount: number): Promise<void> {
+export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, cells: Map<string, CellState>, previous: Map<string, CellState> | null, program: ViewProgram): Promise<void> {
+  const slotCount = program.ops.length
+  for (const [dimsKey, cell] of cells) assertStorable(program, meta.period, dimsKey, cell)
   await db.insertInto('revisions').values(meta).execute()
-  const closing: string[] = []
   const opening: RevisionCellsTable[] = []
-  for (const [dimsKey, before] of previous) {
+  if (previous === null) {
+    await db.updateTable('revision_cells').set({ to_revision: meta.revision }).where('view', '=', meta.view).where('period', '=', meta.period).where('to_revision', 'is', null).execute()
+  }
+  const closing: string[] = []
+  for (const [dimsKey, before] of previous ?? []) {
     const after = cells.get(dimsKey)
-    if (!after || !same(after, before)) closing.push(dimsKey)
+    if (!after || !sameCell(after, before)) closing.push(dimsKey)
   }
   for (const [dimsKey, after] of cells) {
-    const before = previous.get(dimsKey)
-    if (before && same(after, before)) continue
+    const before = previous?.get(dimsKey)
+    if (before && sameCell(after, before)) continue
     const row: Record<string, unknown> = { view: meta.view, period: meta.period, dims_key: dimsKey, from_revision: meta.revision, to_revision: null, event_count: after.eventCount }
     for (let i = 0; i < slotCount; i++) row[SLOT_COLUMNS[i] as string] = after.slots[i] ?? null
     opening.push(row as unknown as RevisionCellsTable)
@@ -73,10 +83,6 @@ export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, c
       .execute()
   }
   for (let i = 0; i < opening.length; i += 500) await db.insertInto('revision_cells').values(opening.slice(i, i + 500)).execute()
-}
-
-function same(a: CellState, b: CellState): boolean {
-  return a.eventCount === b.eventCount && a.slots.every((v, i) => (v ?? null) === (b.slots[i] ?? null))
 }
 
 /** The state row of a period, or null while it is open. */
@@ -117,6 +123,17 @@ export async function markDirty(db: Kysely<Schema>, view: string, firstSeq: Read
 /** Dirty periods of a view (changed after their latest revision). */
 export async function dirtyPeriods(db: Kysely<Schema>, view: string): Promise<PeriodsTable[]> {
   return db.selectFrom('periods').selectAll().where('view', '=', view).where('dirty_since_seq', 'is not', null).orderBy('period').execute()
+}
+
+/** The periods the rebuilder looks at: dirty ones, and provisional ones last computed under another definition version. */
+export async function periodsToRebuild(db: Kysely<Schema>, view: string, version: number): Promise<PeriodsTable[]> {
+  return db
+    .selectFrom('periods')
+    .selectAll()
+    .where('view', '=', view)
+    .where((eb) => eb.or([eb('dirty_since_seq', 'is not', null), eb.and([eb('status', '=', 'provisional'), eb('view_version', '<>', version)])]))
+    .orderBy('period')
+    .execute()
 }
 
 export type JobOutcome = 'published' | 'unchanged' | 'skipped' | 'failed'

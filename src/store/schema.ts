@@ -1,3 +1,8 @@
+import type { Scaled } from '../domain/decimal.js'
+
+/** One integer of measure state: exact (a bigint past 2^53), null before any value. */
+export type Slot = Scaled | null
+
 /** The events table: append-only; nothing in it is ever updated or deleted. */
 export interface EventsTable {
   seq: number
@@ -22,22 +27,34 @@ export interface CellsTable {
   period: string
   dims_key: string
   event_count: number
-  m0: number | null
-  m1: number | null
-  m2: number | null
-  m3: number | null
-  m4: number | null
-  m5: number | null
-  m6: number | null
-  m7: number | null
-  m8: number | null
-  m9: number | null
-  m10: number | null
-  m11: number | null
-  m12: number | null
-  m13: number | null
-  m14: number | null
-  m15: number | null
+  m0: Slot
+  m1: Slot
+  m2: Slot
+  m3: Slot
+  m4: Slot
+  m5: Slot
+  m6: Slot
+  m7: Slot
+  m8: Slot
+  m9: Slot
+  m10: Slot
+  m11: Slot
+  m12: Slot
+  m13: Slot
+  m14: Slot
+  m15: Slot
+}
+
+/** Every definition a view has had: a revision is read under the version it was published with. */
+export interface ViewVersionsTable {
+  view: string
+  version: number
+  /** Canonical JSON of the parsed definition (keys sorted). */
+  definition: string
+  /** SHA-256 (hex) of `definition`. */
+  hash: string
+  /** When this process of lateview first started with the version. */
+  effective_from: number
 }
 
 /** The definition each view's stored cells were computed under. */
@@ -86,6 +103,8 @@ export interface PeriodsTable {
   /** The first seq that changed the period after its latest revision; null when clean. */
   dirty_since_seq: number | null
   updated_at: number
+  /** The view version its latest figures were computed (or found unchanged) under. */
+  view_version: number | null
 }
 
 export interface JobRunsTable {
@@ -163,6 +182,7 @@ export interface Schema {
   events: EventsTable
   cells: CellsTable
   view_state: ViewStateTable
+  view_versions: ViewVersionsTable
   revisions: RevisionsTable
   revision_cells: RevisionCellsTable
   periods: PeriodsTable

@@ -356,8 +356,9 @@ for (const factory of await engines()) {
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=1&to=2`)), {
       view: 'daily_revenue',
       period: '2026-11-02',
-      from: { label: 'revision 1', revision: 1, cutoffSeq: 4 },
-      to: { label: 'revision 2', revision: 2, cutoffSeq: 7 },
+      from: { label: 'revision 1', revision: 1, cutoffSeq: 4, viewVersion: 1 },
+      to: { label: 'revision 2', revision: 2, cutoffSeq: 7, viewVersion: 1 },
+      definition: null,
       changes: [
         {
           dims: S001,
@@ -382,8 +383,9 @@ for (const factory of await engines()) {
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=2&to=1`)), {
       view: 'daily_revenue',
       period: '2026-11-02',
-      from: { label: 'revision 2', revision: 2, cutoffSeq: 7 },
-      to: { label: 'revision 1', revision: 1, cutoffSeq: 4 },
+      from: { label: 'revision 2', revision: 2, cutoffSeq: 7, viewVersion: 1 },
+      to: { label: 'revision 1', revision: 1, cutoffSeq: 4, viewVersion: 1 },
+      definition: null,
       changes: [
         {
           dims: S001,
@@ -407,8 +409,9 @@ for (const factory of await engines()) {
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=2&to=2`)), {
       view: 'daily_revenue',
       period: '2026-11-02',
-      from: { label: 'revision 2', revision: 2, cutoffSeq: 7 },
-      to: { label: 'revision 2', revision: 2, cutoffSeq: 7 },
+      from: { label: 'revision 2', revision: 2, cutoffSeq: 7, viewVersion: 1 },
+      to: { label: 'revision 2', revision: 2, cutoffSeq: 7, viewVersion: 1 },
+      definition: null,
       changes: [],
     })
   })
@@ -418,8 +421,9 @@ for (const factory of await engines()) {
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=asOf:2026-11-02T05:00:00Z&to=2`)), {
       view: 'daily_revenue',
       period: '2026-11-02',
-      from: { label: 'as of 2026-11-02T05:00:00.000Z', revision: null, cutoffSeq: 3 },
-      to: { label: 'revision 2', revision: 2, cutoffSeq: 7 },
+      from: { label: 'as of 2026-11-02T05:00:00.000Z', revision: null, cutoffSeq: 3, viewVersion: 1 },
+      to: { label: 'revision 2', revision: 2, cutoffSeq: 7, viewVersion: 1 },
+      definition: null,
       changes: [
         {
           dims: S001,
@@ -447,8 +451,9 @@ for (const factory of await engines()) {
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=2&to=asOf:2026-11-26T00:00:00Z`)), {
       view: 'daily_revenue',
       period: '2026-11-02',
-      from: { label: 'revision 2', revision: 2, cutoffSeq: 7 },
-      to: { label: 'as of 2026-11-26T00:00:00.000Z', revision: null, cutoffSeq: 9 },
+      from: { label: 'revision 2', revision: 2, cutoffSeq: 7, viewVersion: 1 },
+      to: { label: 'as of 2026-11-26T00:00:00.000Z', revision: null, cutoffSeq: 9, viewVersion: 1 },
+      definition: null,
       changes: [
         {
           dims: S004,

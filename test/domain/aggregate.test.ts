@@ -152,12 +152,19 @@ exact('0.1 + 0.2 three times is exactly 0.9, and retracting by subtraction is ex
   assert.equal(program.measuresOf(incremental), { total: 0.6 })
 })
 
-exact('values are rounded to the measure decimals', () => {
+exact('values are rounded to the measure decimals from their decimal form, half away from zero', () => {
   const program = new ViewProgram(inlineView({ total: { sum: 'amount', decimals: 2 }, fine: { sum: 'amount' } }))
-  const c = program.contribution({ type: 'sale', occurredAt: 0, data: { store: 's', amount: 1.005 } })
-  // 1.005 is 1.00499999… in binary; 6 default decimals keep it whole.
-  assert.equal(c.slots, [100, 1005000])
-  assert.equal(program.measuresOf({ eventCount: 1, slots: c.slots }), { total: 1, fine: 1.005 })
+  const slots = (amount: number) => program.contribution({ type: 'sale', occurredAt: 0, data: { store: 's', amount } }).slots
+  // 1.005 is 1.00499999… in binary, but the JSON said 1.005: it rounds up, as 1.115 does.
+  assert.equal(slots(1.005), [101, 1005000])
+  assert.equal(slots(1.115), [112, 1115000])
+  assert.equal(program.measuresOf({ eventCount: 1, slots: slots(1.005) }), { total: 1.01, fine: 1.005 })
+  // Symmetric: a correction cancels exactly what it corrects.
+  assert.equal(slots(-1.005), [-101, -1005000])
+  assert.equal(slots(0.125), [13, 125000])
+  assert.equal(slots(-0.125), [-13, -125000])
+  assert.equal(slots(0.0000005), [0, 1])
+  assert.equal(slots(-0.0000005), [0, -1])
 })
 
 exact.run()
@@ -221,7 +228,8 @@ kinds('a missing measure field adds 0 to sum, nothing to min/max/avg, 1 to count
     ['s'],
   )
   assert.equal(mixed, { eventCount: 3, slots: [975, 3, 225, 750, 975, 2] })
-  assert.equal(program.measuresOf(mixed), { s: 9.75, n: 3, lo: 2.25, hi: 7.5, mean: 4.875 })
+  // The mean 4.875 shown at the measure's 2 decimals, rounded half away from zero.
+  assert.equal(program.measuresOf(mixed), { s: 9.75, n: 3, lo: 2.25, hi: 7.5, mean: 4.88 })
 })
 
 kinds('retraction leaves min/max untouched (they are recomputed by the caller)', () => {
@@ -304,8 +312,13 @@ dims('problemWith accepts good data and rejects bad measure and dimension values
   })
   assert.equal(program.problemWith({ store: '042', channel: ['pos'] })?.field, 'data.channel')
 
-  assert.equal(program.problemWith({ amount: 1e14 }), { field: 'data.amount', message: 'value is too large for measure revenue (2 decimals)' })
-  assert.is(program.problemWith({ amount: 1e12 }), null)
+  assert.equal(program.problemWith({ amount: 1e14 }), {
+    field: 'data.amount',
+    message: 'value is too large for measure revenue of view daily_revenue: at 2 decimals a value is at most 90071992547409.91',
+  })
+  assert.is(program.problemWith({ amount: 90071992547409.91 }), null)
+  assert.is(program.problemWith({ amount: -90071992547409.91 }), null)
+  assert.is(program.problemWith({ amount: 90071992547409.92 })?.field, 'data.amount')
 })
 
 dims('a dims key is the JSON array of the values, whatever they are', () => {

@@ -2,6 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ManualClock } from '../../src/domain/clock.js'
 import { Lateview } from '../../src/services/lateview.js'
+import { toJson } from '../../src/domain/decimal.js'
 import { cellsHash, totalsOf } from '../../src/domain/lifecycle.js'
 import { computeReport, rangeOrThrow } from '../../src/services/reports.js'
 import type { Engine } from '../../src/store/engine.js'
@@ -190,11 +191,11 @@ for (const factory of await engines()) {
             completeness: report.completeness,
             hash: cellsHash(report.cells),
             view_version: program.view.version,
-            totals: JSON.stringify(totalsOf(program, report.cells.values())),
+            totals: toJson(totalsOf(program, report.cells.values())),
           },
           report.cells,
           previous,
-          program.ops.length,
+          program,
         )
       })
       assert.is(rev1.cutoffSeq, 2)

@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import type { Amount } from '../../src/domain/aggregate.js'
 import { ManualClock } from '../../src/domain/clock.js'
+import { amountScaled } from '../../src/domain/decimal.js'
 import type { JobName, JobRun } from '../../src/services/jobs.js'
 import { Lateview } from '../../src/services/lateview.js'
 import type { DiffSide, ReportDocument } from '../../src/services/reports.js'
@@ -23,7 +25,9 @@ const PERIODS = ['2026-11-24', '2026-11-25', '2026-11-26']
 /** Taipei is UTC+8 all year: a local day is the UTC date 8 hours later, and ends at 16:00 UTC. */
 const taipeiDay = (ms: number): string => new Date(ms + 8 * HOUR).toISOString().slice(0, 10)
 const dayEnd = (period: string): number => at(`${period}T00:00:00+08:00`) + 24 * HOUR
-const cents = (x: number | null | undefined): number => Math.round((x ?? 0) * 100)
+/** An exact amount in cents (revenue has 2 decimals; orders 0). */
+const cents = (x: Amount | null | undefined): number => Number(amountScaled(x ?? 0, 2))
+const whole = (x: Amount | null | undefined): number => Number(amountScaled(x ?? 0, 0))
 
 // ------------------------------------------------------------------------------ the test's model
 
@@ -117,7 +121,7 @@ class Model {
 function cellsOf(doc: ReportDocument): Record<string, ModelCell> {
   const cells: Record<string, ModelCell> = {}
   for (const r of doc.rows) {
-    cells[`${r.dims.store}|${r.dims.channel}`] = { revenue: cents(r.measures.revenue), orders: r.measures.orders ?? 0, largest: cents(r.measures.largest), eventCount: r.eventCount }
+    cells[`${r.dims.store}|${r.dims.channel}`] = { revenue: cents(r.measures.revenue), orders: whole(r.measures.orders), largest: cents(r.measures.largest), eventCount: r.eventCount }
   }
   return cells
 }
@@ -327,16 +331,16 @@ for (const factory of await engines()) {
       const key = `${change.dims.store}|${change.dims.channel}`
       const m = { before: before[key], after: after[key] }
       assert.equal(
-        [cents(change.before?.revenue), change.before?.orders ?? 0, cents(change.after?.revenue), change.after?.orders ?? 0],
+        [cents(change.before?.revenue), whole(change.before?.orders), cents(change.after?.revenue), whole(change.after?.orders)],
         [m.before?.revenue ?? 0, m.before?.orders ?? 0, m.after?.revenue ?? 0, m.after?.orders ?? 0],
         `${label} ${key}: before and after`,
       )
       assert.is(cents(change.delta.revenue), (m.after?.revenue ?? 0) - (m.before?.revenue ?? 0), `${label} ${key}: revenue delta`)
-      assert.is(change.delta.orders, (m.after?.orders ?? 0) - (m.before?.orders ?? 0), `${label} ${key}: orders delta`)
+      assert.is(whole(change.delta.orders), (m.after?.orders ?? 0) - (m.before?.orders ?? 0), `${label} ${key}: orders delta`)
       const revenue = change.events.reduce((sum, e) => sum + cents(e.contribution.revenue), 0)
-      const orders = change.events.reduce((sum, e) => sum + (e.contribution.orders ?? 0), 0)
+      const orders = change.events.reduce((sum, e) => sum + whole(e.contribution.orders), 0)
       assert.is(revenue, cents(change.delta.revenue), `${label} ${key}: events add up to the revenue delta`)
-      assert.is(orders, change.delta.orders, `${label} ${key}: events add up to the orders delta`)
+      assert.is(orders, whole(change.delta.orders), `${label} ${key}: events add up to the orders delta`)
       for (const e of change.events) assert.ok(e.seq > low && e.seq <= high, `${label} ${key}: seq ${e.seq} outside (${low}, ${high}]`)
     }
   }

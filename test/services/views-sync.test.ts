@@ -160,6 +160,7 @@ for (const factory of await engines()) {
       const lv = await Lateview.fromEngine(engine, [revenueV1], clock)
       await lv.ingest(HISTORY)
       const utc = revenueEdited((file) => {
+        file.version = 2
         file.timezone = 'UTC'
       })
       assert.equal(await syncViews(engine, compileViews([utc]), clock), ['daily_revenue'])
@@ -171,6 +172,7 @@ for (const factory of await engines()) {
       ])
 
       const reordered = revenueEdited((file) => {
+        file.version = 3
         file.timezone = 'UTC'
         const m = file.measures as Record<string, unknown>
         file.measures = { largest: m.largest, revenue: m.revenue, orders: m.orders }

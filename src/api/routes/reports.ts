@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { toJson } from '../../domain/decimal.js'
 import { parseInstant } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
@@ -58,7 +59,7 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
         // same status: its JSON text is made once.
         if (report.revision === null || !Object.isFrozen(report)) return report
         let text = reportTexts.get(report)
-        if (text === undefined) reportTexts.set(report, (text = JSON.stringify(report)))
+        if (text === undefined) reportTexts.set(report, (text = toJson(report)))
         return reply.type('application/json; charset=utf-8').send(text)
       }
       reply
@@ -66,7 +67,8 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
         .header('content-disposition', `attachment; filename="${report.view}-${report.period}-${report.revision === null ? 'as-of' : `r${report.revision}`}.csv"`)
         .header('lateview-revision', String(report.revision ?? 'as-of'))
         .header('lateview-cutoff-seq', String(report.cutoffSeq))
-      return reportCsv(lateview.view(report.view), report)
+      // A revision is written out under the definition it was published with.
+      return reportCsv(await lateview.programOf(report), report)
     },
   )
 

@@ -31,6 +31,22 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
     },
   )
 
+  app.get<{ Params: { view: string } }>(
+    '/v1/views/:view/versions',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Every definition version of a view, oldest first, with its canonical definition, hash and when it took effect',
+        description: 'A revision is always read, compared and verified under the version it was published with (its viewVersion).',
+        tags: ['views'],
+      },
+    },
+    async (request) => {
+      const program = lateview.view(request.params.view)
+      return { view: program.name, current: program.view.version, versions: await lateview.versions(program.name) }
+    },
+  )
+
   app.get<{ Params: { view: string }; Querystring: Record<string, string> }>(
     '/v1/views/:view/realtime',
     {
