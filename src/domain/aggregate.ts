@@ -1,5 +1,6 @@
 import { SlaPolicy } from './alerts.js'
 import { addScaled, amount, divRound, scaledText, subScaled, toScaled, type Decimal, type Scaled } from './decimal.js'
+import { LateviewError } from '../errors.js'
 import { Bucketer } from './time.js'
 import type { MeasureDefinition, ViewDefinition } from './view.js'
 
@@ -70,6 +71,22 @@ export class ViewProgram {
 
   get name(): string {
     return this.view.name
+  }
+
+  /**
+   * A value as an integer scaled to the measure's decimals. Ingest refuses a value too large for
+   * its view; one stored under a definition with fewer decimals can still be too large for this
+   * one, and is refused here rather than counted as anything else.
+   */
+  #scaled(raw: number, m: MeasureDefinition): number {
+    const scaled = toScaled(raw, m.decimals)
+    if (scaled === null) {
+      throw new LateviewError('LV_ERR_MEASURE_OVERFLOW', `a stored value ${raw} is too large for measure ${m.name} of view ${this.name} at ${m.decimals} decimals (version ${this.view.version})`, {
+        view: this.name,
+        measure: m.name,
+      })
+    }
+    return scaled
   }
 
   /** The measure a slot of cell state belongs to (an avg has two). */
@@ -177,7 +194,7 @@ export class ViewProgram {
         continue
       }
       const raw = event.data[m.field as string]
-      const scaled = typeof raw === 'number' ? sign * (toScaled(raw, m.decimals) as number) : null
+      const scaled = typeof raw === 'number' ? sign * this.#scaled(raw, m) : null
       if (m.kind === 'avg') {
         slots[slot] = scaled ?? 0
         slots[slot + 1] = scaled === null ? 0 : 1
@@ -204,8 +221,7 @@ export class ViewProgram {
         continue
       }
       const raw = data[m.field as string]
-      // Validated at ingest: a number's scaled value is a safe integer, and so is its signed one.
-      const scaled = typeof raw === 'number' ? sign * (toScaled(raw, m.decimals) as number) : null
+      const scaled = typeof raw === 'number' ? sign * this.#scaled(raw, m) : null
       if (m.kind === 'sum') {
         if (scaled !== null) slots[slot] = addScaled(slots[slot] ?? 0, scaled)
         else slots[slot] ??= 0

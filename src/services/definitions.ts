@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { ViewProgram } from '../domain/aggregate.js'
-import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
 import { storedDefinition, toViewFile, ViewDefinitionError, type ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { insertViewVersion, versionCount, viewVersions } from '../store/definitions.js'
-import type { Engine } from '../store/engine.js'
 import type { Schema, ViewVersionsTable } from '../store/schema.js'
 import { viewFileOf } from './view-files.js'
 
@@ -64,39 +62,39 @@ export class ViewCatalog {
   }
 
   /**
-   * Start-up: records each view's version the first time it is seen, and refuses a definition
-   * that changed without a new version (or a version older than the store's newest): a
-   * published revision must be read under the exact definition it was computed with.
+   * Start-up, inside the write transaction that also brings the Realtime cells in line (so that
+   * a definition refused there is not recorded either): records each view's version the first
+   * time it is seen, and refuses a definition that changed without a new version (or a version
+   * older than the store's newest): a published revision must be read under the exact
+   * definition it was computed with.
    */
-  async register(engine: Engine, clock: Clock): Promise<void> {
-    await engine.write(async (tx) => {
-      const stored = await viewVersions(tx.db)
-      for (const program of this.programs) {
-        const view = program.view
-        const mine = stored.filter((r) => r.view === view.name)
-        const newest = mine[mine.length - 1]
-        const canonical = canonicalJson(view)
-        const file = viewFileOf(view)
-        if (newest && view.version < newest.version) {
+  async register(db: Kysely<Schema>, now: number): Promise<void> {
+    const stored = await viewVersions(db)
+    for (const program of this.programs) {
+      const view = program.view
+      const mine = stored.filter((r) => r.view === view.name)
+      const newest = mine[mine.length - 1]
+      const canonical = canonicalJson(view)
+      const file = viewFileOf(view)
+      if (newest && view.version < newest.version) {
+        throw new ViewDefinitionError(file, [
+          { field: 'version', problem: `is ${view.version}, older than version ${newest.version} in the store; versions never go back: give the definition you want version ${newest.version + 1}` },
+        ])
+      }
+      if (newest && view.version === newest.version) {
+        if (canonicalJson(storedDefinition(newest.definition)) !== canonical) {
           throw new ViewDefinitionError(file, [
-            { field: 'version', problem: `is ${view.version}, older than version ${newest.version} in the store; versions never go back: give the definition you want version ${newest.version + 1}` },
+            {
+              field: 'version',
+              problem: `the definition differs from version ${newest.version} recorded in the store, and revisions are read under the definition they were published with: give the changed definition "version": ${newest.version + 1}`,
+            },
           ])
         }
-        if (newest && view.version === newest.version) {
-          if (canonicalJson(storedDefinition(newest.definition)) !== canonical) {
-            throw new ViewDefinitionError(file, [
-              {
-                field: 'version',
-                problem: `the definition differs from version ${newest.version} recorded in the store, and revisions are read under the definition they were published with: give the changed definition "version": ${newest.version + 1}`,
-              },
-            ])
-          }
-          continue
-        }
-        await insertViewVersion(tx.db, { view: view.name, version: view.version, definition: canonical, hash: sha256(canonical), effective_from: clock.now() })
+        continue
       }
-      this.#known = (await viewVersions(tx.db)).length
-    })
+      await insertViewVersion(db, { view: view.name, version: view.version, definition: canonical, hash: sha256(canonical), effective_from: now })
+    }
+    this.#known = await versionCount(db)
   }
 
   /**

@@ -4,7 +4,7 @@ import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { openEngine, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
-import { readRealtime, syncViews, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
+import { readRealtime, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
 import { JobRunner } from './jobs.js'
 import { diffReports, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
@@ -40,8 +40,10 @@ export class Lateview {
 
   /** Records the definitions (refusing one changed without a new version), then brings each view's cells in line. */
   async #start(): Promise<void> {
-    await this.definitions.register(this.engine, this.clock)
-    await syncViews(this.engine, this.programs, this.clock)
+    await this.engine.write(async (tx) => {
+      await this.definitions.register(tx.db, this.clock.now())
+      await syncViewsIn(tx, this.programs, this.clock.now())
+    })
   }
 
   readonly #listeners: Array<(alerts: AlertDocument[]) => void> = []

@@ -5,7 +5,7 @@ import { canonicalJson } from '../domain/event.js'
 import type { Measures } from '../domain/lifecycle.js'
 import { LateviewError } from '../errors.js'
 import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
-import type { Engine } from '../store/engine.js'
+import type { Engine, WriteTx } from '../store/engine.js'
 import { headSeq } from '../store/events.js'
 import type { Schema } from '../store/schema.js'
 import type { ViewCatalog } from './definitions.js'
@@ -110,20 +110,23 @@ export async function verifyStore(engine: Engine, definitions: ViewCatalog, prog
  * definition changed is recomputed from the store in one write transaction. Returns the names rebuilt.
  */
 export async function syncViews(engine: Engine, programs: ViewProgram[], clock: Clock): Promise<string[]> {
+  return engine.write((tx) => syncViewsIn(tx, programs, clock.now()))
+}
+
+/** `syncViews` inside a write transaction the caller holds (start-up registers the definitions in the same one). */
+export async function syncViewsIn(tx: WriteTx, programs: ViewProgram[], now: number): Promise<string[]> {
   const stale: ViewProgram[] = []
   for (const program of programs) {
-    if ((await viewState(engine.db, program.name)) !== canonicalJson(program.view)) stale.push(program)
+    if ((await viewState(tx.db, program.name)) !== canonicalJson(program.view)) stale.push(program)
   }
   if (stale.length === 0) return []
   // One pass over the events rebuilds them all (a new store with several views reads it once).
-  await engine.write(async (tx) => {
-    const head = await tx.head()
-    const { cells } = await recomputeStore(tx.db, stale, head.seq, { cells: true })
-    for (const program of stale) {
-      await replaceViewCells(tx, program, cells.get(program.name) ?? new Map())
-      await putViewState(tx.db, program.name, program.view.version, canonicalJson(program.view), clock.now())
-    }
-  })
+  const head = await tx.head()
+  const { cells } = await recomputeStore(tx.db, stale, head.seq, { cells: true })
+  for (const program of stale) {
+    await replaceViewCells(tx, program, cells.get(program.name) ?? new Map())
+    await putViewState(tx.db, program.name, program.view.version, canonicalJson(program.view), now)
+  }
   return stale.map((p) => p.name)
 }
 

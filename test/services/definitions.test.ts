@@ -227,6 +227,24 @@ for (const factory of await engines()) {
     }
   })
 
+  test('a new version its stored events cannot be counted under is refused at start-up, and not recorded', async () => {
+    const engine = await factory.open()
+    try {
+      const clock = new ManualClock(at(`${D}T12:00:00Z`))
+      const first = await Lateview.fromEngine(engine, [V1], clock)
+      // 90 trillion at 2 decimals is within one value's limit; at 6 decimals it is not.
+      await first.ingest([sale('e1', 'A', 90_000_000_000_000, `${D}T10:01:00Z`)], { imported: true })
+      const finer = parseViewDefinition({ ...base, version: 2, measures: { rev: { sum: 'amount', decimals: 6 }, cnt: { count: true }, top: { max: 'amount', decimals: 2 } } }, 'views/kt.json')
+      const error = await rejection(() => Lateview.fromEngine(engine, [finer], clock), 'LV_ERR_MEASURE_OVERFLOW')
+      assert.equal([error.message, error.details], ['a stored value 90000000000000 is too large for measure rev of view kt at 6 decimals (version 2)', { view: 'kt', measure: 'rev' }])
+      assert.equal(await engine.db.selectFrom('view_versions').select('version').execute(), [{ version: 1 }])
+      const again = await Lateview.fromEngine(engine, [V1], clock)
+      assert.equal((await again.realtime('kt')).cells.map((c) => c.measures), [{ rev: 90_000_000_000_000, cnt: 1, top: 90_000_000_000_000 }])
+    } finally {
+      await engine.close()
+    }
+  })
+
   test('a process left on an older version refuses to ingest or publish once a newer one is registered', async () => {
     const engine = await factory.open()
     try {
