@@ -721,7 +721,12 @@ function renderExplain() {
   const adds = isAdditive(measureDef())
     ? ` Together they add ${delta(sum)} to ${name}${sum === roundAs(f.delta ?? NaN, measureDef()) ? ', exactly the change shown' : ''}: ${num(f.before)} → ${num(f.after)}.`
     : ` ${name} is a ${measureKind(measureDef())}, so contributions do not add up; it went ${num(f.before)} → ${num(f.after)}.`
-  $('explain-summary').textContent = `${events.length} event${events.length === 1 ? '' : 's'} for this row ${window}.${adds} Lag is how long after it happened an event reached lateview.`
+  // Across two versions of the view's definition, part of a change comes from the rules, not from events.
+  const effect = diff.definition ? row.change.definitionEffect?.[name] : undefined
+  const rules = diff.definition
+    ? ` The view's definition changed between the two sides (version ${diff.definition.from} → ${diff.definition.to})${effect === undefined || effect === null ? '' : `: ${delta(effect)} of the change comes from the new rules, not from events`}.`
+    : ''
+  $('explain-summary').textContent = `${events.length} event${events.length === 1 ? '' : 's'} for this row ${window}.${adds}${rules} Lag is how long after it happened an event reached lateview.`
   table.tHead.replaceChildren(
     h('tr', {}, ['Event id', 'Source', `Occurred (${tz()})`, `Received (${tz()})`, 'Lag', `Contribution to ${name}`, 'Note'].map((t, i) => h('th', { scope: 'col', class: i === 4 || i === 5 ? 'num' : '' }, t))),
   )
