@@ -419,9 +419,10 @@ export function rowToEvent(row: EventsTable): StoredEvent {
 }
 
 /**
- * The upsert of one view's cells; `excluded` holds the change. It returns the new sums, so that
- * one that left the int64 range is caught: SQLite turns such a sum into a REAL, PostgreSQL (the
- * sum computed as numeric first) into null here rather than an error that names no measure.
+ * The upsert of one view's cells; `excluded` holds the change. A sum that leaves the int64 range
+ * is caught: SQLite turns it into a REAL, which the slot's check constraint (migration 0006)
+ * refuses by name; PostgreSQL (the sum computed as numeric first) turns it into null here,
+ * returned, rather than an error that names no measure.
  */
 function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite[], engine: 'sqlite' | 'postgres') {
   const ops = program.ops
@@ -449,7 +450,6 @@ function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite
         return set as never
       }),
     )
-    .returning(['period', 'dims_key', ...addSlots(program).map((i) => SLOT_COLUMNS[i] as SlotColumn)])
 }
 
 /** The slots that add up (sums, counts, an avg's two): the ones a batch can push out of range. */
@@ -479,11 +479,10 @@ function openSqlite(location: string): Engine {
   const statements = new Map<string, BetterSqlite3.Statement>()
   /** The cell upsert's text per view: compiling it with Kysely for every batch is measurable. */
   const upsertSql = new WeakMap<ViewProgram, string>()
-  const prepared = (text: string, arrays = false): BetterSqlite3.Statement => {
+  const prepared = (text: string): BetterSqlite3.Statement => {
     let stmt = statements.get(text)
     if (!stmt) {
       stmt = raw.prepare(text)
-      if (arrays) stmt.raw(true)
       statements.set(text, stmt)
     }
     return stmt
@@ -565,20 +564,17 @@ function openSqlite(location: string): Engine {
       assertChanges(program, changes)
       let text = upsertSql.get(program)
       if (text === undefined) upsertSql.set(program, (text = cellUpsert(this.db, program, [changes[0] as CellWrite], 'sqlite').compile().sql))
-      const stmt = prepared(text, true)
+      const stmt = prepared(text)
       const n = program.ops.length
-      const sums = addSlots(program)
       for (const c of changes) {
         const params: unknown[] = [program.name, c.period, c.dimsKey, c.state.eventCount]
         for (let i = 0; i < n; i++) params.push(c.state.slots[i] ?? null)
-        const row = stmt.get(params) as unknown[]
-        for (let k = 0; k < sums.length; k++) {
-          const v = row[k + 2] as number
-          // An exact integer below 2^53 is certainly no overflowed REAL; anything else is looked at closely.
-          if (v < 9007199254740992 && v > -9007199254740992) continue
-          const slot = sums[k] as number
-          const type = prepared(`select typeof(${SLOT_COLUMNS[slot]}) from cells where view = ? and period = ? and dims_key = ?`).pluck().get(program.name, c.period, c.dimsKey)
-          if (type !== 'integer') throw overflowError(program, slot, c.period, c.dimsKey)
+        try {
+          stmt.run(params)
+        } catch (error) {
+          const exceeded = /CHECK constraint failed: cells_m(\d+)_exact/.exec((error as Error).message)
+          if (exceeded) throw overflowError(program, Number(exceeded[1]), c.period, c.dimsKey)
+          throw error
         }
       }
     }
@@ -588,7 +584,7 @@ function openSqlite(location: string): Engine {
     kind: 'sqlite',
     db,
     async migrate() {
-      await runMigrations(db, 'integer')
+      await runMigrations(db, 'sqlite')
     },
     async write(fn) {
       return translateSqliteErrors(() =>
@@ -772,7 +768,8 @@ async function openPostgres(location: string): Promise<Engine> {
       assertChanges(program, changes)
       const sums = addSlots(program)
       for (let i = 0; i < changes.length; i += 1000) {
-        const rows = (await cellUpsert(this.db, program, changes.slice(i, i + 1000), 'postgres').execute()) as unknown as Array<Record<string, unknown>>
+        const upsert = cellUpsert(this.db, program, changes.slice(i, i + 1000), 'postgres').returning(['period', 'dims_key', ...sums.map((s) => SLOT_COLUMNS[s] as SlotColumn)])
+        const rows = (await upsert.execute()) as unknown as Array<Record<string, unknown>>
         for (const row of rows) {
           for (const slot of sums) if (row[SLOT_COLUMNS[slot] as string] === null) throw overflowError(program, slot, row.period as string, row.dims_key as string)
         }
@@ -788,7 +785,7 @@ async function openPostgres(location: string): Promise<Engine> {
       // Its bookkeeping tables are looked up in every schema unless it is told which one:
       // without this, a database holding another lateview schema would never migrate this one.
       const { rows } = await sql<{ name: string }>`select current_schema() as name`.execute(db)
-      await runMigrations(db, 'bigint', rows[0]?.name)
+      await runMigrations(db, 'postgres', rows[0]?.name)
     },
     async write(fn) {
       return db.transaction().execute(async (trx) => {
@@ -806,8 +803,8 @@ async function openPostgres(location: string): Promise<Engine> {
   }
 }
 
-async function runMigrations(db: Kysely<Schema>, int64: 'integer' | 'bigint', migrationTableSchema?: string): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrations(int64), ...(migrationTableSchema ? { migrationTableSchema } : {}) })
+async function runMigrations(db: Kysely<Schema>, engine: 'sqlite' | 'postgres', migrationTableSchema?: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrations(engine), ...(migrationTableSchema ? { migrationTableSchema } : {}) })
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')

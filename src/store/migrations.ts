@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto'
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 
 /**
- * One set of migrations for both engines. The only thing they need from the engine is the
- * name of the 64-bit integer type (SQLite's `integer` is 64-bit and makes `seq` the rowid).
+ * One set of migrations for both engines. What they need from the engine is the name of the
+ * 64-bit integer type (SQLite's `integer` is 64-bit and makes `seq` the rowid), and in one place
+ * whether SQLite needs a guard PostgreSQL has built in.
  */
-export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
+export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
+  const int64 = engine === 'sqlite' ? 'integer' : 'bigint'
   const all: Record<string, Migration> = {
     '0001_events_and_cells': {
       async up(db: Kysely<unknown>) {
@@ -209,6 +211,27 @@ export function migrations(int64: 'integer' | 'bigint'): MigrationProvider {
         // The version a period's latest figures were computed (or confirmed) under.
         await db.schema.alterTable('periods').addColumn('view_version', int64).execute()
         await sql`update periods set view_version = (select r.view_version from revisions r where r.view = periods.view and r.period = periods.period and r.revision = periods.latest_revision)`.execute(db)
+      },
+    },
+    '0006_exact_cells': {
+      async up(db: Kysely<unknown>) {
+        // A sum past int64 makes SQLite store a REAL instead (PostgreSQL raises an error): a check
+        // per slot turns that into an error naming the slot, so a batch is refused, never rounded.
+        if (engine !== 'sqlite') return
+        let cells = db.schema
+          .createTable('cells_exact')
+          .addColumn('view', 'text', (c) => c.notNull())
+          .addColumn('period', 'text', (c) => c.notNull())
+          .addColumn('dims_key', 'text', (c) => c.notNull())
+          .addColumn('event_count', int64, (c) => c.notNull())
+        for (let i = 0; i < 16; i++) cells = cells.addColumn(`m${i}`, int64)
+        cells = cells.addPrimaryKeyConstraint('cells_pk', ['view', 'period', 'dims_key'])
+        for (let i = 0; i < 16; i++) cells = cells.addCheckConstraint(`cells_m${i}_exact`, sql`typeof(${sql.ref(`m${i}`)}) in ('integer', 'null')`)
+        await cells.execute()
+        const columns = ['view', 'period', 'dims_key', 'event_count', ...Array.from({ length: 16 }, (_, i) => `m${i}`)].join(', ')
+        await sql.raw(`insert into cells_exact (${columns}) select ${columns} from cells`).execute(db)
+        await db.schema.dropTable('cells').execute()
+        await db.schema.alterTable('cells_exact').renameTo('cells').execute()
       },
     },
   }

@@ -39,7 +39,7 @@ async function count(engine: Engine, table: 'events' | 'cells' | 'view_state'): 
 }
 
 /** Every migration the code ships, in the order they apply. */
-const ALL_MIGRATIONS = Object.keys(await migrations('integer').getMigrations()).sort()
+const ALL_MIGRATIONS = Object.keys(await migrations('sqlite').getMigrations()).sort()
 
 async function migrationNames(engine: Engine): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(engine.db)
