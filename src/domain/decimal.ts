@@ -396,25 +396,11 @@ const NATIVE_SUSPECT = /\de[+-]|\{"text":"/
 
 /** The JSON of a value held under `key` (a string, or an array index not yet made into one). */
 function write(value: unknown, key: string | number): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return quote(value)
-    case 'number':
-      return numberText(value)
-    case 'boolean':
-      return value ? 'true' : 'false'
-    case 'object':
-      if (value === null) return 'null'
-      if (value instanceof Decimal) return value.text
-      // toJSON's result is written as it is: JSON.stringify does not call toJSON on it again.
-      return hasToJson(value) ? writeResolved(value.toJSON(String(key))) : writeObject(value)
-    case 'bigint':
-      return value.toString()
-    case 'function':
-      return hasToJson(value) ? writeResolved(value.toJSON(String(key))) : undefined
-    default:
-      return undefined
+  // toJSON's result is written as it is: JSON.stringify does not call toJSON on it again.
+  if ((typeof value === 'object' && value !== null && !(value instanceof Decimal)) || typeof value === 'function') {
+    if (hasToJson(value)) return writeResolved(value.toJSON(String(key)))
   }
+  return writeResolved(value)
 }
 
 /** The JSON of a value whose toJSON, if any, has been applied. */

@@ -329,6 +329,7 @@ export class JobRunner {
       return run
     }
   }
+
   /**
    * Publishes a restatement now (an operator releasing held late events, or any manual
    * restatement). Now is read from the clock inside the write lock, as a live job does.

@@ -301,7 +301,9 @@ export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, 
   const explaining = new Map<string, { events: ExplainingEvent[]; sums: Scaled[] }>()
   if (changes.length > 0 && high > low) {
     const rows: StoredEvent[] = []
-    await forEachEvent(db, { types: b.program.view.eventTypes, range, afterSeq: low, maxSeq: high, withIds: true }, (row) => rows.push(scanRowToEvent(row)))
+    // The events are bucketed by the `to` side's definition (its time zone may differ from today's).
+    const scanned = b.program.bucketer.rangeOf(period) ?? range
+    await forEachEvent(db, { types: b.program.view.eventTypes, range: scanned, afterSeq: low, maxSeq: high, withIds: true }, (row) => rows.push(scanRowToEvent(row)))
     const targetSeqs = rows.filter((r) => r.targetSeq !== null).map((r) => r.targetSeq as number)
     const targets = new Map<number, ReturnType<typeof rowToEvent>>()
     for (let i = 0; i < targetSeqs.length; i += 500) {
