@@ -1,5 +1,6 @@
 import { createReadStream, statSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { parseJsonExact } from '../domain/decimal.js'
 import { NotJson } from '../domain/event.js'
 import { isLateviewError, type EventProblem } from '../errors.js'
 import type { Lateview } from '../services/lateview.js'
@@ -27,16 +28,19 @@ export async function ingestFile(lateview: Lateview, path: string, options: Inge
   let lineNo = 0
   let items: unknown[] = []
   let itemLines: number[] = []
+  let inexact = false
 
   const flush = async (): Promise<boolean> => {
     if (items.length === 0) return true
     const batch = items
     const batchLines = itemLines
+    const inexactNumbers = inexact
     items = []
     itemLines = []
+    inexact = false
     totals.batches++
     try {
-      const result = await lateview.ingest(batch, { imported: options.imported })
+      const result = await lateview.ingest(batch, { imported: options.imported, inexactNumbers })
       totals.accepted += result.accepted
       totals.duplicates += result.duplicates
     } catch (error) {
@@ -62,7 +66,10 @@ export async function ingestFile(lateview: Lateview, path: string, options: Inge
     const text = line.trim()
     if (text.length === 0) continue
     try {
-      items.push(JSON.parse(text))
+      // Read losslessly: a number JSON.parse would change is refused by ingest, not rounded.
+      const parsed = parseJsonExact(text)
+      inexact ||= !parsed.exact
+      items.push(parsed.value)
     } catch (error) {
       items.push(new NotJson(`line ${lineNo} is not JSON: ${(error as Error).message}`, lineNo))
     }

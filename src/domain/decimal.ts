@@ -468,11 +468,16 @@ function enter(value: object): void {
  * the canonical numeral of its text) becomes a Decimal. Throws a SyntaxError on malformed text.
  */
 export function parseJson(text: string): unknown {
+  return parseJsonExact(text).value
+}
+
+/** `parseJson`, saying whether every number was exact (then no Decimal is in the value). */
+export function parseJsonExact(text: string): { value: unknown; exact: boolean } {
   // The common case, every number exact, costs a scan for numbers plus the native parser; only
   // text with an inexact number goes through the slower reader below. (A regular expression
   // looking for long or exponent numbers first was slower than the scan: it has no literal to
   // skip ahead by.)
-  return allNumbersExact(text) ? JSON.parse(text) : new JsonReader(text).document()
+  return allNumbersExact(text) ? { value: JSON.parse(text), exact: true } : { value: new JsonReader(text).document(), exact: false }
 }
 
 /** Whether every number token of some JSON text is exact; true also for malformed text (JSON.parse will say why). */

@@ -1,5 +1,6 @@
 import type { EventProblem, EventReason } from '../errors.js'
 import { EVENT_REASONS } from '../errors.js'
+import { Decimal } from './decimal.js'
 import { parseInstant } from './time.js'
 import { isObject } from './view.js'
 
@@ -141,6 +142,17 @@ export function fromCloudEvent(raw: unknown): unknown {
   if (raw.time !== undefined) mapped.occurredAt = raw.time
   if (raw.receivedat !== undefined) mapped.receivedAt = raw.receivedat
   return mapped
+}
+
+/**
+ * The numbers of a losslessly parsed item that no JS number holds exactly (Decimals), with their
+ * paths (`data.amount`): JSON.parse would have changed them, so they are refused, never rounded.
+ */
+export function inexactNumbers(value: unknown, path = ''): Array<{ field: string; text: string }> {
+  if (value instanceof Decimal) return [{ field: path, text: value.text }]
+  if (Array.isArray(value)) return value.flatMap((v, i) => inexactNumbers(v, `${path}[${i}]`))
+  if (isObject(value)) return Object.entries(value).flatMap(([k, v]) => inexactNumbers(v, path ? `${path}.${k}` : k))
+  return []
 }
 
 /** A key-order-independent text of what makes two events with the same id the same event. */

@@ -1,6 +1,7 @@
 import { aggregate, applyContribution, cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
-import { acceptEvent, canonicalBody, EventKeyMap, MAX_CLOCK_SKEW_MS, parseEventFully, type NewEvent, type StoredEvent } from '../domain/event.js'
+import { numeral } from '../domain/decimal.js'
+import { acceptEvent, canonicalBody, EventKeyMap, inexactNumbers, MAX_CLOCK_SKEW_MS, parseEventFully, type NewEvent, type StoredEvent } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError, type EventProblem } from '../errors.js'
 import { dropEmptyCells, readCell, setCell } from '../store/cells.js'
@@ -15,6 +16,11 @@ import type { AlertsTable } from '../store/schema.js'
 export interface IngestOptions {
   /** Admin import: keep each event's `receivedAt` (non-decreasing, not before the store's newest). */
   imported?: boolean
+  /**
+   * The batch was parsed losslessly and held numbers no JS number represents exactly (Decimals):
+   * the events holding them are refused, since a plain JSON parser would have changed them.
+   */
+  inexactNumbers?: boolean
   /** Runs first inside the write transaction: refuses the batch when this process's view definitions are outdated. */
   checkDefinitions?: (db: WriteTx['db']) => Promise<void>
 }
@@ -66,6 +72,22 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   let duplicates = 0
   let conflicting: Item | null = null
   for (let index = 0; index < items.length; index++) {
+    if (options.inexactNumbers) {
+      const inexact = inexactNumbers(items[index])
+      if (inexact.length > 0) {
+        const raw = items[index] as { id?: unknown }
+        for (const { field, text } of inexact) {
+          problems.push({
+            index,
+            ...(typeof raw.id === 'string' ? { id: raw.id } : {}),
+            code: 'LV_EVENT_FIELD_INVALID',
+            field,
+            message: `${text} has more significant digits than a JSON number holds exactly (a JSON parser reads it as ${numeral(Number(text))}): send at most 15 significant digits, or the value as a string`,
+          })
+        }
+        continue
+      }
+    }
     let e = acceptEvent(items[index], imported)
     if (e === null) {
       const parsed = parseEventFully(items[index], index, imported)

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { LateviewConfig } from '../../config.js'
+import { parseJsonExact } from '../../domain/decimal.js'
 import { fromCloudEvent, NotJson, sourceKind } from '../../domain/event.js'
 import { toIso } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
@@ -10,27 +11,40 @@ import type { Metrics } from '../metrics.js'
 
 /** A request body already split into items by one of the content-type parsers. */
 class Items {
-  constructor(readonly items: unknown[]) {}
+  constructor(
+    readonly items: unknown[],
+    /** Some number of the body is not exactly a JS number (see `parseJsonExact`). */
+    readonly inexact = false,
+  ) {}
 }
 
-const parseNdjson = (text: string): Items =>
-  new Items(
-    text
-      .split('\n')
-      .map((line, i) => ({ line: line.trim(), n: i + 1 }))
-      .filter(({ line }) => line.length > 0)
-      .map(({ line, n }) => {
-        try {
-          return JSON.parse(line) as unknown
-        } catch (error) {
-          return new NotJson(`line ${n} is not JSON: ${(error as Error).message}`, n)
-        }
-      }),
-  )
+/**
+ * JSON bodies whose numbers were not all exact JS numbers: read losslessly, so that ingest
+ * refuses the events holding such a number instead of storing what JSON.parse made of it.
+ */
+const inexactBodies = new WeakSet<object>()
 
-const parseJson = (text: string): unknown => {
+const parseNdjson = (text: string): Items => {
+  let inexact = false
+  const items = text
+    .split('\n')
+    .map((line, i) => ({ line: line.trim(), n: i + 1 }))
+    .filter(({ line }) => line.length > 0)
+    .map(({ line, n }) => {
+      try {
+        const parsed = parseJsonExact(line)
+        inexact ||= !parsed.exact
+        return parsed.value
+      } catch (error) {
+        return new NotJson(`line ${n} is not JSON: ${(error as Error).message}`, n)
+      }
+    })
+  return new Items(items, inexact)
+}
+
+const parseJson = (text: string): { value: unknown; exact: boolean } => {
   try {
-    return JSON.parse(text) as unknown
+    return parseJsonExact(text)
   } catch (error) {
     throw new LateviewError('LV_ERR_BODY_INVALID', `body is not valid JSON: ${(error as Error).message}`)
   }
@@ -40,10 +54,26 @@ export function eventRoutes(app: FastifyInstance, config: LateviewConfig, latevi
   // fastify parses text/plain by default: a plain-text body would reach ingest as one string item
   // and be answered 400 LV_EVENT_NOT_JSON instead of 415 LV_ERR_BODY_UNSUPPORTED_TYPE.
   app.removeContentTypeParser('text/plain')
+  // JSON is read losslessly. A body naming __proto__ or constructor goes to fastify's own parser,
+  // which refuses prototype poisoning (its numbers read as JSON.parse reads them).
+  const guarded = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string
+    if (text.includes('"__proto__"') || text.includes('"constructor"')) return guarded(request, text, done)
+    try {
+      const parsed = parseJson(text)
+      if (!parsed.exact && typeof parsed.value === 'object' && parsed.value !== null) inexactBodies.add(parsed.value)
+      done(null, parsed.value)
+    } catch (error) {
+      done(error as Error)
+    }
+  })
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, parseNdjson(body as string)))
   app.addContentTypeParser('application/cloudevents+json', { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, new Items([fromCloudEvent(parseJson(body as string))]))
+      const parsed = parseJson(body as string)
+      done(null, new Items([fromCloudEvent(parsed.value)], !parsed.exact))
     } catch (error) {
       done(error as Error)
     }
@@ -51,8 +81,8 @@ export function eventRoutes(app: FastifyInstance, config: LateviewConfig, latevi
   app.addContentTypeParser('application/cloudevents-batch+json', { parseAs: 'string' }, (_req, body, done) => {
     try {
       const parsed = parseJson(body as string)
-      if (!Array.isArray(parsed)) throw new LateviewError('LV_ERR_BODY_INVALID', 'a CloudEvents batch must be a JSON array')
-      done(null, new Items(parsed.map(fromCloudEvent)))
+      if (!Array.isArray(parsed.value)) throw new LateviewError('LV_ERR_BODY_INVALID', 'a CloudEvents batch must be a JSON array')
+      done(null, new Items(parsed.value.map(fromCloudEvent), !parsed.exact))
     } catch (error) {
       done(error as Error)
     }
@@ -73,8 +103,9 @@ export function eventRoutes(app: FastifyInstance, config: LateviewConfig, latevi
       if (imported) requireScope(request, 'admin', config)
       const body = request.body
       const items = body instanceof Items ? body.items : Array.isArray(body) ? body : [body]
+      const inexactNumbers = body instanceof Items ? body.inexact : typeof body === 'object' && body !== null && inexactBodies.has(body)
       try {
-        const result = await lateview.ingest(items, { imported })
+        const result = await lateview.ingest(items, { imported, inexactNumbers })
         metrics.eventsIngested.inc({ outcome: 'accepted' }, result.accepted)
         metrics.eventsIngested.inc({ outcome: 'duplicate' }, result.duplicates)
         for (const { source, lagMs } of result.lags) metrics.lag.observe({ source_kind: sourceKind(source) }, lagMs / 1000)
