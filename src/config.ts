@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { DEFAULT_EVENT_LIMITS, type EventLimits } from './domain/content.js'
 import { parseDurationMs } from './domain/time.js'
 import { LateviewError } from './errors.js'
 
@@ -24,6 +25,8 @@ export interface LateviewConfig {
   /** How long one delivery attempt may take, in ms. */
   webhookTimeoutMs: number
   logLevel: string
+  /** What an event may hold (LATEVIEW_EVENT_MAX_BYTES, LATEVIEW_EVENT_MAX_STRING_BYTES; depth is fixed). */
+  eventLimits: Readonly<EventLimits>
 }
 
 export const DEFAULT_WEBHOOK_BACKOFF = '0,5s,5m,30m,2h,5h,10h,14h,20h,24h'
@@ -73,6 +76,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
   const webhookTimeoutMs = parseDelay(timeoutText) ?? bad('LATEVIEW_WEBHOOK_TIMEOUT', `${JSON.stringify(timeoutText)} is not a delay such as 10s`)
   if (webhookTimeoutMs <= 0) bad('LATEVIEW_WEBHOOK_TIMEOUT', 'must be more than 0')
 
+  const size = (variable: string, fallback: number): number => {
+    const text = env[variable]?.trim()
+    if (!text) return fallback
+    const bytes = parseSize(text)
+    return bytes !== null && bytes >= 1024 ? bytes : bad(variable, `${JSON.stringify(text)} is not a size of at least 1KiB such as 262144, 256KiB or 1MiB`)
+  }
+  const maxDataBytes = size('LATEVIEW_EVENT_MAX_BYTES', DEFAULT_EVENT_LIMITS.maxDataBytes)
+  const maxStringBytes = size('LATEVIEW_EVENT_MAX_STRING_BYTES', Math.min(DEFAULT_EVENT_LIMITS.maxStringBytes, maxDataBytes))
+  if (maxStringBytes > maxDataBytes) bad('LATEVIEW_EVENT_MAX_STRING_BYTES', 'must not be more than LATEVIEW_EVENT_MAX_BYTES')
+  if (maxDataBytes > 16 * 1024 * 1024) bad('LATEVIEW_EVENT_MAX_BYTES', 'must be at most 16MiB')
+
   const logLevel = env.LATEVIEW_LOG_LEVEL?.trim() || 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) bad('LATEVIEW_LOG_LEVEL', 'must be fatal, error, warn, info, debug, trace or silent')
 
@@ -89,7 +103,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
     webhookBackoff: Object.freeze(webhookBackoff),
     webhookTimeoutMs,
     logLevel,
+    eventLimits: Object.freeze({ maxDataBytes, maxStringBytes, maxDepth: DEFAULT_EVENT_LIMITS.maxDepth }),
   })
+}
+
+/** `262144`, `256KiB`, `1MiB` (or KB, MB, powers of 1000): a size in bytes. */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+)\s*(B|KiB|MiB|KB|MB)?$/i.exec(text)
+  if (!m) return null
+  const unit = (m[2] ?? 'B').toLowerCase()
+  const factor = { b: 1, kib: 1024, mib: 1024 * 1024, kb: 1000, mb: 1_000_000 }[unit as 'b']
+  return Number(m[1]) * factor
 }
 
 function readTokens(file: string, bad: (variable: string, problem: string) => never): Map<string, Set<Scope>> {

@@ -47,6 +47,10 @@ export const EVENT_REASONS = {
   LV_EVENT_RETRACTS_RETRACTION: 'a retraction cannot be retracted',
   LV_EVENT_ALREADY_RETRACTED: 'the event is already retracted',
   LV_EVENT_RECEIVED_AT_ORDER: 'imported receivedAt is earlier than what the store already holds',
+  LV_EVENT_TEXT_INVALID: 'a string holds a NUL or a lone surrogate, or a name (id, source, type, retracts) a control character',
+  LV_EVENT_TOO_DEEP: 'data nests deeper than lateview keeps',
+  LV_EVENT_TOO_LARGE: 'the event is larger than the limit',
+  LV_EVENT_STRING_TOO_LONG: 'a string of data is longer than the limit',
 } as const
 
 export type EventReason = keyof typeof EVENT_REASONS

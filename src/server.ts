@@ -18,7 +18,7 @@ export interface RunningServer {
 /** Wires configuration, store, services and the HTTP app, and listens. */
 export async function startServer(config: Readonly<LateviewConfig>, clock: Clock = systemClock): Promise<RunningServer> {
   const views = loadViewFiles(config.viewsDir)
-  const lateview = await Lateview.open({ db: config.db, views, clock })
+  const lateview = await Lateview.open({ db: config.db, views, clock, limits: config.eventLimits })
   let app: FastifyInstance
   const metrics = new Metrics(true)
   // Webhook delivery runs in every server process, whatever LATEVIEW_SCHEDULER says.

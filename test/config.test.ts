@@ -48,6 +48,7 @@ test('defaults: an empty environment works', () => {
     webhookBackoff: [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000],
     webhookTimeoutMs: 10_000,
     logLevel: 'info',
+    eventLimits: { maxDataBytes: 262_144, maxStringBytes: 65_536, maxDepth: 32 },
   })
   // Blank values count as unset.
   assert.equal(loadConfig({ LATEVIEW_DB: ' ', PORT: '', HOST: '', LATEVIEW_SCHEDULER: '' }), loadConfig({}))
@@ -66,6 +67,8 @@ test('values are read, trimmed and parsed', () => {
     LATEVIEW_WEBHOOK_BACKOFF: '0, 500ms, 5s, PT30M, 1d',
     LATEVIEW_WEBHOOK_TIMEOUT: '2500ms',
     LATEVIEW_LOG_LEVEL: 'warn',
+    LATEVIEW_EVENT_MAX_BYTES: '1MiB',
+    LATEVIEW_EVENT_MAX_STRING_BYTES: '100000',
   })
   assert.equal({ ...config, tokens: null }, {
     db: 'postgres://lateview@db.internal:5432/lateview',
@@ -80,6 +83,7 @@ test('values are read, trimmed and parsed', () => {
     webhookBackoff: [0, 500, 5_000, 1_800_000, 86_400_000],
     webhookTimeoutMs: 2_500,
     logLevel: 'warn',
+    eventLimits: { maxDataBytes: 1_048_576, maxStringBytes: 100_000, maxDepth: 32 },
   })
   assert.equal(
     [...(config.tokens ?? [])].map(([token, scopes]) => [token, [...scopes].sort()]),
@@ -160,6 +164,15 @@ test('a non-loopback HOST needs LATEVIEW_TOKENS or LATEVIEW_INSECURE=1', () => {
   const file = tokensFile('host.json', JSON.stringify({ 'read-token-000000001': ['read'] }))
   assert.is(loadConfig({ HOST: '0.0.0.0', LATEVIEW_TOKENS: file }).host, '0.0.0.0')
   for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) assert.is(loadConfig({ HOST: host }).host, host)
+})
+
+test('LATEVIEW_EVENT_MAX_BYTES and LATEVIEW_EVENT_MAX_STRING_BYTES are sizes, the string limit within the event limit', () => {
+  assert.equal(loadConfig({ LATEVIEW_EVENT_MAX_BYTES: '32KiB' }).eventLimits, { maxDataBytes: 32_768, maxStringBytes: 32_768, maxDepth: 32 })
+  assert.equal(loadConfig({ LATEVIEW_EVENT_MAX_BYTES: '2MB', LATEVIEW_EVENT_MAX_STRING_BYTES: '2kb' }).eventLimits, { maxDataBytes: 2_000_000, maxStringBytes: 2_000, maxDepth: 32 })
+  assert.is(rejects({ LATEVIEW_EVENT_MAX_BYTES: 'lots' }, 'LATEVIEW_EVENT_MAX_BYTES'), 'LATEVIEW_EVENT_MAX_BYTES: "lots" is not a size of at least 1KiB such as 262144, 256KiB or 1MiB')
+  rejects({ LATEVIEW_EVENT_MAX_BYTES: '100' }, 'LATEVIEW_EVENT_MAX_BYTES')
+  rejects({ LATEVIEW_EVENT_MAX_BYTES: '17MiB' }, 'LATEVIEW_EVENT_MAX_BYTES')
+  rejects({ LATEVIEW_EVENT_MAX_BYTES: '64KiB', LATEVIEW_EVENT_MAX_STRING_BYTES: '128KiB' }, 'LATEVIEW_EVENT_MAX_STRING_BYTES')
 })
 
 test('LATEVIEW_DB and LATEVIEW_LOG_LEVEL are checked', () => {

@@ -28,7 +28,7 @@ LATEVIEW_VIEWS (default ./views); see the README for every variable.`
 
 async function openFromEnv(): Promise<Lateview> {
   const config = loadConfig()
-  return Lateview.open({ db: config.db, views: loadViewFiles(config.viewsDir), clock: systemClock })
+  return Lateview.open({ db: config.db, views: loadViewFiles(config.viewsDir), clock: systemClock, limits: config.eventLimits })
 }
 
 async function withLateview(fn: (lateview: Lateview) => Promise<number>): Promise<number> {

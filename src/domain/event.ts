@@ -1,5 +1,6 @@
 import type { EventProblem, EventReason } from '../errors.js'
 import { EVENT_REASONS } from '../errors.js'
+import { isPrintable } from './content.js'
 import { Decimal } from './decimal.js'
 import { parseInstant } from './time.js'
 import { isObject } from './view.js'
@@ -14,6 +15,8 @@ export interface NewEvent {
   retracts: string | null
   /** Only with an admin import; otherwise the server's clock decides. */
   receivedAt: number | null
+  /** The JSON text of `data` once its content was checked (see content.ts): what the store keeps. */
+  dataJson?: string
 }
 
 /** An event as the store holds it. */
@@ -49,7 +52,7 @@ export function parseEvent(raw: unknown, index: number, imported: boolean): Pars
   return event ? { ok: true, event } : parseEventFully(raw, index, imported)
 }
 
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && isPrintable(v)
 
 /**
  * The common case, a well-formed event, checked without building any problem list; null when
@@ -94,6 +97,7 @@ export function parseEventFully(raw: unknown, index: number, imported: boolean):
     const v = raw[field]
     if (v === undefined) problem('LV_EVENT_FIELD_MISSING', field, `${field} is required`)
     else if (typeof v !== 'string' || v.length === 0 || v.length > max) problem('LV_EVENT_FIELD_INVALID', field, `${field} must be a string of 1 to ${max} characters`)
+    else if (!isPrintable(v)) problem('LV_EVENT_TEXT_INVALID', field, `${field} must be printable text: no control character, no lone surrogate`)
     return typeof v === 'string' ? v : ''
   }
   const eventId = text('id', 200)
@@ -114,6 +118,7 @@ export function parseEventFully(raw: unknown, index: number, imported: boolean):
   let retracts: string | null = null
   if (raw.retracts !== undefined && raw.retracts !== null) {
     if (typeof raw.retracts !== 'string' || raw.retracts.length === 0 || raw.retracts.length > 200) problem('LV_EVENT_FIELD_INVALID', 'retracts', 'retracts must be the id of an event of the same source')
+    else if (!isPrintable(raw.retracts)) problem('LV_EVENT_TEXT_INVALID', 'retracts', 'retracts must be printable text: no control character, no lone surrogate')
     else if (raw.retracts === eventId) problem('LV_EVENT_FIELD_INVALID', 'retracts', 'an event cannot retract itself')
     else retracts = raw.retracts
   }
@@ -148,10 +153,12 @@ export function fromCloudEvent(raw: unknown): unknown {
  * The numbers of a losslessly parsed item that no JS number holds exactly (Decimals), with their
  * paths (`data.amount`): JSON.parse would have changed them, so they are refused, never rounded.
  */
-export function inexactNumbers(value: unknown, path = ''): Array<{ field: string; text: string }> {
+export function inexactNumbers(value: unknown, path = '', depth = 0): Array<{ field: string; text: string }> {
   if (value instanceof Decimal) return [{ field: path, text: value.text }]
-  if (Array.isArray(value)) return value.flatMap((v, i) => inexactNumbers(v, `${path}[${i}]`))
-  if (isObject(value)) return Object.entries(value).flatMap(([k, v]) => inexactNumbers(v, path ? `${path}.${k}` : k))
+  // Deeper than any event may nest: the depth rule refuses it (and recursion must stop somewhere).
+  if (depth > 64) return []
+  if (Array.isArray(value)) return value.flatMap((v, i) => inexactNumbers(v, `${path}[${i}]`, depth + 1))
+  if (isObject(value)) return Object.entries(value).flatMap(([k, v]) => inexactNumbers(v, path ? `${path}.${k}` : k, depth + 1))
   return []
 }
 

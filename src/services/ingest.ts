@@ -1,5 +1,6 @@
 import { aggregate, applyContribution, cellId, emptyCell, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
+import { dataJson, DEFAULT_EVENT_LIMITS, type EventLimits } from '../domain/content.js'
 import { numeral } from '../domain/decimal.js'
 import { acceptEvent, canonicalBody, EventKeyMap, inexactNumbers, MAX_CLOCK_SKEW_MS, parseEventFully, type NewEvent, type StoredEvent } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
@@ -16,6 +17,8 @@ import type { AlertsTable } from '../store/schema.js'
 export interface IngestOptions {
   /** Admin import: keep each event's `receivedAt` (non-decreasing, not before the store's newest). */
   imported?: boolean
+  /** What an event may hold (default DEFAULT_EVENT_LIMITS). */
+  limits?: EventLimits
   /**
    * The batch was parsed losslessly and held numbers no JS number represents exactly (Decimals):
    * the events holding them are refused, since a plain JSON parser would have changed them.
@@ -63,6 +66,7 @@ type Accepted = Item
 export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clock, items: unknown[], options: IngestOptions = {}): Promise<IngestResult> {
   if (items.length > MAX_BATCH) throw new LateviewError('LV_ERR_BODY_TOO_LARGE', `a batch holds at most ${MAX_BATCH} events; this one has ${items.length}`)
   const imported = options.imported === true
+  const limits = options.limits ?? DEFAULT_EVENT_LIMITS
   const problems: EventProblem[] = []
   const now = clock.now()
   // Validation and the batch's own duplicates in one pass: the same (source, id) twice in one
@@ -97,6 +101,12 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       }
       e = parsed.event
     }
+    const content = dataJson(e.data, limits)
+    if ('code' in content) {
+      problems.push({ index, id: e.id, ...content })
+      continue
+    }
+    e.dataJson = content.json
     if (e.occurredAt > (e.receivedAt ?? now) + MAX_CLOCK_SKEW_MS) {
       problems.push({ index, id: e.id, code: 'LV_EVENT_IN_FUTURE', field: 'occurredAt', message: `occurredAt ${toIso(e.occurredAt)} is more than 5 minutes after receivedAt ${toIso(e.receivedAt ?? now)}` })
     }

@@ -1,5 +1,6 @@
 import type { ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
+import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../domain/content.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { openEngine, type Engine } from '../store/engine.js'
@@ -15,6 +16,8 @@ export interface LateviewOptions {
   db: string
   views: ViewDefinition[]
   clock: Clock
+  /** What an event may hold (default DEFAULT_EVENT_LIMITS). */
+  limits?: Readonly<EventLimits>
 }
 
 /** The services over one store, as the entry points (server, CLI, jobs) use them. */
@@ -30,6 +33,7 @@ export class Lateview {
     readonly engine: Engine,
     views: ViewDefinition[],
     readonly clock: Clock,
+    readonly limits: Readonly<EventLimits> = DEFAULT_EVENT_LIMITS,
   ) {
     this.definitions = new ViewCatalog(compileViews(views))
     this.programs = this.definitions.programs
@@ -62,7 +66,7 @@ export class Lateview {
   static async open(options: LateviewOptions): Promise<Lateview> {
     const engine = await openEngine(options.db)
     try {
-      const lateview = new Lateview(engine, options.views, options.clock)
+      const lateview = new Lateview(engine, options.views, options.clock, options.limits)
       await lateview.#start()
       return lateview
     } catch (error) {
@@ -72,15 +76,15 @@ export class Lateview {
   }
 
   /** Builds the services over an already open store (tests, tools) and syncs the views. */
-  static async fromEngine(engine: Engine, views: ViewDefinition[], clock: Clock): Promise<Lateview> {
-    const lateview = new Lateview(engine, views, clock)
+  static async fromEngine(engine: Engine, views: ViewDefinition[], clock: Clock, limits?: Readonly<EventLimits>): Promise<Lateview> {
+    const lateview = new Lateview(engine, views, clock, limits)
     await lateview.#start()
     return lateview
   }
 
   /** Appends a batch atomically and updates every view (see services/ingest.ts). */
   async ingest(items: unknown[], options: IngestOptions = {}): Promise<IngestResult> {
-    const result = await ingest(this.engine, this.programs, this.clock, items, { ...options, checkDefinitions: (db) => this.definitions.assertCurrent(db) })
+    const result = await ingest(this.engine, this.programs, this.clock, items, { limits: this.limits, ...options, checkDefinitions: (db) => this.definitions.assertCurrent(db) })
     this.#emit(result.alerts)
     return result
   }

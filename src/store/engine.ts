@@ -56,7 +56,7 @@ export interface Head {
 export interface AppendedEvent {
   seq: number
   receivedAt: number
-  event: Pick<NewEvent, 'source' | 'id' | 'type' | 'occurredAt' | 'data' | 'retracts'>
+  event: Pick<NewEvent, 'source' | 'id' | 'type' | 'occurredAt' | 'data' | 'retracts' | 'dataJson'>
   target: { seq: number; type: string; occurredAt: number } | null
 }
 
@@ -71,7 +71,7 @@ export function eventRow(a: AppendedEvent): EventsTable {
     type: e.type,
     occurred_at: e.occurredAt,
     received_at: a.receivedAt,
-    data: JSON.stringify(e.data),
+    data: e.dataJson ?? JSON.stringify(e.data),
     retracts: e.retracts,
     target_seq: t === null ? null : t.seq,
     eff_type: t === null ? e.type : t.type,
@@ -551,7 +551,7 @@ function openSqlite(location: string): Engine {
       for (const a of events) {
         const e = a.event
         const t = a.target
-        const data = JSON.stringify(e.data)
+        const data = e.dataJson ?? JSON.stringify(e.data)
         if (t === null) stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt)
         else stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, t.seq, t.type, t.occurredAt)
         const high = inserted.get(e.source)
