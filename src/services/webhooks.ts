@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import type { Kysely } from 'kysely'
 import { ALERT_KINDS, type AlertKind } from '../domain/alerts.js'
 import type { Clock } from '../domain/clock.js'
 import { toJson } from '../domain/decimal.js'
@@ -21,9 +22,10 @@ import {
   recordAttempt,
   requeueDelivery,
   type AttemptOutcome,
+  type DeliveryClaim,
 } from '../store/alerts.js'
 import type { Engine } from '../store/engine.js'
-import type { DeliveriesTable, WebhooksTable } from '../store/schema.js'
+import type { AlertsTable, DeliveriesTable, Schema, WebhooksTable } from '../store/schema.js'
 import { alertDocument } from './alert-documents.js'
 
 /** `whsec_` + base64 of 24 random bytes, as the Standard Webhooks specification shows secrets. */
@@ -47,6 +49,7 @@ export interface WebhookDocument {
   disabledReason: string | null
 }
 
+/** A subscription as the API shows it (never its secret). */
 export function webhookDocument(row: WebhooksTable): WebhookDocument {
   return {
     id: row.id,
@@ -103,16 +106,19 @@ export async function createWebhook(engine: Engine, input: { url: unknown; kinds
   return { ...webhookDocument(row), secret }
 }
 
+/** A live subscription; LV_ERR_WEBHOOK_NOT_FOUND when it is unknown or deleted. */
 export async function findWebhook(engine: Engine, id: string): Promise<WebhooksTable> {
   const row = await getWebhook(engine.db, id)
   if (!row) throw new LateviewError('LV_ERR_WEBHOOK_NOT_FOUND', `no webhook ${JSON.stringify(id)}`)
   return row
 }
 
+/** The live subscriptions, oldest first. */
 export async function webhooks(engine: Engine): Promise<WebhookDocument[]> {
   return (await listWebhooks(engine.db)).map(webhookDocument)
 }
 
+/** Deletes a subscription and cancels its pending deliveries. */
 export async function removeWebhook(engine: Engine, id: string, now: number): Promise<void> {
   await findWebhook(engine, id)
   await deleteWebhook(engine.db, id, now)
@@ -162,18 +168,27 @@ export async function retryDelivery(engine: Engine, webhookId: string, deliveryI
   const delivery = await getDelivery(engine.db, webhookId, deliveryId)
   if (!delivery) throw new LateviewError('LV_ERR_DELIVERY_NOT_FOUND', `no delivery ${JSON.stringify(deliveryId)} for webhook ${webhookId}`)
   if (hook.disabled_at !== null) throw new LateviewError('LV_ERR_WEBHOOK_DISABLED', `webhook ${webhookId} is disabled (${hook.disabled_reason ?? 'disabled'})`)
-  if (delivery.status === 'delivered') throw new LateviewError('LV_ERR_DELIVERY_DONE', `delivery ${deliveryId} was already delivered`)
-  await requeueDelivery(engine.db, deliveryId, now)
+  const done = () => new LateviewError('LV_ERR_DELIVERY_DONE', `delivery ${deliveryId} was already delivered`)
+  if (delivery.status === 'delivered') throw done()
+  // Delivered between the read above and now: it stays delivered.
+  if (!(await requeueDelivery(engine.db, deliveryId, now))) throw done()
 }
 
 export interface DispatcherOptions {
   /** Delays between attempts in ms; the last entry is the last attempt. */
   backoff: readonly number[]
   timeoutMs: number
+  /**
+   * How long a claim holds a delivery, in ms (default: the timeout and 5 s). Once it runs out,
+   * another dispatcher, or this one restarted, may take the delivery over: shorter than an
+   * attempt can take, a slow attempt is sent again beside it (and its own outcome refused).
+   */
+  leaseMs?: number
   clock: Clock
   /** In [0, 1): jitter of ±10 % on every delay. */
   random?: () => number
   log?: (message: string, fields?: Record<string, unknown>) => void
+  /** Called for each attempt once it is recorded. */
   onAttempt?: (outcome: 'delivered' | 'retry' | 'dead' | 'gone') => void
 }
 
@@ -187,24 +202,37 @@ function retryAfterMs(header: string | null, now: number): number | null {
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
+/** The body of a delivery: the alert as raised, or as resolved. */
+function deliveryBody(delivery: DeliveriesTable, alert: AlertsTable): string {
+  const doc = alertDocument(alert)
+  const resolved = delivery.event === 'resolved'
+  return toJson({ type: doc.type, id: doc.id, createdAt: doc.createdAt, view: doc.view, period: doc.period, source: doc.source, status: resolved ? 'resolved' : 'firing', resolvedAt: resolved ? doc.resolvedAt : null, data: doc.data })
+}
+
 /**
  * Delivers pending deliveries, at least once, following the Standard Webhooks specification.
- * Every process runs one; a delivery is leased before each attempt so two dispatchers never send
- * the same attempt. Deliveries live in the store, so a restart continues where it stopped.
+ * Every process runs one. Each attempt is made under a lease on its delivery, so no two
+ * dispatchers send the same attempt while the lease runs, and is recorded, in one transaction,
+ * only while that lease is still the delivery's: a dispatcher that died mid-attempt leaves a
+ * lease that runs out and the delivery is taken over, and one that outlived its lease has its
+ * outcome refused. Deliveries live in the store, so a restart continues where it stopped.
  */
 export class WebhookDispatcher {
   #timer: NodeJS.Timeout | null = null
   #running: Promise<void> | null = null
   #stopped = true
   readonly #random: () => number
+  readonly #leaseMs: number
 
   constructor(
     private readonly engine: Engine,
     private readonly options: DispatcherOptions,
   ) {
     this.#random = options.random ?? Math.random
+    this.#leaseMs = options.leaseMs ?? options.timeoutMs + 5000
   }
 
+  /** Starts delivering, now and whenever deliveries fall due. */
   start(): void {
     this.#stopped = false
     this.wake()
@@ -217,6 +245,7 @@ export class WebhookDispatcher {
     this.#timer = setTimeout(() => void this.#loop(), 0)
   }
 
+  /** Stops after the attempts under way are recorded. */
   async stop(): Promise<void> {
     this.#stopped = true
     if (this.#timer) clearTimeout(this.#timer)
@@ -251,16 +280,23 @@ export class WebhookDispatcher {
     if (!this.#stopped && !this.#timer) this.#timer = setTimeout(() => void this.#loop(), wait)
   }
 
-  /** One pass over the due deliveries; returns how many attempts it made. */
+  /** One pass over the due deliveries; returns how many it claimed and attempted. */
   async tick(): Promise<number> {
     const now = this.options.clock.now()
     const due = await dueDeliveries(this.engine.db, now, 20)
     let attempts = 0
     await Promise.all(
-      due.map(async (delivery) => {
-        if (!(await claimDelivery(this.engine.db, delivery, now, now + this.options.timeoutMs + 5000))) return
-        attempts++
-        await this.#attempt(delivery)
+      due.map(async (row) => {
+        try {
+          const claim = await claimDelivery(this.engine.db, row.id, now, now + this.#leaseMs)
+          if (!claim) return
+          attempts++
+          await this.#attempt(claim)
+        } catch (error) {
+          // One delivery that cannot be attempted or recorded must not hold up the others; it
+          // keeps its lease, so it is tried again once that runs out, not in a tight loop.
+          this.options.log?.('webhook delivery error', { delivery: row.id, error: (error as Error).message })
+        }
       }),
     )
     return attempts
@@ -271,17 +307,32 @@ export class WebhookDispatcher {
     return Math.round(base * (0.9 + 0.2 * this.#random()))
   }
 
-  async #attempt(delivery: DeliveriesTable): Promise<void> {
+  /** Records an attempt under the claim's lease; false (and logged) when the lease was lost. */
+  async #record(claim: DeliveryClaim, outcome: AttemptOutcome, also?: (db: Kysely<Schema>) => Promise<void>): Promise<boolean> {
+    const attempt = await recordAttempt(this.engine, claim, outcome, also)
+    if (attempt !== null) return true
+    this.options.log?.('webhook attempt not recorded: its lease was taken over', { delivery: claim.delivery.id, statusCode: outcome.statusCode, error: outcome.error })
+    return false
+  }
+
+  async #attempt(claim: DeliveryClaim): Promise<void> {
+    const delivery = claim.delivery
     const hook = await getWebhook(this.engine.db, delivery.webhook_id)
     const alert = await getAlert(this.engine.db, delivery.alert_id)
     const started = performance.now()
     const at = this.options.clock.now()
     if (!hook || hook.disabled_at !== null || !alert) {
-      await recordAttempt(this.engine.db, delivery, { at, statusCode: null, error: 'subscription removed', durationMs: 0, status: 'cancelled', nextAttemptAt: at })
+      await this.#record(claim, { at, statusCode: null, error: 'subscription removed', durationMs: 0, status: 'cancelled', nextAttemptAt: at })
       return
     }
-    const doc = alertDocument(alert)
-    const body = toJson({ type: doc.type, id: doc.id, createdAt: doc.createdAt, view: doc.view, period: doc.period, source: doc.source, status: delivery.event === 'resolved' ? 'resolved' : 'firing', resolvedAt: delivery.event === 'resolved' ? doc.resolvedAt : null, data: doc.data })
+    let body: string
+    try {
+      body = deliveryBody(delivery, alert)
+    } catch (e) {
+      // An alert whose stored document cannot be read would fail the same way on every retry.
+      if (await this.#record(claim, { at, statusCode: null, error: `cannot build the body: ${(e as Error).message}`, durationMs: 0, status: 'dead', nextAttemptAt: at })) this.options.onAttempt?.('dead')
+      return
+    }
     const timestamp = Math.floor(at / 1000)
     let statusCode: number | null = null
     let error: string | null = null
@@ -309,29 +360,18 @@ export class WebhookDispatcher {
     }
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000
     const next = delivery.cycle_attempts + 1
-    let outcome: AttemptOutcome
     if (statusCode !== null && statusCode >= 200 && statusCode < 300) {
-      outcome = { at, statusCode, error: null, durationMs, status: 'delivered', nextAttemptAt: at }
-      this.options.onAttempt?.('delivered')
+      if (await this.#record(claim, { at, statusCode, error: null, durationMs, status: 'delivered', nextAttemptAt: at })) this.options.onAttempt?.('delivered')
     } else if (statusCode === 410) {
-      outcome = { at, statusCode, error: 'receiver answered 410 Gone: subscription disabled', durationMs, status: 'dead', nextAttemptAt: at }
-      const gone = outcome
+      const gone: AttemptOutcome = { at, statusCode, error: 'receiver answered 410 Gone: subscription disabled', durationMs, status: 'dead', nextAttemptAt: at }
       // The attempt and the disabled subscription are one change: a crash between them must not
       // leave a dead delivery beside a subscription that still receives.
-      await this.engine.db.transaction().execute(async (trx) => {
-        await recordAttempt(trx, delivery, gone)
-        await disableWebhook(trx, hook.id, 'receiver answered 410 Gone', at)
-      })
-      this.options.onAttempt?.('gone')
-      return
+      if (await this.#record(claim, gone, (db) => disableWebhook(db, hook.id, 'receiver answered 410 Gone', at))) this.options.onAttempt?.('gone')
     } else if (next >= this.options.backoff.length) {
-      outcome = { at, statusCode, error: error ?? `HTTP ${statusCode}`, durationMs, status: 'dead', nextAttemptAt: at }
-      this.options.onAttempt?.('dead')
+      if (await this.#record(claim, { at, statusCode, error: error ?? `HTTP ${statusCode}`, durationMs, status: 'dead', nextAttemptAt: at })) this.options.onAttempt?.('dead')
     } else {
       const wait = retryAfter !== null ? Math.min(retryAfter, MAX_RETRY_AFTER_MS) : this.#delay(next)
-      outcome = { at, statusCode, error: error ?? `HTTP ${statusCode}`, durationMs, status: 'pending', nextAttemptAt: at + wait }
-      this.options.onAttempt?.('retry')
+      if (await this.#record(claim, { at, statusCode, error: error ?? `HTTP ${statusCode}`, durationMs, status: 'pending', nextAttemptAt: at + wait })) this.options.onAttempt?.('retry')
     }
-    await recordAttempt(this.engine.db, delivery, outcome)
   }
 }

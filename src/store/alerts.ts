@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { AlertKind, NewAlert } from '../domain/alerts.js'
 import { toJson } from '../domain/decimal.js'
-import { marks, queryRows } from './engine.js'
+import { marks, queryRows, type Engine } from './engine.js'
 import type { AlertsTable, DeliveriesTable, DeliveryAttemptsTable, Schema, WebhooksTable } from './schema.js'
 
 function newId(prefix: string): string {
@@ -130,16 +130,19 @@ export async function getAlert(db: Kysely<Schema>, id: number): Promise<AlertsTa
 
 // ---------------------------------------------------------------- webhooks
 
+/** Stores a new subscription (its secret too) and returns its row. */
 export async function insertWebhook(db: Kysely<Schema>, url: string, kinds: string[] | null, secret: string, now: number): Promise<WebhooksTable> {
   const row: WebhooksTable = { id: newId('wh'), url, kinds: kinds === null ? null : JSON.stringify(kinds), secret, created_at: now, disabled_at: null, disabled_reason: null, deleted_at: null }
   await db.insertInto('webhooks').values(row).execute()
   return row
 }
 
+/** Subscriptions not deleted, oldest first. */
 export async function listWebhooks(db: Kysely<Schema>): Promise<WebhooksTable[]> {
   return db.selectFrom('webhooks').selectAll().where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').execute()
 }
 
+/** A subscription not deleted, or null. */
 export async function getWebhook(db: Kysely<Schema>, id: string): Promise<WebhooksTable | null> {
   return (await db.selectFrom('webhooks').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst()) ?? null
 }
@@ -173,22 +176,44 @@ export async function dueDeliveries(db: Kysely<Schema>, now: number, limit: numb
     .execute()
 }
 
-/** The earliest next attempt of a pending delivery, or null. */
+/** When a pending delivery can next be claimed (it is due and any lease on it has run out), or null. */
 export async function nextDueAt(db: Kysely<Schema>): Promise<number | null> {
-  const row = await db.selectFrom('deliveries').select('next_attempt_at').where('status', '=', 'pending').orderBy('next_attempt_at').limit(1).executeTakeFirst()
-  return row?.next_attempt_at ?? null
+  // A delivery leased by a process that died is due already: waking at its due time would poll
+  // it until the lease runs out.
+  const [row] = await queryRows<{ due: number | string | null }>(
+    db,
+    "select min(case when lease_until is not null and lease_until >= next_attempt_at then lease_until + 1 else next_attempt_at end) as due from deliveries where status = 'pending'",
+  )
+  return row?.due === null || row?.due === undefined ? null : Number(row.due)
 }
 
-/** Takes a delivery for one attempt; false when another dispatcher holds it. */
-export async function claimDelivery(db: Kysely<Schema>, delivery: DeliveriesTable, now: number, leaseUntil: number): Promise<boolean> {
-  const result = await db
+/** A delivery held for one attempt: its row as the claim left it, and the lease's own token. */
+export interface DeliveryClaim {
+  delivery: DeliveriesTable
+  token: string
+}
+
+/**
+ * Leases a pending delivery that is due at `now` and not leased (or whose lease ran out) for one
+ * attempt, until `leaseUntil`; null when another dispatcher holds it or it is no longer due.
+ */
+export async function claimDelivery(db: Kysely<Schema>, id: string, now: number, leaseUntil: number): Promise<DeliveryClaim | null> {
+  // lease_until alone cannot tell two leases apart: two claims may set the same instant (a
+  // manual clock, hosts whose clocks differ). The token names this lease and no other.
+  const token = randomBytes(12).toString('base64url')
+  // The row may have moved since it was listed as due (another dispatcher attempted it): the one
+  // statement that takes it checks everything again, so of two claimers only one updates it, and
+  // the row it returns is the one the attempt must follow.
+  const row = await db
     .updateTable('deliveries')
-    .set({ lease_until: leaseUntil })
-    .where('id', '=', delivery.id)
+    .set({ lease_until: leaseUntil, lease_token: token })
+    .where('id', '=', id)
     .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .returningAll()
     .executeTakeFirst()
-  return Number(result.numUpdatedRows) === 1
+  return row ? { delivery: row as DeliveriesTable, token } : null
 }
 
 export interface AttemptOutcome {
@@ -201,45 +226,94 @@ export interface AttemptOutcome {
   nextAttemptAt: number
 }
 
-/** Logs one attempt and moves the delivery on. */
-export async function recordAttempt(db: Kysely<Schema>, delivery: DeliveriesTable, outcome: AttemptOutcome): Promise<void> {
-  const attempt = delivery.attempts + 1
-  const row: DeliveryAttemptsTable = { delivery_id: delivery.id, attempt, at: outcome.at, status_code: outcome.statusCode, error: outcome.error, duration_ms: outcome.durationMs }
-  await db.insertInto('delivery_attempts').values(row).execute()
-  await db
-    .updateTable('deliveries')
-    .set({
-      attempts: attempt,
-      cycle_attempts: delivery.cycle_attempts + 1,
-      status: outcome.status,
-      next_attempt_at: outcome.nextAttemptAt,
-      lease_until: null,
-      last_status_code: outcome.statusCode,
-      last_error: outcome.error,
-      ...(outcome.status === 'delivered' ? { delivered_at: outcome.at } : {}),
-    })
-    .where('id', '=', delivery.id)
-    .execute()
+/**
+ * Logs one attempt and moves the delivery on, in one transaction, if the claim's lease is still
+ * the delivery's; `also` then runs in that transaction. Returns the attempt's number, or null
+ * when the lease was lost (taken over once it ran out) and nothing was written.
+ */
+export async function recordAttempt(
+  engine: Engine,
+  claim: DeliveryClaim,
+  outcome: AttemptOutcome,
+  also?: (db: Kysely<Schema>) => Promise<void>,
+): Promise<number | null> {
+  return engine.write(async ({ db }) => {
+    let current = db.selectFrom('deliveries').selectAll().where('id', '=', claim.delivery.id)
+    // SQLite's write transaction excludes every other writer; on PostgreSQL claims do not take the
+    // writers' lock, so the row is held against them until this record commits.
+    if (engine.kind === 'postgres') current = current.forUpdate()
+    const row = await current.executeTakeFirst()
+    // Every record and every new claim replaces the token: one that differs means another
+    // dispatcher took the delivery over, and its outcome is the newer one.
+    if (!row || row.lease_token !== claim.token || row.status === 'delivered') return null
+    const last = await db
+      .selectFrom('delivery_attempts')
+      .select((eb) => eb.fn.max('attempt').as('n'))
+      .where('delivery_id', '=', row.id)
+      .executeTakeFirst()
+    // Numbered from the log, not from the counter: a row the counter does not know (an earlier
+    // version crashed between writing the two) must not make every later attempt collide with it.
+    const attempt = Number(last?.n ?? 0) + 1
+    const logged: DeliveryAttemptsTable = { delivery_id: row.id, attempt, at: outcome.at, status_code: outcome.statusCode, error: outcome.error, duration_ms: outcome.durationMs }
+    await db.insertInto('delivery_attempts').values(logged).execute()
+    // A delivery cancelled while its attempt ran (the subscription went away) stays cancelled;
+    // the request was made all the same, so it is logged.
+    const status = row.status === 'pending' ? outcome.status : row.status
+    const moved = await db
+      .updateTable('deliveries')
+      .set({
+        attempts: attempt,
+        cycle_attempts: row.cycle_attempts + 1,
+        status,
+        next_attempt_at: outcome.nextAttemptAt,
+        lease_until: null,
+        lease_token: null,
+        last_status_code: outcome.statusCode,
+        last_error: outcome.error,
+        ...(status === 'delivered' ? { delivered_at: outcome.at } : {}),
+      })
+      .where('id', '=', row.id)
+      .where('lease_token', '=', claim.token)
+      .executeTakeFirst()
+    if (Number(moved.numUpdatedRows) !== 1) throw new Error(`delivery ${row.id} changed under its lease while attempt ${attempt} was recorded`)
+    if (also) await also(db)
+    return attempt
+  })
 }
 
+/** A subscription's deliveries, newest first. */
 export async function listDeliveries(db: Kysely<Schema>, webhookId: string, limit: number): Promise<DeliveriesTable[]> {
   return db.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute()
 }
 
+/** One delivery of a subscription, or null. */
 export async function getDelivery(db: Kysely<Schema>, webhookId: string, id: string): Promise<DeliveriesTable | null> {
   return (await db.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).where('id', '=', id).executeTakeFirst()) ?? null
 }
 
+/** The attempts logged for these deliveries, by delivery and number. */
 export async function attemptsOf(db: Kysely<Schema>, ids: string[]): Promise<DeliveryAttemptsTable[]> {
   if (ids.length === 0) return []
   return db.selectFrom('delivery_attempts').selectAll().where('delivery_id', 'in', ids).orderBy('delivery_id').orderBy('attempt').execute()
 }
 
-/** Puts a delivery back in the queue for a fresh run of the backoff schedule (a retry by hand). */
-export async function requeueDelivery(db: Kysely<Schema>, id: string, now: number): Promise<void> {
-  await db.updateTable('deliveries').set({ status: 'pending', cycle_attempts: 0, next_attempt_at: now, lease_until: null }).where('id', '=', id).execute()
+/**
+ * Puts a delivery back in the queue for a fresh run of the backoff schedule (a retry by hand);
+ * false when it is unknown or was delivered, which it then stays.
+ */
+export async function requeueDelivery(db: Kysely<Schema>, id: string, now: number): Promise<boolean> {
+  // A lease still running is kept: the attempt in flight is recorded under it (it was sent), and
+  // no second dispatcher sends beside it.
+  const result = await db
+    .updateTable('deliveries')
+    .set({ status: 'pending', cycle_attempts: 0, next_attempt_at: now })
+    .where('id', '=', id)
+    .where('status', '<>', 'delivered')
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
 }
 
+/** Deliveries waiting for an attempt. */
 export async function countPending(db: Kysely<Schema>): Promise<number> {
   const row = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirst()
   return Number(row?.n ?? 0)

@@ -234,6 +234,13 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
         await db.schema.alterTable('cells_exact').renameTo('cells').execute()
       },
     },
+    '0007_delivery_lease_tokens': {
+      async up(db: Kysely<unknown>) {
+        // lease_until cannot tell two leases of a delivery apart (two claims may set the same
+        // instant), so a dispatcher whose lease ran out could record over its successor's outcome.
+        await db.schema.alterTable('deliveries').addColumn('lease_token', 'text').execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

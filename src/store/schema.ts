@@ -159,6 +159,11 @@ export interface DeliveriesTable {
   cycle_attempts: number
   next_attempt_at: number
   lease_until: number | null
+  /**
+   * Names the lease a dispatcher holds (migration 0007): only the holder of the current one may
+   * record an attempt. Optional: a delivery is queued without one.
+   */
+  lease_token?: string | null
   created_at: number
   delivered_at: number | null
   last_status_code: number | null
