@@ -2,12 +2,13 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { LateviewConfig } from '../config.js'
+import { isPrintable } from '../domain/content.js'
 import { toJson } from '../domain/decimal.js'
 import { LateviewError } from '../errors.js'
 import type { Lateview } from '../services/lateview.js'
 import { authenticate } from './auth.js'
 import { Metrics } from './metrics.js'
-import { sendProblem, toLateviewError } from './problem.js'
+import { problemOf, sendProblem, toLateviewError } from './problem.js'
 import { eventRoutes } from './routes/events.js'
 import { countPending } from '../store/alerts.js'
 import { alertRoutes } from './routes/alerts.js'
@@ -32,9 +33,26 @@ const BODY_LIMIT = 64 * 1024 * 1024
 /** Builds the HTTP app from configuration and services; only server.ts listens. */
 export async function buildApp(config: AppConfig, deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new Metrics()
+  let closing = false
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     bodyLimit: BODY_LIMIT,
+    // Errors raised before a route runs are problem documents too.
+    frameworkErrors: (error, request, reply) => {
+      const problem = error.code === 'FST_ERR_BAD_URL' ? new LateviewError('LV_ERR_URL_INVALID', `${JSON.stringify(request.url)} is not a valid URL: a percent-encoding is malformed`) : toLateviewError(error)
+      void sendProblem(request, reply, problem)
+    },
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return
+      const overflow = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW'
+      const problem = overflow ? new LateviewError('LV_ERR_HEADERS_TOO_LARGE') : new LateviewError('LV_ERR_REQUEST_INVALID', `the HTTP request cannot be read: ${error.message}`)
+      const body = JSON.stringify(problemOf(problem))
+      socket.end(`HTTP/1.1 ${problem.status} ${overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    },
+    // lateview answers requests that arrive while it closes itself (a problem document), and
+    // closes each connection after its answer: see the hooks below.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
     disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     // fastify's default removes properties a schema does not allow instead of refusing them: a
     // typo such as ?imprt=true or { "perod": … } would then run silently as something else.
@@ -52,6 +70,39 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  // Shutting down: answers in flight go out with `connection: close`, so that keep-alive
+  // connections end with them instead of idling until their timeout; new requests get a 503.
+  app.addHook('preClose', async () => {
+    closing = true
+    const server = app.server as { closeIdleConnections?: () => void }
+    server.closeIdleConnections?.()
+  })
+  app.addHook('onRequest', async (request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close')
+    throw new LateviewError('LV_ERR_SHUTTING_DOWN', 'the server is shutting down; retry on another instance')
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
+  app.addHook('onResponse', async () => {
+    if (closing) (app.server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+  })
+
+  // No name lateview knows holds a control character or a lone surrogate (content.ts): a path
+  // segment or query value that does is refused here, before any store sees it (PostgreSQL text
+  // cannot even hold a NUL).
+  app.addHook('preValidation', async (request) => {
+    for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, unknown>)) {
+      if (typeof value === 'string' && !isPrintable(value)) throw new LateviewError('LV_ERR_URL_INVALID', `the path segment ${name} holds a control character or a lone surrogate`)
+    }
+    for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (typeof v === 'string' && !isPrintable(v)) throw new LateviewError('LV_ERR_QUERY_INVALID', `the query parameter ${name} holds a control character or a lone surrogate`)
+      }
+    }
+  })
 
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config.scope

@@ -8,7 +8,7 @@ import { Lateview } from '../services/lateview.js'
 import { loadViewFiles } from '../services/view-files.js'
 import { toJson } from '../domain/decimal.js'
 import type { Measures } from '../domain/lifecycle.js'
-import { parseInstant } from '../domain/time.js'
+import { INSTANT_FORM, parseInstantInRange } from '../domain/time.js'
 import { isJobName, JOB_NAMES } from '../services/jobs.js'
 import { rangeOrThrow, reportCsv } from '../services/reports.js'
 import { runDemo } from './demo.js'
@@ -119,8 +119,8 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
     async run(values, positionals) {
       const [job] = positionals
       if (!job || !isJobName(job) || positionals.length > 1) throw new UsageError(`choose one job: ${JOB_NAMES.join(', ')}`)
-      const now = values.now === undefined ? undefined : parseInstant(values.now)
-      if (now === null) throw new UsageError('--now must be an ISO 8601 instant with an offset or Z')
+      const now = values.now === undefined ? undefined : parseInstantInRange(values.now)
+      if (now === null) throw new UsageError(`--now must be ${INSTANT_FORM}`)
       if (values.period !== undefined && values.view === undefined) throw new UsageError('--period needs --view')
       return withLateview(async (lateview) => {
         if (typeof values.view === 'string' && typeof values.period === 'string') rangeOrThrow(lateview.view(values.view), values.period)
@@ -145,8 +145,8 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
       if (!view || !period || positionals.length > 2) throw new UsageError('give a view and a period')
       if (values.revision !== undefined && values['as-of'] !== undefined) throw new UsageError('give --revision or --as-of, not both')
       const revision = values.revision === undefined ? undefined : positiveInt(values.revision, 'revision', 1)
-      const asOf = values['as-of'] === undefined ? undefined : parseInstant(values['as-of'])
-      if (asOf === null) throw new UsageError('--as-of must be an ISO 8601 instant with an offset or Z')
+      const asOf = values['as-of'] === undefined ? undefined : parseInstantInRange(values['as-of'])
+      if (asOf === null) throw new UsageError(`--as-of must be ${INSTANT_FORM}`)
       const format = values.format ?? 'table'
       if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
       return withLateview(async (lateview) => {
@@ -176,7 +176,7 @@ events that explain the change.\n${ENVIRONMENT}`,
       if (!view || !period || !from || !to || positionals.length > 4) throw new UsageError('give a view, a period and two revisions')
       const side = (text: string) => {
         if (text.startsWith('asOf:')) {
-          const at = parseInstant(text.slice(5))
+          const at = parseInstantInRange(text.slice(5))
           if (at === null) throw new UsageError(`${text} is not asOf:<ISO instant>`)
           return { asOf: at }
         }

@@ -2,7 +2,7 @@ import type { EventProblem, EventReason } from '../errors.js'
 import { EVENT_REASONS } from '../errors.js'
 import { isPrintable } from './content.js'
 import { Decimal } from './decimal.js'
-import { parseInstant } from './time.js'
+import { INSTANT_FORM, parseInstantInRange } from './time.js'
 import { isObject } from './view.js'
 
 /** An event as a producer sends it, validated and normalised (times in UTC epoch ms). */
@@ -65,11 +65,11 @@ export function acceptEvent(raw: unknown, imported: boolean): NewEvent | null {
   if (!isText(id, 200) || !isText(source, 200) || !isText(type, 100)) return null
   if (data !== undefined && !isObject(data)) return null
   if (retracts !== undefined && retracts !== null && (!isText(retracts, 200) || retracts === id)) return null
-  const occurredAt = parseInstant(raw.occurredAt)
+  const occurredAt = parseInstantInRange(raw.occurredAt)
   if (occurredAt === null) return null
   let receivedAt: number | null = null
   if (imported) {
-    receivedAt = parseInstant(raw.receivedAt)
+    receivedAt = parseInstantInRange(raw.receivedAt)
     if (receivedAt === null) return null
   }
   return { id, source, type, occurredAt, data: data ?? {}, retracts: (retracts as string | null | undefined) ?? null, receivedAt }
@@ -106,8 +106,8 @@ export function parseEventFully(raw: unknown, index: number, imported: boolean):
   let occurredAt = 0
   if (raw.occurredAt === undefined) problem('LV_EVENT_FIELD_MISSING', 'occurredAt', 'occurredAt is required')
   else {
-    const ms = parseInstant(raw.occurredAt)
-    if (ms === null) problem('LV_EVENT_FIELD_INVALID', 'occurredAt', 'occurredAt must be an ISO 8601 instant with an offset or Z')
+    const ms = parseInstantInRange(raw.occurredAt)
+    if (ms === null) problem('LV_EVENT_FIELD_INVALID', 'occurredAt', `occurredAt must be ${INSTANT_FORM}`)
     else occurredAt = ms
   }
   let data: Record<string, unknown> = {}
@@ -124,9 +124,9 @@ export function parseEventFully(raw: unknown, index: number, imported: boolean):
   }
   let receivedAt: number | null = null
   if (imported) {
-    const ms = raw.receivedAt === undefined ? null : parseInstant(raw.receivedAt)
+    const ms = raw.receivedAt === undefined ? null : parseInstantInRange(raw.receivedAt)
     if (raw.receivedAt === undefined) problem('LV_EVENT_FIELD_MISSING', 'receivedAt', 'an import needs receivedAt on every event')
-    else if (ms === null) problem('LV_EVENT_FIELD_INVALID', 'receivedAt', 'receivedAt must be an ISO 8601 instant with an offset or Z')
+    else if (ms === null) problem('LV_EVENT_FIELD_INVALID', 'receivedAt', `receivedAt must be ${INSTANT_FORM}`)
     else receivedAt = ms
   }
   if (problems.length > 0) return { ok: false, problems }

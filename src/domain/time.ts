@@ -77,7 +77,8 @@ export function periodKeyOf(ms: number, zone: string, granularity: Granularity):
  */
 export function periodRange(key: string, zone: string, granularity: Granularity): PeriodRange | null {
   const span = wallClockSpan(key, granularity)
-  if (!span) return null
+  // Keys are local dates: those of the years 1900 to 2999 (see INSTANT_RANGE) name periods.
+  if (!span || span[0] < INSTANT_RANGE.start || span[1] > INSTANT_RANGE.end) return null
   const timeline = timelineOf(zone)
   if (!timeline) return null
   const pieces = instantsOfWallClock(timeline, span[0], span[1])
@@ -455,6 +456,27 @@ function parseFullInstant(text: string): number | null | undefined {
 }
 
 /** The ISO 8601 text of an instant, in UTC. */
+/**
+ * The instants lateview takes (occurrence, receipt, as-of, a job's now) and the periods it
+ * reports on: the years 1900 to 2999. Outside them a date is a typo or a placeholder (0000-01-01,
+ * 9999-12-31), and a report of year 0 would be a figure about nothing.
+ */
+export const INSTANT_RANGE: Readonly<Interval> = Object.freeze({ start: Date.UTC(1900, 0, 1), end: Date.UTC(3000, 0, 1) })
+
+/** Whether an instant lies in the years lateview takes (see INSTANT_RANGE). */
+export function inInstantRange(ms: number): boolean {
+  return ms >= INSTANT_RANGE.start && ms < INSTANT_RANGE.end
+}
+
+/** The words for an instant field's form, in messages. */
+export const INSTANT_FORM = 'an ISO 8601 instant with an offset or Z, in the years 1900 to 2999'
+
+/** An instant given as text: its epoch ms, or null when malformed or outside the years lateview takes. */
+export function parseInstantInRange(text: unknown): number | null {
+  const ms = parseInstant(text)
+  return ms !== null && inInstantRange(ms) ? ms : null
+}
+
 export function toIso(ms: number): string {
   return new Date(ms).toISOString()
 }

@@ -6,7 +6,7 @@ import { LateviewError } from '../errors.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import type { ViewCatalog } from './definitions.js'
-import { jobDone, knownPeriods, periodRow, periodsToRebuild, recordJobRun, type JobOutcome } from '../store/revisions.js'
+import { jobDone, knownPeriods, periodKnown, periodRow, periodsToRebuild, recordJobRun, type JobOutcome } from '../store/revisions.js'
 import type { JobRunsTable } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import { publishPeriod } from './publish.js'
@@ -103,7 +103,11 @@ export class JobRunner {
     const programs = options.view === undefined ? this.definitions.programs : [this.program(options.view)]
     if (options.period !== undefined) {
       const now = options.now ?? this.clock.now()
-      for (const program of programs) refuseUnbegun(program, options.period, now)
+      for (const program of programs) {
+        refuseUnbegun(program, options.period, now)
+        // sla-watch is the one job about a period without data: it says which sources are missing.
+        if (job !== 'sla-watch') await this.#refuseEmpty(program, options.period)
+      }
     }
     const runs: JobRun[] = []
     for (const program of programs) {
@@ -117,6 +121,12 @@ export class JobRunner {
     const runs: JobRun[] = []
     for (const job of ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch'] as const) runs.push(...(await this.run(job, { ...(now === undefined ? {} : { now }), trigger: 'catch-up' })))
     return runs
+  }
+
+  /** A period asked for by name that has neither events nor a revision has nothing to report. */
+  async #refuseEmpty(program: ViewProgram, period: string): Promise<void> {
+    if (await periodKnown(this.engine.db, program.name, period)) return
+    throw new LateviewError('LV_ERR_PERIOD_EMPTY', `period ${period} of view ${program.name} has neither events nor a revision`, { view: program.name, period })
   }
 
   program(name: string): ViewProgram {
@@ -338,6 +348,7 @@ export class JobRunner {
     const started = performance.now()
     const startedAt = Date.now()
     refuseUnbegun(program, period, this.clock.now())
+    await this.#refuseEmpty(program, period)
     const alerts: AlertDocument[] = []
     const run = await this.engine.write(async (tx) => {
       const now = this.clock.now()

@@ -212,6 +212,12 @@ export async function receivedAtOf(db: Kysely<Schema>, seq: number): Promise<num
   return row?.received_at ?? null
 }
 
+/** Whether a period has Realtime data or a revision: something to report on. */
+export async function periodKnown(db: Kysely<Schema>, view: string, period: string): Promise<boolean> {
+  const rows = await queryRows(db, 'select 1 from cells where view = ? and period = ? union all select 1 from periods where view = ? and period = ?', [view, period, view, period])
+  return rows.length > 0
+}
+
 /** Periods of a view with Realtime data, plus those with a state row. */
 export async function knownPeriods(db: Kysely<Schema>, view: string): Promise<string[]> {
   const rows = await sql<{ period: string }>`select period from cells where view = ${view} union select period from periods where view = ${view}`.execute(db)

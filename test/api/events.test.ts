@@ -176,7 +176,7 @@ for (const factory of await engines()) {
       instance: '/v1/events',
       errors: [
         { index: 1, id: 'm1', code: 'LV_EVENT_FIELD_MISSING', field: 'occurredAt', message: 'occurredAt is required' },
-        { index: 2, id: 'i2', code: 'LV_EVENT_FIELD_INVALID', field: 'occurredAt', message: 'occurredAt must be an ISO 8601 instant with an offset or Z' },
+        { index: 2, id: 'i2', code: 'LV_EVENT_FIELD_INVALID', field: 'occurredAt', message: 'occurredAt must be an ISO 8601 instant with an offset or Z, in the years 1900 to 2999' },
         { index: 3, id: 'u3', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'colour', message: 'unknown field colour' },
         {
           index: 4,

@@ -685,7 +685,7 @@ for (const factory of await engines()) {
     assert.is(expectProblem(await get(api.app, `${P}?revision=1&asOf=2026-11-02T05:00:00Z`), 400, 'LV_ERR_QUERY_INVALID').detail, 'give revision or asOf, not both')
     assert.is(
       expectProblem(await get(api.app, `${P}?asOf=yesterday`), 400, 'LV_ERR_QUERY_INVALID').detail,
-      'asOf="yesterday" is not an ISO 8601 instant with an offset or Z',
+      'asOf="yesterday" is not an ISO 8601 instant with an offset or Z, in the years 1900 to 2999',
     )
     for (const query of ['from=1', 'to=2', '', 'from=x&to=2', 'from=1&to=0', 'from=asOf:yesterday&to=2', 'from=1&to=asOf:']) {
       expectProblem(await get(api.app, `${P}/diff?${query}`), 400, 'LV_ERR_QUERY_INVALID')

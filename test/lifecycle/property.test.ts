@@ -265,8 +265,15 @@ for (const factory of await engines()) {
         for (const { job, period, now } of plan.jobs[b] ?? []) {
           clock.set(now)
           // A period asked for by name must have begun: nothing of it is written otherwise.
+          const ask = () => (job === 'restate' ? lv.restate(VIEW, period as string) : lv.jobs.run(job, { view: VIEW, period, now, trigger: 'cron' }))
           if (period !== undefined && (lv.view(VIEW).bucketer.rangeOf(period)?.start as number) > now) {
-            await rejection(() => (job === 'restate' ? lv.restate(VIEW, period) : lv.jobs.run(job, { view: VIEW, period, now, trigger: 'cron' })), 'LV_ERR_PERIOD_NOT_BEGUN')
+            await rejection(ask, 'LV_ERR_PERIOD_NOT_BEGUN')
+            continue
+          }
+          // Nor one with neither events (counted now) nor a revision: there is nothing to report.
+          const known = [...snapshots.keys()].some((key) => key.startsWith(`${period}#`)) || Object.keys(model.cells(period as string, Number.MAX_SAFE_INTEGER)).length > 0
+          if (period !== undefined && !known) {
+            await rejection(ask, 'LV_ERR_PERIOD_EMPTY')
             continue
           }
           if (job === 'restate') await published([await lv.restate(VIEW, period as string)], now)

@@ -1,13 +1,14 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { ALERT_KINDS, type AlertKind } from '../../domain/alerts.js'
-import { parseDurationMs, parseInstant } from '../../domain/time.js'
+import { INSTANT_FORM, parseDurationMs, parseInstantInRange } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import { alertDocument } from '../../services/alert-documents.js'
 import type { Lateview } from '../../services/lateview.js'
 import { sourceLateness } from '../../services/sources.js'
 import { createWebhook, deliveries, findWebhook, removeWebhook, retryDelivery, webhookDocument, webhooks } from '../../services/webhooks.js'
 import { listAlerts } from '../../store/alerts.js'
+import { LIMIT, limitOf } from '../query.js'
 
 export interface SelfAddress {
   host: string
@@ -15,7 +16,7 @@ export interface SelfAddress {
 }
 
 export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: SelfAddress, onWebhookChange: () => void): void {
-  app.get<{ Querystring: { kind?: string; status?: 'firing' | 'resolved'; since?: string; view?: string; limit?: number } }>(
+  app.get<{ Querystring: { kind?: string; status?: 'firing' | 'resolved'; since?: string; view?: string; limit?: string } }>(
     '/v1/alerts',
     {
       config: { scope: 'read' },
@@ -29,7 +30,7 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
             status: { type: 'string', enum: ['firing', 'resolved'] },
             since: { type: 'string' },
             view: { type: 'string' },
-            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            limit: LIMIT,
           },
           additionalProperties: false,
         },
@@ -39,8 +40,8 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       const { kind, status, since, view, limit } = request.query
       let sinceMs: number | undefined
       if (since !== undefined) {
-        const at = parseInstant(since)
-        if (at === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `since=${JSON.stringify(since)} is not an ISO 8601 instant with an offset or Z`)
+        const at = parseInstantInRange(since)
+        if (at === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `since=${JSON.stringify(since)} is not ${INSTANT_FORM}`)
         sinceMs = at
       }
       const rows = await listAlerts(lateview.engine.db, {
@@ -48,7 +49,7 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
         ...(status ? { status } : {}),
         ...(sinceMs !== undefined ? { since: sinceMs } : {}),
         ...(view ? { view } : {}),
-        limit: limit ?? 100,
+        limit: limitOf(limit),
       })
       return { alerts: rows.map(alertDocument) }
     },
@@ -59,7 +60,7 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'Lateness per source over a recent window (default P7D): count, p50, p99 and max lag',
+        summary: 'Lateness per source over the whole UTC hours overlapping a recent window (default P7D): count, p50, p99 (within 1/128) and max lag',
         tags: ['alerts'],
         querystring: { type: 'object', properties: { window: { type: 'string' } }, additionalProperties: false },
       },
@@ -69,7 +70,8 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       const windowMs = parseDurationMs(window)
       if (windowMs === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `window=${JSON.stringify(window)} is not an ISO 8601 duration such as P7D`)
       const now = lateview.clock.now()
-      return { window, now: new Date(now).toISOString(), sources: await sourceLateness(lateview.engine.db, now, windowMs) }
+      const { from, to, sources } = await sourceLateness(lateview.engine.db, now, windowMs)
+      return { window, now: new Date(now).toISOString(), from, to, sources }
     },
   )
 
@@ -117,17 +119,17 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
     },
   )
 
-  app.get<{ Params: { id: string }; Querystring: { limit?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
     '/v1/webhooks/:id/deliveries',
     {
       config: { scope: 'admin' },
       schema: {
         summary: 'Deliveries of a subscription, newest first, each with every attempt logged',
         tags: ['webhooks'],
-        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } }, additionalProperties: false },
+        querystring: { type: 'object', properties: { limit: LIMIT }, additionalProperties: false },
       },
     },
-    async (request) => ({ deliveries: await deliveries(lateview.engine, request.params.id, request.query.limit ?? 100) }),
+    async (request) => ({ deliveries: await deliveries(lateview.engine, request.params.id, limitOf(request.query.limit)) }),
   )
 
   app.post<{ Params: { id: string; deliveryId: string } }>(

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify'
-import { parseInstant } from '../../domain/time.js'
+import { INSTANT_FORM, parseInstantInRange } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import { isJobName, JOB_NAMES, jobRunOf } from '../../services/jobs.js'
 import type { Lateview } from '../../services/lateview.js'
 import { listJobRuns } from '../../store/revisions.js'
+import { LIMIT, limitOf } from '../query.js'
 
 export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClock: boolean): void {
   app.post<{ Params: { job: string }; Body: { view?: string; period?: string; now?: string } | undefined }>(
@@ -32,8 +33,8 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
       let simulated: number | undefined
       if (body.now !== undefined) {
         if (!simulatedClock) throw new LateviewError('LV_ERR_CLOCK_NOT_SIMULATED', 'now may be given only when the server runs with LATEVIEW_SIMULATED_CLOCK=1')
-        const at = parseInstant(body.now)
-        if (at === null) throw new LateviewError('LV_ERR_BODY_INVALID', `now=${JSON.stringify(body.now)} is not an ISO 8601 instant with an offset or Z`)
+        const at = parseInstantInRange(body.now)
+        if (at === null) throw new LateviewError('LV_ERR_BODY_INVALID', `now=${JSON.stringify(body.now)} is not ${INSTANT_FORM}`)
         simulated = at
       }
       const now = simulated ?? lateview.clock.now()
@@ -52,7 +53,7 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
     },
   )
 
-  app.get<{ Querystring: { job?: string; view?: string; period?: string; limit?: number } }>(
+  app.get<{ Querystring: { job?: string; view?: string; period?: string; limit?: string } }>(
     '/v1/jobs/runs',
     {
       config: { scope: 'read' },
@@ -61,14 +62,14 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
         tags: ['jobs'],
         querystring: {
           type: 'object',
-          properties: { job: { type: 'string' }, view: { type: 'string' }, period: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+          properties: { job: { type: 'string' }, view: { type: 'string' }, period: { type: 'string' }, limit: LIMIT },
           additionalProperties: false,
         },
       },
     },
     async (request) => {
       const { job, view, period, limit } = request.query
-      const rows = await listJobRuns(lateview.engine.db, { ...(job ? { job } : {}), ...(view ? { view } : {}), ...(period ? { period } : {}), limit: limit ?? 100 })
+      const rows = await listJobRuns(lateview.engine.db, { ...(job ? { job } : {}), ...(view ? { view } : {}), ...(period ? { period } : {}), limit: limitOf(limit) })
       return { runs: rows.map(jobRunOf) }
     },
   )

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { toJson } from '../../domain/decimal.js'
-import { parseInstant } from '../../domain/time.js'
+import { INSTANT_FORM, parseInstantInRange } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
 import { reportCsv, type DiffSide, type ReportDocument } from '../../services/reports.js'
@@ -15,8 +15,8 @@ function wantsCsv(request: FastifyRequest<{ Querystring: { format?: string } }>)
 }
 
 function instant(name: string, text: string): number {
-  const ms = parseInstant(text)
-  if (ms === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `${name}=${JSON.stringify(text)} is not an ISO 8601 instant with an offset or Z`)
+  const ms = parseInstantInRange(text)
+  if (ms === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `${name}=${JSON.stringify(text)} is not ${INSTANT_FORM}`)
   return ms
 }
 
@@ -99,8 +99,13 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
 
   app.post<PeriodParams>(
     '/v1/views/:view/periods/:period/restate',
-    { config: { scope: 'admin' }, schema: { summary: 'Publish a restatement (or manual revision) of the period now', tags: ['reports'] } },
+    { config: { scope: 'admin' }, schema: { summary: 'Publish a restatement (or manual revision) of the period now; no body (or {})', tags: ['reports'] } },
     async (request) => {
+      // It takes no parameters: anything sent is a mistake, better refused than ignored.
+      const body: unknown = request.body
+      if (body !== undefined && body !== null && !(typeof body === 'object' && body.constructor === Object && Object.keys(body).length === 0)) {
+        throw new LateviewError('LV_ERR_BODY_INVALID', 'restate takes no body (or {})')
+      }
       const program = lateview.view(request.params.view)
       return lateview.restate(program.name, request.params.period)
     },
