@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, type ErrorCode, isLateviewError, LateviewError } from '../errors.js'
+import { storeError } from '../store/engine.js'
 
 /** An RFC 9457 problem document with lateview's stable `code`. */
 export interface Problem {
@@ -43,6 +44,9 @@ export function toLateviewError(error: unknown): LateviewError {
   }
   if (error instanceof SyntaxError) return new LateviewError('LV_ERR_BODY_INVALID', `body is not valid JSON: ${error.message}`)
   if (e.statusCode === 400) return new LateviewError('LV_ERR_BODY_INVALID', e.message)
+  // A full disk or an unreachable store met by a read outside the engine's own guards.
+  const store = storeError(error)
+  if (store) return store
   return new LateviewError('LV_ERR_INTERNAL', 'an internal error occurred; it has been logged')
 }
 

@@ -41,7 +41,69 @@ export interface Engine {
   write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>
   /** Runs reads that must see one consistent state. */
   snapshot<T>(fn: (db: Kysely<Schema>) => Promise<T>): Promise<T>
+  /**
+   * The store failure last met (disk full, store unreachable) while no write has succeeded since,
+   * or null. `probe` first tries a small committed write, which clears it when the store takes
+   * writes again: readiness follows the store, not the traffic.
+   */
+  failure(probe?: boolean): Promise<LateviewError | null>
   close(): Promise<void>
+}
+
+/**
+ * A driver error as lateview's: a full disk (SQLite SQLITE_FULL, PostgreSQL 53100), a store out
+ * of reach (a lost or refused connection, a server shutting down, an I/O error), or a busy
+ * SQLite file. Null for anything else (a bug, reported as such).
+ */
+export function storeError(error: unknown): LateviewError | null {
+  if (error instanceof LateviewError) return error
+  const e = error as { code?: unknown; message?: unknown }
+  const code = typeof e.code === 'string' ? e.code : ''
+  const message = typeof e.message === 'string' ? e.message : String(error)
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new LateviewError('LV_ERR_STORE_BUSY', 'The SQLite database is locked by another writer')
+  if (code === 'SQLITE_FULL' || code === '53100') return new LateviewError('LV_ERR_STORE_FULL', `the store's disk is full: ${message}`)
+  const unreachable =
+    code.startsWith('SQLITE_IOERR') ||
+    code === 'SQLITE_CANTOPEN' ||
+    /^(08|57P0)/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code) ||
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)
+  return unreachable ? new LateviewError('LV_ERR_STORE_UNAVAILABLE', `the store cannot be reached: ${message}`) : null
+}
+
+/** The failure state every engine keeps: set by a failing operation, cleared by a committed write. */
+class Health {
+  #failure: LateviewError | null = null
+
+  /** Runs `op`, turning a driver error into lateview's and remembering a store failure. */
+  async guard<T>(op: () => Promise<T>, write: boolean): Promise<T> {
+    try {
+      const result = await op()
+      if (write) this.#failure = null
+      return result
+    } catch (error) {
+      const translated = storeError(error)
+      if (translated && (translated.code === 'LV_ERR_STORE_FULL' || translated.code === 'LV_ERR_STORE_UNAVAILABLE')) this.#failure = translated
+      throw translated ?? error
+    }
+  }
+
+  async failure(probe: boolean, write: () => Promise<void>): Promise<LateviewError | null> {
+    if (this.#failure !== null && probe) await this.guard(write, true).catch(() => undefined)
+    return this.#failure
+  }
+}
+
+/** What a probe writes: about as much as an ingest batch, so that ready means a batch fits again. */
+const PROBE_FILLER = 'x'.repeat(1024 * 1024)
+
+/** A committed write of a batch's size, then its removal (two small transactions). */
+async function probeWrite(engine: Engine): Promise<void> {
+  await engine.write(async (tx) => {
+    await queryRows(tx.db, 'delete from store_probe')
+    await queryRows(tx.db, 'insert into store_probe (id, filler) values (1, ?)', [PROBE_FILLER])
+  })
+  await engine.write((tx) => queryRows(tx.db, 'delete from store_probe'))
 }
 
 export interface Head {
@@ -476,6 +538,7 @@ function openSqlite(location: string): Engine {
   raw.pragma('busy_timeout = 5000')
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: keepingStatements(raw) }) })
   sqliteHandles.set(db, raw)
+  const health = new Health()
   const statements = new Map<string, BetterSqlite3.Statement>()
   /** The cell upsert's text per view: compiling it with Kysely for every batch is measurable. */
   const upsertSql = new WeakMap<ViewProgram, string>()
@@ -580,14 +643,14 @@ function openSqlite(location: string): Engine {
     }
   }
 
-  return {
+  const engine: Engine = {
     kind: 'sqlite',
     db,
     async migrate() {
       await runMigrations(db, 'sqlite')
     },
     async write(fn) {
-      return translateSqliteErrors(() =>
+      return health.guard(() =>
         db.connection().execute(async (conn) => {
           // The connection is held: statements go to better-sqlite3 directly, prepared once.
           prepared('begin immediate').run()
@@ -602,20 +665,27 @@ function openSqlite(location: string): Engine {
             throw error
           }
         }),
+        true,
       )
     },
     async snapshot(fn) {
-      return translateSqliteErrors(() =>
-        db.transaction().execute((trx) => {
-          sqliteHandles.set(trx, raw)
-          return fn(trx)
-        }),
+      return health.guard(
+        () =>
+          db.transaction().execute((trx) => {
+            sqliteHandles.set(trx, raw)
+            return fn(trx)
+          }),
+        false,
       )
+    },
+    failure(probe = false) {
+      return health.failure(probe, () => probeWrite(engine))
     },
     async close() {
       await db.destroy()
     },
   }
+  return engine
 }
 
 /**
@@ -642,16 +712,6 @@ function keepingStatements(raw: BetterSqlite3.Database): SqliteDatabase {
       }
       return stmt
     },
-  }
-}
-
-async function translateSqliteErrors<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run()
-  } catch (error) {
-    const code = (error as { code?: unknown }).code
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new LateviewError('LV_ERR_STORE_BUSY', 'The SQLite database is locked by another writer')
-    throw error
   }
 }
 
@@ -733,6 +793,11 @@ async function openPostgres(location: string): Promise<Engine> {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   })
   const db = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }) })
+  const health = new Health()
+  // A client whose connection the server or the network dropped (a restart, a terminated
+  // backend) must not crash the process: its query fails, and the pool replaces it.
+  pool.on('error', () => undefined)
+  pool.on('connect', (client) => client.on('error', () => undefined))
 
   class PgWriteTx implements WriteTx {
     constructor(readonly db: Transaction<Schema>) {}
@@ -777,7 +842,7 @@ async function openPostgres(location: string): Promise<Engine> {
     }
   }
 
-  return {
+  const engine: Engine = {
     kind: 'postgres',
     db,
     async migrate() {
@@ -788,19 +853,27 @@ async function openPostgres(location: string): Promise<Engine> {
       await runMigrations(db, 'postgres', rows[0]?.name)
     },
     async write(fn) {
-      return db.transaction().execute(async (trx) => {
-        // One writer at a time: a seq becomes visible only after every smaller seq is committed.
-        await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
-        return fn(new PgWriteTx(trx))
-      })
+      return health.guard(
+        () =>
+          db.transaction().execute(async (trx) => {
+            // One writer at a time: a seq becomes visible only after every smaller seq is committed.
+            await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
+            return fn(new PgWriteTx(trx))
+          }),
+        true,
+      )
     },
     async snapshot(fn) {
-      return db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(trx))
+      return health.guard(() => db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(trx)), false)
+    },
+    failure(probe = false) {
+      return health.failure(probe, () => probeWrite(engine))
     },
     async close() {
       await db.destroy()
     },
   }
+  return engine
 }
 
 async function runMigrations(db: Kysely<Schema>, engine: 'sqlite' | 'postgres', migrationTableSchema?: string): Promise<void> {

@@ -241,6 +241,12 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
         await db.schema.alterTable('deliveries').addColumn('lease_token', 'text').execute()
       },
     },
+    '0009_store_probe': {
+      async up(db: Kysely<unknown>) {
+        // Readiness after a full disk: a probe writes (and removes) a batch-sized row here.
+        await db.schema.createTable('store_probe').addColumn('id', int64, (c) => c.primaryKey()).addColumn('filler', 'text', (c) => c.notNull()).execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

@@ -179,6 +179,12 @@ export interface DeliveryAttemptsTable {
   duration_ms: number
 }
 
+/** A scratch row written and removed to find out whether the store takes writes again. */
+export interface StoreProbeTable {
+  id: number
+  filler: string
+}
+
 export interface Schema {
   alerts: AlertsTable
   webhooks: WebhooksTable
@@ -188,6 +194,7 @@ export interface Schema {
   cells: CellsTable
   view_state: ViewStateTable
   view_versions: ViewVersionsTable
+  store_probe: StoreProbeTable
   revisions: RevisionsTable
   revision_cells: RevisionCellsTable
   periods: PeriodsTable

@@ -86,9 +86,9 @@ for (const factory of await engines()) {
     assert.is(method.detail, 'no route DELETE /v1/events')
   })
 
-  test('a store that does not answer: /readyz is 503 LV_ERR_STORE_BUSY, other failures 500 LV_ERR_INTERNAL', async ({ api }) => {
+  test('a store closed under the app: /readyz is 503 LV_ERR_STORE_UNAVAILABLE, other failures 500 LV_ERR_INTERNAL', async ({ api }) => {
     await api.engine.close()
-    const busy = expectProblem(await get(api.app, '/readyz'), 503, 'LV_ERR_STORE_BUSY')
+    const busy = expectProblem(await get(api.app, '/readyz'), 503, 'LV_ERR_STORE_UNAVAILABLE')
     assert.ok(String(busy.detail).startsWith('the store does not answer: '), String(busy.detail))
     assert.equal(expectOk(await get(api.app, '/healthz')), { status: 'ok' })
     // The driver's message stays in the log: the client learns only that it was internal.
