@@ -10,16 +10,23 @@
  *     returns a cached report from bare fastify (what HTTP and serialisation alone cost)
  *  4. as-of report of one day against a naive GROUP BY over the events table
  *  5. full rebuild in a child process (bench/rebuild-child.ts), for its peak RSS
+ *  7. GET /v1/sources on the large store, over the default 7 days and over all of it, with the
+ *     longest delay of a 1 ms timer meanwhile; its lag sketch built first by migration 0008
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { sql, type Kysely } from 'kysely'
 import type { Amount } from '../src/domain/aggregate.js'
+import { ManualClock } from '../src/domain/clock.js'
 import { amountScaled } from '../src/domain/decimal.js'
 import type { Lateview } from '../src/services/lateview.js'
 import type { ReportDocument } from '../src/services/reports.js'
+import type { SourceLateness } from '../src/services/sources.js'
+import { openEngine } from '../src/store/engine.js'
+import { migrations } from '../src/store/migrations.js'
 import { compare, openLateview, timed, VIEW, type Comparison, type Log } from './common.js'
 import { addDays, fixtureStream, localMidnight, RowConverter, START } from './data.js'
 import { lateviewApp, listen, runClient } from './http.js'
@@ -336,5 +343,110 @@ export async function measureRebuild(backend: Backend, store: ReadStore): Promis
     rssAtStartMb: r.rssAtStartMb,
     rssTargetMb: sqlite ? 200 : null,
     rssPass: sqlite ? r.peakRssMb <= 200 : null,
+  }
+}
+
+// ---------------------------------------------------------------- figure 7
+
+export interface SourcesWindow {
+  window: string
+  /** Events counted in the answer (the window rounded out to whole hours). */
+  events: number
+  requests: number
+  /** Client-side time of each timed request. */
+  medianMs: number
+  maxMs: number
+  /** The longest a 1 ms timer fired late while the requests ran: how long the event loop was held. */
+  maxTimerDelayMs: number
+}
+
+export interface SourcesFigures {
+  events: number
+  /** Migration 0008 building the sketch from every stored event (the store was bulk-loaded without it). */
+  sketchBuildMs: number
+  sketchRows: number
+  week: SourcesWindow
+  all: SourcesWindow
+  /** The same timer, for as long, while the server answers nothing: the machine's own noise. */
+  idleTimerDelayMs: number
+}
+
+/** The longest lateness of a 1 ms timer, rescheduled from each firing, while `fn` runs. */
+async function timerDelayDuring<T>(fn: () => Promise<T>): Promise<{ result: T; maxDelayMs: number }> {
+  let worst = 0
+  let due = performance.now() + 1
+  let stopped = false
+  let timer: NodeJS.Timeout | undefined
+  const measure = () => {
+    const now = performance.now()
+    worst = Math.max(worst, now - due)
+    due = now + 1
+  }
+  const tick = () => {
+    measure()
+    if (!stopped) timer = setTimeout(tick, 1)
+  }
+  timer = setTimeout(tick, 1)
+  try {
+    const result = await fn()
+    measure()
+    return { result, maxDelayMs: worst }
+  } finally {
+    stopped = true
+    clearTimeout(timer)
+  }
+}
+
+export async function measureSources(backend: Backend, store: ReadStore, sizes: Sizes): Promise<SourcesFigures> {
+  // The bulk load wrote events behind lateview's back: the sketch is built as a store from
+  // before it would be, by its migration.
+  const engine = await openEngine(store.location)
+  let sketchBuildMs: number
+  let newest: number
+  let sketchRows: number
+  try {
+    const sketch = (await migrations(engine.kind).getMigrations())['0008_source_lags']
+    if (!sketch) throw new Error('no migration 0008_source_lags')
+    await sql`drop table source_lags`.execute(engine.db)
+    sketchBuildMs = (await timed(() => sketch.up(engine.db as Kysely<unknown>))).ms
+    const row = await engine.db
+      .selectFrom('source_lags')
+      .select((eb) => [eb.fn.max('last_received_at').as('newest'), eb.fn.countAll<number | string>().as('rows')])
+      .executeTakeFirstOrThrow()
+    newest = Number(row.newest)
+    sketchRows = Number(row.rows)
+  } finally {
+    await engine.close()
+  }
+  await backend.settle(store.location)
+  const lateview = await openLateview(store.location, new ManualClock(newest))
+  const app = await lateviewApp(lateview, null)
+  try {
+    const base = await listen(app)
+    const requests = Math.max(3, Math.round(sizes.requests / 1000))
+    const measure = async (window: string): Promise<SourcesWindow> => {
+      const get = async () => {
+        const res = await fetch(`${base}/v1/sources?window=${window}`)
+        if (res.status !== 200) throw new Error(`GET /v1/sources?window=${window}: ${res.status} ${await res.text()}`)
+        return (await res.json()) as { sources: SourceLateness[] }
+      }
+      const first = await get()
+      const times: number[] = []
+      let maxTimerDelayMs = 0
+      for (let i = 0; i < requests; i++) {
+        const started = performance.now()
+        const { maxDelayMs } = await timerDelayDuring(get)
+        times.push(performance.now() - started)
+        maxTimerDelayMs = Math.max(maxTimerDelayMs, maxDelayMs)
+      }
+      return { window, events: first.sources.reduce((n, s) => n + s.count, 0), requests, medianMs: median(times), maxMs: Math.max(...times), maxTimerDelayMs }
+    }
+    const week = await measure('P7D')
+    const all = await measure(`P${store.days + 10}D`)
+    const idle = await timerDelayDuring(() => new Promise((resolve) => setTimeout(resolve, Math.max(100, all.medianMs * all.requests))))
+    return { events: store.events, sketchBuildMs, sketchRows, week, all, idleTimerDelayMs: idle.maxDelayMs }
+  } finally {
+    await app.close()
+    await lateview.close()
   }
 }

@@ -12,6 +12,7 @@ import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from '../domain/alerts.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
 import { markDirty } from '../store/revisions.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
+import { addSourceLags } from './sources.js'
 import type { AlertsTable } from '../store/schema.js'
 
 export interface IngestOptions {
@@ -153,6 +154,8 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
     const alerts: AlertDocument[] = []
     if (accepted.length > 0) {
       await tx.insertEvents(accepted)
+      // The lag sketch of /v1/sources, in this transaction so that it counts exactly what commits.
+      await addSourceLags(tx.db, accepted)
       const { closed, periods } = await updateRealtime(tx, programs, accepted)
       alerts.push(...(await ingestAlerts(tx, programs, accepted, periods, closed)))
     }

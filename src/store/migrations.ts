@@ -241,6 +241,46 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
         await db.schema.alterTable('deliveries').addColumn('lease_token', 'text').execute()
       },
     },
+    '0008_source_lags': {
+      async up(db: Kysely<unknown>) {
+        // GET /v1/sources read every event of its window; ingest now keeps a sketch of lags per
+        // (UTC hour of receivedAt, source), and this builds it once from the events already stored.
+        // The bucket of a lag is written out here rather than imported, so that this migration
+        // keeps doing what it did whatever store/sources.ts (lagBucket, which it equals) becomes.
+        await db.schema
+          .createTable('source_lags')
+          .addColumn('hour', int64, (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('events', int64, (c) => c.notNull())
+          .addColumn('max_lag', int64, (c) => c.notNull())
+          .addColumn('last_received_at', int64, (c) => c.notNull())
+          .addColumn('buckets', 'text', (c) => c.notNull())
+          .addColumn('parts', int64, (c) => c.notNull())
+          .addPrimaryKeyConstraint('source_lags_pk', ['hour', 'source'])
+          .execute()
+        // Magnitudes below 256 ms are their own bucket; [2^e, 2^(e+1)) has 128 of 2^(e-7) ms each.
+        const magnitude = (m: string) => {
+          let text = `case when ${m} < 256 then ${m}`
+          for (let shift = 1; shift < 45; shift++) text += ` when ${m} < ${2 ** (shift + 8)} then ${128 * shift} + ${m} / ${2 ** shift}`
+          return `${text} else ${128 * 45} + ${m} / ${2 ** 45} end`
+        }
+        const bucket = `(case when lag < 0 then -1 else 1 end) * (${magnitude('abs(lag)')})`
+        const hour = 'received_at - (((received_at % 3600000) + 3600000) % 3600000)'
+        const list = engine === 'sqlite' ? `group_concat(bucket || ',' || n, ',' order by bucket)` : `string_agg(bucket::text || ',' || n::text, ',' order by bucket)`
+        await sql
+          .raw(
+            `insert into source_lags (hour, source, events, max_lag, last_received_at, buckets, parts)
+             select hour, source, sum(n), max(max_lag), max(latest), ${list}, 1
+             from (
+               select hour, source, ${bucket} as bucket, count(*) as n, max(lag) as max_lag, max(received_at) as latest
+               from (select ${hour} as hour, source, received_at, received_at - occurred_at as lag from events where target_seq is null) e
+               group by hour, source, bucket
+             ) b
+             group by hour, source`,
+          )
+          .execute(db)
+      },
+    },
     '0009_store_probe': {
       async up(db: Kysely<unknown>) {
         // Readiness after a full disk: a probe writes (and removes) a batch-sized row here.

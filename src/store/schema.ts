@@ -179,6 +179,27 @@ export interface DeliveryAttemptsTable {
   duration_ms: number
 }
 
+/**
+ * The lag sketch behind GET /v1/sources, one row per (UTC hour of receivedAt, source), written by
+ * the ingest transaction (retractions left out): exact count, largest lag and latest receivedAt,
+ * and the count per lag bucket (`lagBucket` in store/sources.ts).
+ */
+export interface SourceLagsTable {
+  /** Start of the UTC hour (epoch ms). */
+  hour: number
+  source: string
+  events: number
+  max_lag: number
+  last_received_at: number
+  /**
+   * `bucket,count,bucket,count,…`: one part per batch since the row was last compacted, so a
+   * bucket may appear more than once (its counts add up).
+   */
+  buckets: string
+  /** Batches appended since the row was last compacted (at most MAX_PARTS). */
+  parts: number
+}
+
 /** A scratch row written and removed to find out whether the store takes writes again. */
 export interface StoreProbeTable {
   id: number
@@ -199,6 +220,7 @@ export interface Schema {
   revision_cells: RevisionCellsTable
   periods: PeriodsTable
   job_runs: JobRunsTable
+  source_lags: SourceLagsTable
 }
 
 export type SlotColumn = `m${number}` & keyof CellsTable
