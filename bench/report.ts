@@ -2,7 +2,8 @@
 import type { EngineName, Sizes } from './options.js'
 import type { HttpFigures } from './http.js'
 import type { IngestFigures } from './ingest.js'
-import type { AsOfFigures, ConsolidateFigures, LatestFigures, ReadStore, RebuildFigures } from './reads.js'
+import type { MemoryFigures } from './memory.js'
+import type { AsOfFigures, ConsolidateFigures, LatestFigures, ReadStore, RebuildFigures, SourcesFigures } from './reads.js'
 
 export interface EngineResults {
   sizes: Sizes
@@ -16,6 +17,8 @@ export interface EngineResults {
   asOf?: AsOfFigures
   rebuild?: RebuildFigures
   consolidate?: ConsolidateFigures
+  sources?: SourcesFigures
+  memory?: MemoryFigures
   skipped?: string
 }
 
@@ -121,6 +124,22 @@ export function tableRows(engine: EngineName, r: EngineResults): TableRow[] {
   if (r.consolidate) {
     const c = r.consolidate
     add({ figure: `consolidate one day (${count(c.eventCount)} events), median of ${c.days}`, value: c.medianMs, unit: 'ms', baseline: null, baselineName: null, ratio: null, target: c.target === null ? null : `≤ ${c.target} ms`, pass: c.pass })
+  }
+  if (r.memory) {
+    const m = r.memory
+    for (const s of m.scenarios) {
+      const what = `${s.requests === 1 ? 'one batch' : `${s.requests} batches at once`} of ${count(s.eventsPerRequest)} events (${s.bodyMb} MiB each)`
+      add({ figure: `server peak RSS, ${what}${s.accepted ? '' : ', NOT all accepted'}`, value: s.peakRssMb, unit: 'MB', baseline: m.idleRssMb, baselineName: 'the server idle', ratio: null, target: `≤ ${m.boundMb} MB`, pass: s.accepted && s.peakRssMb <= m.boundMb })
+    }
+  }
+  if (r.sources) {
+    const s = r.sources
+    for (const w of [s.week, s.all]) {
+      const idle = { baseline: s.idleTimerDelayMs, baselineName: 'the same timer, server idle', ratio: null, target: null, pass: null }
+      add({ figure: `/v1/sources at ${count(s.events)} events, window ${w.window} (${count(w.events)} in it), median of ${w.requests}`, value: w.medianMs, unit: 'ms', baseline: null, baselineName: null, ratio: null, target: null, pass: null })
+      add({ figure: `/v1/sources at ${count(s.events)} events, window ${w.window}: longest 1 ms timer delay`, value: w.maxTimerDelayMs, unit: 'ms', ...idle })
+    }
+    add({ figure: `/v1/sources sketch built by migration 0008 from ${count(s.events)} events`, value: s.sketchBuildMs, unit: 'ms', baseline: null, baselineName: null, ratio: null, target: null, pass: null })
   }
   return rows
 }

@@ -11,8 +11,9 @@ import pg from 'pg'
 import type { Log } from './common.js'
 import { measureHttp } from './http.js'
 import { measureIngest } from './ingest.js'
+import { measureMemory } from './memory.js'
 import { parseOptions, ROOT, type BenchOptions, type EngineName, type Phase } from './options.js'
-import { buildStore, measureAsOf, measureConsolidate, measureLatest, measureRebuild, type ReadStore } from './reads.js'
+import { buildStore, measureAsOf, measureConsolidate, measureLatest, measureRebuild, measureSources, type ReadStore } from './reads.js'
 import { formatTable, tableRows, type EngineResults } from './report.js'
 import { postgresBackend, sqliteBackend, type Backend } from './stores.js'
 
@@ -47,6 +48,7 @@ async function runEngine(engine: EngineName, options: BenchOptions, backend: Bac
   const budgetMs = options.budgetSeconds * 1000
   if (want('ingest')) results.ingest = await phase('ingest', () => measureIngest(backend, sizes, budgetMs, log))
   if (want('http')) results.http = await phase('http', () => measureHttp(backend, sizes, budgetMs))
+  if (want('memory')) results.memory = await phase('memory', () => measureMemory(backend, options.quick, options.scale))
   const reads = (['latest', 'asof', 'rebuild', 'consolidate'] as const).filter(want)
   if (reads.length === 0) return results
   let small: ReadStore | undefined
@@ -62,6 +64,8 @@ async function runEngine(engine: EngineName, options: BenchOptions, backend: Bac
     const s = small
     results.latest = await phase('latest', () => measureLatest(backend, s, large, sizes, log))
   }
+  // The other HTTP read of the large store: run with figure 3.
+  if (want('latest')) results.sources = await phase('sources', () => measureSources(backend, large, sizes))
   if (want('asof')) results.asOf = await phase('as-of', () => measureAsOf(backend, large, sizes))
   if (want('rebuild')) results.rebuild = await phase('rebuild', () => measureRebuild(backend, large))
   return results

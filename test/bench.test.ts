@@ -41,6 +41,9 @@ const FIGURES = [
   'sqlite.rebuild.eventsPerSec',
   'sqlite.rebuild.peakRssMb',
   'sqlite.consolidate.medianMs',
+  'sqlite.memory.idleRssMb',
+  'sqlite.memory.scenarios.0.peakRssMb',
+  'sqlite.memory.scenarios.3.peakRssMb',
 ] as const
 
 function at(root: unknown, path: string): unknown {
@@ -72,6 +75,7 @@ bench('quick mode runs and writes every figure as a finite number', () => {
     assert.is(at(results, 'sqlite.rebuild.verifyDifferences'), 0, 'verifyRevisions found differences')
     const views = at(results, 'sqlite.rebuild.views') as Array<{ differing: number }>
     assert.ok(views.length === 2 && views.every((v) => v.differing === 0), 'recomputed cells differ from the stored ones')
+    assert.is(at(results, 'sqlite.memory.pass'), true, 'a batch was refused or the server went past its memory bound')
     const table = at(results, 'table') as Array<{ engine: string; pass: boolean | null }>
     assert.ok(table.length >= 12, 'the table has a row per figure')
   } finally {

@@ -8,6 +8,7 @@ import { LateviewError } from '../errors.js'
 import type { Lateview } from '../services/lateview.js'
 import { authenticate } from './auth.js'
 import { Metrics } from './metrics.js'
+import { BODY_LIMIT } from './bodies.js'
 import { problemOf, sendProblem, toLateviewError } from './problem.js'
 import { eventRoutes } from './routes/events.js'
 import { countPending } from '../store/alerts.js'
@@ -26,9 +27,6 @@ export interface AppDeps {
 }
 
 export type AppConfig = Pick<LateviewConfig, 'tokens' | 'logLevel'> & { simulatedClock?: boolean; host?: string; port?: number }
-
-/** 64 MiB: a batch of 100,000 events of ordinary size fits. */
-const BODY_LIMIT = 64 * 1024 * 1024
 
 /** Builds the HTTP app from configuration and services; only server.ts listens. */
 export async function buildApp(config: AppConfig, deps: AppDeps): Promise<FastifyInstance> {

@@ -7,6 +7,7 @@ import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
 import { getEvent, retractionOf } from '../../store/events.js'
 import { requireScope } from '../auth.js'
+import { BodyBudget } from '../bodies.js'
 import type { Metrics } from '../metrics.js'
 
 /** A request body already split into items by one of the content-type parsers. */
@@ -88,10 +89,26 @@ export function eventRoutes(app: FastifyInstance, config: LateviewConfig, latevi
     }
   })
 
+  // Memory is bounded by the bytes of bodies read at once (see bodies.ts).
+  const budget = new BodyBudget()
+  const released = new WeakMap<object, () => void>()
   app.post<{ Querystring: { import?: string } }>(
     '/v1/events',
     {
       config: { scope: 'ingest' },
+      onRequest: async (request) => {
+        const header = request.headers['content-length']
+        const release = await budget.take(header === undefined ? undefined : Number(header))
+        // The client may have gone while this waited: onRequestAbort has then already run.
+        if (request.raw.destroyed) release()
+        else released.set(request, release)
+      },
+      onResponse: async (request) => {
+        released.get(request)?.()
+      },
+      onRequestAbort: async (request) => {
+        released.get(request)?.()
+      },
       schema: {
         summary: 'Append one event, an array, NDJSON or CloudEvents (structured or batch); atomic',
         tags: ['events'],
