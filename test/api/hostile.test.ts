@@ -61,6 +61,19 @@ for (const factory of await engines()) {
     assert.is(await stored(ctx), 0)
   })
 
+  test('framework refusals of a body are problem documents with LV_ERR_ codes, and write nothing', async (ctx) => {
+    const { api } = ctx
+    const send = (payload: string, headers: Record<string, string>) => api.app.inject({ method: 'POST', url: '/v1/events', headers, payload })
+    const body = JSON.stringify([EVENT])
+    // A content-length the body does not match, either way.
+    for (const length of ['5', '500']) expectProblem(await send(body, { 'content-type': 'application/json', 'content-length': length }), 400, 'LV_ERR_BODY_INVALID')
+    expectProblem(await send(body, { 'content-type': 'application/xml' }), 415, 'LV_ERR_BODY_UNSUPPORTED_TYPE')
+    expectProblem(await send('[{"id": ', { 'content-type': 'application/json' }), 400, 'LV_ERR_BODY_INVALID')
+    expectProblem(await send('', { 'content-type': 'application/json' }), 400, 'LV_ERR_BODY_INVALID')
+    expectProblem(await send(`[${' '.repeat(64 * 1024 * 1024)}]`, { 'content-type': 'application/json' }), 413, 'LV_ERR_BODY_TOO_LARGE')
+    assert.is(await stored(ctx), 0)
+  })
+
   test('a malformed percent-encoding or a NUL in the path is 400 LV_ERR_URL_INVALID, a problem document', async ({ api }) => {
     assert.equal(expectProblem(await get(api.app, '/v1/views/%ZZ/realtime'), 400, 'LV_ERR_URL_INVALID').detail, '"/v1/views/%ZZ/realtime" is not a valid URL: a percent-encoding is malformed')
     expectProblem(await get(api.app, '/v1/events/%00/x'), 400, 'LV_ERR_URL_INVALID')
