@@ -11,7 +11,6 @@ import { Metrics } from './metrics.js'
 import { BODY_LIMIT } from './bodies.js'
 import { problemOf, sendProblem, toLateviewError } from './problem.js'
 import { eventRoutes } from './routes/events.js'
-import { countPending } from '../store/alerts.js'
 import { alertRoutes } from './routes/alerts.js'
 import { jobRoutes } from './routes/jobs.js'
 import { opsRoutes } from './routes/ops.js'
@@ -127,7 +126,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
   deps.lateview.onAlerts((alerts) => {
     for (const a of alerts) metrics.alertsRaised.inc({ kind: a.type, event: a.status === 'resolved' ? 'resolved' : 'raised' })
   })
-  metrics.pendingSource = () => countPending(deps.lateview.engine.db)
+  metrics.pendingSource = () => deps.lateview.pendingDeliveries()
   alertRoutes(app, deps.lateview, { host: config.host ?? '127.0.0.1', port: config.port ?? null }, () => deps.dispatcher?.wake())
   reportRoutes(app, deps.lateview)
   jobRoutes(app, deps.lateview, config.simulatedClock === true)

@@ -3,7 +3,7 @@ import type { Clock } from '../domain/clock.js'
 import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../domain/content.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
-import { openEngine, type Engine } from '../store/engine.js'
+import { openEngine, storeError, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readRealtime, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
@@ -11,6 +11,14 @@ import { JobRunner } from './jobs.js'
 import { diffReports, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { ViewCatalog } from './definitions.js'
 import { compileViews } from './view-files.js'
+import { alertDocument } from './alert-documents.js'
+import { jobRunOf } from './jobs.js'
+import { sourceLateness } from './sources.js'
+import { viewStatus } from './status.js'
+import { countPending, listAlerts, type AlertQuery } from '../store/alerts.js'
+import { getEvent, retractionOf } from '../store/events.js'
+import { ping } from '../store/health.js'
+import { listJobRuns, type JobRunQuery } from '../store/revisions.js'
 
 export interface LateviewOptions {
   db: string
@@ -151,6 +159,53 @@ export class Lateview {
   /** `verify` and `verifyRevisions` together, from one snapshot and one pass over the events. */
   verifyStore(names?: string[]) {
     return verifyStore(this.engine, this.definitions, names ? names.map((n) => this.view(n)) : this.programs)
+  }
+
+  /** A view's head seq and the status of its periods. */
+  status(name: string) {
+    return viewStatus(this.engine.db, this.view(name).name)
+  }
+
+  /** One stored event, with the retraction that voided it (null when none did); null when unknown. */
+  async event(source: string, id: string) {
+    const event = await getEvent(this.engine.db, source, id)
+    if (!event) return null
+    return { event, retractedBy: event.retracts === null ? await retractionOf(this.engine.db, event.seq) : null }
+  }
+
+  /** Alerts, newest first, as the API and webhooks show them. */
+  async alerts(query: AlertQuery) {
+    return (await listAlerts(this.engine.db, query)).map(alertDocument)
+  }
+
+  /** Recent job runs, newest first. */
+  async jobRuns(query: JobRunQuery) {
+    return (await listJobRuns(this.engine.db, query)).map(jobRunOf)
+  }
+
+  /** Lateness per source over the whole UTC hours overlapping the last `windowMs`, and the instant it was read at. */
+  async sources(windowMs: number) {
+    const now = this.clock.now()
+    return { now: new Date(now).toISOString(), ...(await sourceLateness(this.engine.db, now, windowMs)) }
+  }
+
+  /** Webhook deliveries waiting for an attempt. */
+  pendingDeliveries(): Promise<number> {
+    return countPending(this.engine.db)
+  }
+
+  /**
+   * Throws a 503-class error unless the store answers and takes writes: after a full disk or a
+   * lost connection, ready again only once a small write commits.
+   */
+  async ready(): Promise<void> {
+    const failure = await this.engine.failure(true)
+    if (failure) throw failure
+    try {
+      await ping(this.engine.db)
+    } catch (error) {
+      throw storeError(error) ?? new LateviewError('LV_ERR_STORE_UNAVAILABLE', `the store does not answer: ${(error as Error).message}`)
+    }
   }
 
   close(): Promise<void> {

@@ -3,11 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { ALERT_KINDS, type AlertKind } from '../../domain/alerts.js'
 import { INSTANT_FORM, parseDurationMs, parseInstantInRange } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
-import { alertDocument } from '../../services/alert-documents.js'
 import type { Lateview } from '../../services/lateview.js'
-import { sourceLateness } from '../../services/sources.js'
 import { createWebhook, deliveries, findWebhook, removeWebhook, retryDelivery, webhookDocument, webhooks } from '../../services/webhooks.js'
-import { listAlerts } from '../../store/alerts.js'
 import { LIMIT, limitOf } from '../query.js'
 
 export interface SelfAddress {
@@ -44,14 +41,14 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
         if (at === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `since=${JSON.stringify(since)} is not ${INSTANT_FORM}`)
         sinceMs = at
       }
-      const rows = await listAlerts(lateview.engine.db, {
+      const alerts = await lateview.alerts({
         ...(kind ? { kind: kind as AlertKind } : {}),
         ...(status ? { status } : {}),
         ...(sinceMs !== undefined ? { since: sinceMs } : {}),
         ...(view ? { view } : {}),
         limit: limitOf(limit),
       })
-      return { alerts: rows.map(alertDocument) }
+      return { alerts }
     },
   )
 
@@ -69,9 +66,8 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       const window = request.query.window ?? 'P7D'
       const windowMs = parseDurationMs(window)
       if (windowMs === null) throw new LateviewError('LV_ERR_QUERY_INVALID', `window=${JSON.stringify(window)} is not an ISO 8601 duration such as P7D`)
-      const now = lateview.clock.now()
-      const { from, to, sources } = await sourceLateness(lateview.engine.db, now, windowMs)
-      return { window, now: new Date(now).toISOString(), from, to, sources }
+      const { now, from, to, sources } = await lateview.sources(windowMs)
+      return { window, now, from, to, sources }
     },
   )
 

@@ -5,7 +5,6 @@ import { fromCloudEvent, NotJson, sourceKind } from '../../domain/event.js'
 import { toIso } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
-import { getEvent, retractionOf } from '../../store/events.js'
 import { requireScope } from '../auth.js'
 import { BodyBudget } from '../bodies.js'
 import type { Metrics } from '../metrics.js'
@@ -144,9 +143,9 @@ export function eventRoutes(app: FastifyInstance, config: LateviewConfig, latevi
     },
     async (request) => {
       const { source, id } = request.params
-      const event = await getEvent(lateview.engine.db, source, id)
-      if (!event) throw new LateviewError('LV_ERR_EVENT_NOT_FOUND', `no event ${JSON.stringify(id)} from source ${JSON.stringify(source)}`)
-      const voidedBy = event.retracts === null ? await retractionOf(lateview.engine.db, event.seq) : null
+      const found = await lateview.event(source, id)
+      if (!found) throw new LateviewError('LV_ERR_EVENT_NOT_FOUND', `no event ${JSON.stringify(id)} from source ${JSON.stringify(source)}`)
+      const { event, retractedBy: voidedBy } = found
       return {
         seq: event.seq,
         id: event.id,

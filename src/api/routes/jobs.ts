@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { INSTANT_FORM, parseInstantInRange } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
-import { isJobName, JOB_NAMES, jobRunOf } from '../../services/jobs.js'
+import { isJobName, JOB_NAMES } from '../../services/jobs.js'
 import type { Lateview } from '../../services/lateview.js'
-import { listJobRuns } from '../../store/revisions.js'
 import { LIMIT, limitOf } from '../query.js'
 
 export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClock: boolean): void {
@@ -69,8 +68,7 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
     },
     async (request) => {
       const { job, view, period, limit } = request.query
-      const rows = await listJobRuns(lateview.engine.db, { ...(job ? { job } : {}), ...(view ? { view } : {}), ...(period ? { period } : {}), limit: limitOf(limit) })
-      return { runs: rows.map(jobRunOf) }
+      return { runs: await lateview.jobRuns({ ...(job ? { job } : {}), ...(view ? { view } : {}), ...(period ? { period } : {}), limit: limitOf(limit) }) }
     },
   )
 }

@@ -2,19 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { toViewFile } from '../../domain/view.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
-import { headSeq } from '../../store/events.js'
-import { knownPeriods, periodRows } from '../../store/revisions.js'
 
 export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
-  const statusOf = async (view: string) => {
-    const rows = await periodRows(lateview.engine.db, view)
-    const byPeriod = new Map(rows.map((r) => [r.period, r]))
-    const periods = { open: [] as string[], provisional: [] as string[], final: [] as string[] }
-    for (const period of await knownPeriods(lateview.engine.db, view)) periods[byPeriod.get(period)?.status ?? 'open'].push(period)
-    const dirty = rows.filter((r) => r.dirty_since_seq !== null).map((r) => ({ period: r.period, status: r.status, latestRevision: r.latest_revision, dirtySinceSeq: r.dirty_since_seq }))
-    return { periods, dirty }
-  }
-
   app.get('/v1/views', { config: { scope: 'read' }, schema: { summary: 'Every view definition', tags: ['views'] } }, async () => ({
     views: lateview.programs.map((p) => toViewFile(p.view)),
   }))
@@ -26,7 +15,7 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
       const program = lateview.view(request.params.view)
       return {
         ...toViewFile(program.view),
-        status: { seq: await headSeq(lateview.engine.db), ...(await statusOf(program.name)) },
+        status: await lateview.status(program.name),
       }
     },
   )
