@@ -10,6 +10,8 @@ import { parseInstant } from '../domain/time.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { Lateview } from '../services/lateview.js'
 import { replay } from '../services/replay.js'
+import { hasEvents } from '../store/events.js'
+import { revisedPeriods } from '../store/revisions.js'
 import { out, shown, table, UsageError } from './output.js'
 
 export interface DemoOptions {
@@ -36,8 +38,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const clock = new ManualClock(first)
   const lateview = await Lateview.open({ db, views, clock })
   try {
-    const head = await lateview.engine.db.selectFrom('events').select('seq').limit(1).executeTakeFirst()
-    if (head) throw new UsageError(`the demo replays history into an empty store, and ${db} holds events; give --db a new file`)
+    if (await hasEvents(lateview.engine.db)) throw new UsageError(`the demo replays history into an empty store, and ${db} holds events; give --db a new file`)
     const program = lateview.view(viewName)
     const firstPeriod = program.bucketer.keyOf(parseInstant(events[0]?.receivedAt) ?? 0)
     const startRange = program.bucketer.rangeOf(firstPeriod)
@@ -54,7 +55,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out(`ingested ${ingested} events; ${runs.length} job runs, ${published} revisions published, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
 
     const measures = view.measures.filter((m) => m.kind === 'sum' || m.kind === 'count').map((m) => m.name)
-    const periods = (await lateview.engine.db.selectFrom('revisions').select('period').distinct().where('view', '=', viewName).orderBy('period').execute()).map((r) => r.period)
+    const periods = await revisedPeriods(lateview.engine.db, viewName)
     for (const period of periods) {
       const { status, revisions } = await lateview.revisions(viewName, period)
       out(`${viewName} ${period} (${status})`)

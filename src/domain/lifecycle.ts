@@ -7,7 +7,6 @@ import type { PeriodRange } from './time.js'
 import type { ScheduleAt, ViewDefinition } from './view.js'
 
 export type RevisionKind = 'flash' | 'consolidated' | 'revision' | 'restatement' | 'manual' | 'final'
-export const REVISION_KINDS: readonly RevisionKind[] = ['flash', 'consolidated', 'revision', 'restatement', 'manual', 'final']
 
 export type Trigger = 'cron' | 'catch-up' | 'late-arrival' | 'manual' | 'restatement' | 'definition'
 

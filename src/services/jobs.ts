@@ -1,10 +1,11 @@
 import type { ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { dueAt, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
-import { parseDurationMs, piecesOf, toIso } from '../domain/time.js'
+import { parseDurationMs, toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
 import type { Engine, WriteTx } from '../store/engine.js'
+import { firstReceivedAt, sourcesReporting } from '../store/events.js'
 import type { ViewCatalog } from './definitions.js'
 import { jobDone, knownPeriods, periodKnown, periodRow, periodsToRebuild, recordJobRun, type JobOutcome } from '../store/revisions.js'
 import type { JobRunsTable } from '../store/schema.js'
@@ -70,8 +71,8 @@ const DAY_MS = 86_400_000
  * Runs the period jobs. Each (job, view, period) is handled in one write transaction that checks
  * whether it is still to do, publishes, and records the run: a job is idempotent, and two
  * processes (or a manual and a scheduled run) never both do the same period. Within a process,
- * runs of the same job and view also queue behind each other. A failure is recorded, logged and
- * reported to `onFailure`; it never escapes to the scheduler.
+ * runs of the same job and view also queue behind each other. A failure is recorded, logged
+ * (`onLog`) and raised as a JobFailed alert (`onAlerts`); it never escapes to the scheduler.
  */
 export class JobRunner {
   readonly #queues = new Map<string, Promise<unknown>>()
@@ -160,10 +161,10 @@ export class JobRunner {
     if (job === 'sla-watch') {
       // Each period is watched once, past its deadline; its alerts resolve at ingest.
       const due: string[] = []
-      const first = await this.engine.db.selectFrom('events').select('received_at').orderBy('seq').limit(1).executeTakeFirst()
+      const first = await firstReceivedAt(this.engine.db)
       // A store that has received nothing yet is not missing anything: watching starts with its first event.
-      if (!first) return []
-      for (const period of this.#slaPeriods(program, now, first.received_at)) if (!(await jobDone(this.engine.db, 'sla-watch', program.name, period))) due.push(period)
+      if (first === null) return []
+      for (const period of this.#slaPeriods(program, now, first)) if (!(await jobDone(this.engine.db, 'sla-watch', program.name, period))) due.push(period)
       return due
     }
     if (job === 'rebuild') {
@@ -218,16 +219,7 @@ export class JobRunner {
     if (!expected) return { outcome: 'skipped', detail: 'the view expects no sources', alerts: [] }
     const range = program.bucketer.rangeOf(period)
     if (!range) return { outcome: 'skipped', detail: 'not a period', alerts: [] }
-    const rows = await tx.db
-      .selectFrom('events')
-      .select('source')
-      .distinct()
-      .where('eff_type', 'in', program.view.eventTypes)
-      .where((eb) => eb.or(piecesOf(range).map((p) => eb.and([eb('eff_occurred_at', '>=', p.start), eb('eff_occurred_at', '<', p.end)]))))
-      .where('target_seq', 'is', null)
-      .where('received_at', '<=', now)
-      .execute()
-    const present = new Set(rows.map((r) => r.source))
+    const present = new Set(await sourcesReporting(tx.db, program.view.eventTypes, range, now))
     const missing = expected.sources.filter((s) => !present.has(s))
     const deadline = range.end + (parseDurationMs(expected.by) as number)
     const raised = await raiseAlerts(

@@ -1,12 +1,11 @@
-import type { Kysely } from 'kysely'
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import { toJson } from '../domain/decimal.js'
 import { cellsHash, changedCells, deltaOf, measureChanges, sameDefinition, sameFigures, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
-import { piecesOf, toIso, type PeriodRange } from '../domain/time.js'
+import { toIso } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
+import { firstSeqAfter } from '../store/events.js'
 import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
-import type { Schema } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import type { ViewCatalog } from './definitions.js'
 import { computeReport, rangeOrThrow, storedTotals } from './reports.js'
@@ -62,7 +61,7 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
   const previous = latest && before ? await revisionCells(tx.db, program.name, period, latest.revision, before.ops.length) : new Map<string, CellState>()
   const unchanged = latest !== null && before !== null && (sameRules ? latest.hash === hash : sameFigures({ program: before, cells: previous }, { program, cells: report.cells }))
   // Nothing can follow the head: the usual live case needs no look at the period's later events.
-  const dirtySince = cutoff.seq >= head.seq ? null : await firstSeqAfter(tx.db, program, range, cutoff.seq)
+  const dirtySince = cutoff.seq >= head.seq ? null : await firstSeqAfter(tx.db, program.view.eventTypes, range, cutoff.seq)
   if (unchanged && !options.always && latest && state) {
     // Same figures: what was pending is now accounted for, up to this cutoff, under this definition.
     await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now, view_version: program.view.version })
@@ -141,18 +140,4 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
     alerts = raised.map(alertDocument)
   }
   return { outcome: 'published', revision, cutoffSeq: cutoff.seq, previousRevision: latest?.revision ?? null, alerts }
-}
-
-/** The first seq after `after` that touches the period (its dirty mark), or null. */
-async function firstSeqAfter(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, after: number): Promise<number | null> {
-  const row = await db
-    .selectFrom('events')
-    .select('seq')
-    .where('eff_type', 'in', program.view.eventTypes)
-    .where((eb) => eb.or(piecesOf(range).map((p) => eb.and([eb('eff_occurred_at', '>=', p.start), eb('eff_occurred_at', '<', p.end)]))))
-    .where('seq', '>', after)
-    .orderBy('seq')
-    .limit(1)
-    .executeTakeFirst()
-  return row?.seq ?? null
 }

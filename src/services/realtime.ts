@@ -41,12 +41,6 @@ export async function readRealtime(engine: Engine, program: ViewProgram, query: 
   return { view: program.name, seq, cells }
 }
 
-/** Recomputes a view's cells from the store at knowledge `maxSeq`, streaming the events once. */
-export async function recomputeView(db: Kysely<Schema>, program: ViewProgram, maxSeq: number): Promise<Map<string, CellState>> {
-  const { cells } = await recomputeStore(db, [program], maxSeq, { cells: true })
-  return cells.get(program.name) ?? new Map()
-}
-
 export interface CellDifference {
   view: string
   period: string

@@ -4,7 +4,8 @@ import { toJson } from '../domain/decimal.js'
 import { cellsHash, changedCells, totalsOf, type Report } from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { forEachEvent, type ScanRow } from '../store/engine.js'
-import { revisionCells } from '../store/revisions.js'
+import { allRetractions } from '../store/events.js'
+import { revisionCells, revisionSummaries } from '../store/revisions.js'
 import type { Schema } from '../store/schema.js'
 import type { ViewCatalog } from './definitions.js'
 
@@ -146,12 +147,7 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
   // Every period with revisions takes its turn at each of its cutoffs, in cutoff order.
   const turns: Array<{ period: PeriodRevisions; cutoff: number }> = []
   if (options.revisions && programs.length > 0) {
-    const metas = await db
-      .selectFrom('revisions')
-      .select(['view', 'period', 'revision', 'cutoff_seq', 'hash', 'event_count', 'late_event_count', 'completeness', 'view_version', 'totals'])
-      .where('view', 'in', programs.map((p) => p.name))
-      .orderBy('revision')
-      .execute()
+    const metas = await revisionSummaries(db, programs.map((p) => p.name))
     const versionKey = (view: string, version: number) => `${view}\u0000${version}`
     const byVersion = new Map(views.map((v) => [versionKey(v.program.name, v.program.view.version), v]))
     for (const meta of metas) {
@@ -236,9 +232,7 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
   if (types.length > 0 && scanTo > 0) {
     // The first retraction of an event voids it from its own seq on (a second one is refused at ingest).
     const voids = new Map<number, number>()
-    // Read through the retraction index alone: a bound on seq would make SQLite walk the table.
-    const retractions = await db.selectFrom('events').select(['target_seq', 'seq']).where('target_seq', 'is not', null).execute()
-    for (const r of retractions) {
+    for (const r of await allRetractions(db)) {
       if (r.seq > scanTo) continue
       const target = r.target_seq as number
       const known = voids.get(target)

@@ -19,8 +19,8 @@ import type { PeriodRange } from '../domain/time.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import type { StoredEvent } from '../domain/event.js'
-import { forEachEvent, rowToEvent, type ScanRow } from '../store/engine.js'
-import { headSeq, scanRowToEvent } from '../store/events.js'
+import { forEachEvent, type ScanRow } from '../store/engine.js'
+import { eventsBySeq, headSeq, scanRowToEvent } from '../store/events.js'
 import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
 import type { ViewCatalog } from './definitions.js'
@@ -305,11 +305,7 @@ export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, 
     const scanned = b.program.bucketer.rangeOf(period) ?? range
     await forEachEvent(db, { types: b.program.view.eventTypes, range: scanned, afterSeq: low, maxSeq: high, withIds: true }, (row) => rows.push(scanRowToEvent(row)))
     const targetSeqs = rows.filter((r) => r.targetSeq !== null).map((r) => r.targetSeq as number)
-    const targets = new Map<number, ReturnType<typeof rowToEvent>>()
-    for (let i = 0; i < targetSeqs.length; i += 500) {
-      const found = await db.selectFrom('events').selectAll().where('seq', 'in', targetSeqs.slice(i, i + 500)).execute()
-      for (const t of found) targets.set(t.seq, rowToEvent(t))
-    }
+    const targets = await eventsBySeq(db, targetSeqs)
     for (const e of rows) {
       const facts = e.targetSeq === null ? e : targets.get(e.targetSeq)
       if (!facts || !b.program.selects(facts.type)) continue

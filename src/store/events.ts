@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely'
+import type { ExpressionBuilder, Kysely } from 'kysely'
 import type { StoredEvent } from '../domain/event.js'
-import type { PeriodRange } from '../domain/time.js'
+import { piecesOf, type PeriodRange } from '../domain/time.js'
 import { forEachEvent, marks, queryRows, rowToEvent, type ScanRow } from './engine.js'
 import type { EventsTable, Schema } from './schema.js'
 
@@ -63,28 +63,63 @@ export function scanRowToEvent(r: ScanRow): StoredEvent {
   }
 }
 
-/** Every seq voided by a retraction with seq <= maxSeq. */
-export async function allVoided(db: Kysely<Schema>, maxSeq: number): Promise<Set<number>> {
-  const rows = await db.selectFrom('events').select('target_seq').where('target_seq', 'is not', null).where('seq', '<=', maxSeq).execute()
-  return new Set(rows.map((r) => r.target_seq as number))
+/** Whether the store holds any event. */
+export async function hasEvents(db: Kysely<Schema>): Promise<boolean> {
+  const row = await db.selectFrom('events').select('seq').limit(1).executeTakeFirst()
+  return row !== undefined
 }
 
-/** Streams the non-retraction events of these types with seq <= maxSeq, in seq order, page by page. */
-export async function* scanEvents(db: Kysely<Schema>, types: string[], maxSeq: number, pageSize = 5000): AsyncGenerator<EventsTable[]> {
-  let after = 0
-  for (;;) {
-    const rows = await db
-      .selectFrom('events')
-      .selectAll()
-      .where('seq', '>', after)
-      .where('seq', '<=', maxSeq)
-      .where('type', 'in', types)
-      .where('target_seq', 'is', null)
-      .orderBy('seq')
-      .limit(pageSize)
-      .execute()
-    if (rows.length === 0) return
-    yield rows
-    after = (rows[rows.length - 1] as EventsTable).seq
+/** The receivedAt of the first event (seq order), null for an empty store: when the store began to receive. */
+export async function firstReceivedAt(db: Kysely<Schema>): Promise<number | null> {
+  const row = await db.selectFrom('events').select('received_at').orderBy('seq').limit(1).executeTakeFirst()
+  return row ? row.received_at : null
+}
+
+/** Only events counting in this occurrence range (a retraction: its target's), piece by piece. */
+function inRange(range: PeriodRange) {
+  return (eb: ExpressionBuilder<Schema, 'events'>) => eb.or(piecesOf(range).map((p) => eb.and([eb('eff_occurred_at', '>=', p.start), eb('eff_occurred_at', '<', p.end)])))
+}
+
+/**
+ * The first seq after `after` among the events of these types counting in the range,
+ * retractions included, or null: the seq from which a period published at `after` is dirty.
+ */
+export async function firstSeqAfter(db: Kysely<Schema>, types: string[], range: PeriodRange, after: number): Promise<number | null> {
+  const row = await db.selectFrom('events').select('seq').where('eff_type', 'in', types).where(inRange(range)).where('seq', '>', after).orderBy('seq').limit(1).executeTakeFirst()
+  return row?.seq ?? null
+}
+
+/**
+ * The sources with an event of these types in the range received at or before `now`, each once
+ * (retractions left out: a source that only voided something has not reported). Unordered.
+ */
+export async function sourcesReporting(db: Kysely<Schema>, types: string[], range: PeriodRange, now: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('events')
+    .select('source')
+    .distinct()
+    .where('eff_type', 'in', types)
+    .where(inRange(range))
+    .where('target_seq', 'is', null)
+    .where('received_at', '<=', now)
+    .execute()
+  return rows.map((r) => r.source)
+}
+
+/**
+ * Every retraction's seq and target seq, whatever its seq: read through the retraction index
+ * alone, as a bound on seq would make SQLite walk the table. The caller filters by seq.
+ */
+export async function allRetractions(db: Kysely<Schema>): Promise<Array<Pick<EventsTable, 'seq' | 'target_seq'>>> {
+  return db.selectFrom('events').select(['target_seq', 'seq']).where('target_seq', 'is not', null).execute()
+}
+
+/** The stored events with these seqs, by seq (unknown seqs are absent), read 500 at a time. */
+export async function eventsBySeq(db: Kysely<Schema>, seqs: readonly number[]): Promise<Map<number, StoredEvent>> {
+  const events = new Map<number, StoredEvent>()
+  for (let i = 0; i < seqs.length; i += 500) {
+    const found = await db.selectFrom('events').selectAll().where('seq', 'in', seqs.slice(i, i + 500)).execute()
+    for (const row of found) events.set(row.seq, rowToEvent(row))
   }
+  return events
 }

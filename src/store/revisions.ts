@@ -34,6 +34,25 @@ export async function listRevisions(db: Kysely<Schema>, view: string, period: st
   return db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision').execute()
 }
 
+/** What a check of a revision against its recomputation needs: everything but its cutoff's receivedAt, kind, trigger and time. */
+export type RevisionSummary = Pick<RevisionsTable, 'view' | 'period' | 'revision' | 'cutoff_seq' | 'hash' | 'event_count' | 'late_event_count' | 'completeness' | 'view_version' | 'totals'>
+
+/** Every revision of these views (at least one), by revision number: what verification recomputes. */
+export async function revisionSummaries(db: Kysely<Schema>, views: string[]): Promise<RevisionSummary[]> {
+  return db
+    .selectFrom('revisions')
+    .select(['view', 'period', 'revision', 'cutoff_seq', 'hash', 'event_count', 'late_event_count', 'completeness', 'view_version', 'totals'])
+    .where('view', 'in', views)
+    .orderBy('revision')
+    .execute()
+}
+
+/** The periods of a view that have at least one revision, in key order. */
+export async function revisedPeriods(db: Kysely<Schema>, view: string): Promise<string[]> {
+  const rows = await db.selectFrom('revisions').select('period').distinct().where('view', '=', view).orderBy('period').execute()
+  return rows.map((r) => r.period)
+}
+
 /** The cells of one revision, by dims key: one indexed query over the copy-on-write rows, exact. */
 export async function revisionCells(db: Kysely<Schema>, view: string, period: string, revision: number, slotCount: number): Promise<Map<string, CellState>> {
   const rows = await exactRows<RevisionCellsTable>(
@@ -203,13 +222,6 @@ export async function cutoffAt(db: Kysely<Schema>, at: number): Promise<{ seq: n
 async function cutoffByScan(db: Kysely<Schema>, at: number): Promise<{ seq: number; receivedAt: number | null }> {
   const row = await db.selectFrom('events').select(['seq', 'received_at']).where('received_at', '<=', at).orderBy('seq', 'desc').limit(1).executeTakeFirst()
   return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: null }
-}
-
-/** The receivedAt of a seq (null for 0). */
-export async function receivedAtOf(db: Kysely<Schema>, seq: number): Promise<number | null> {
-  if (seq === 0) return null
-  const row = await db.selectFrom('events').select('received_at').where('seq', '=', seq).executeTakeFirst()
-  return row?.received_at ?? null
 }
 
 /** Whether a period has Realtime data or a revision: something to report on. */

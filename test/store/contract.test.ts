@@ -9,7 +9,7 @@ import { compileViews } from '../../src/services/view-files.js'
 import { putViewState, readCells } from '../../src/store/cells.js'
 import type { AppendedEvent, Engine } from '../../src/store/engine.js'
 import { migrations } from '../../src/store/migrations.js'
-import { allVoided, getEvent, headSeq, periodEvents, retractedAmong, retractionOf, scanEvents } from '../../src/store/events.js'
+import { allRetractions, eventsBySeq, firstReceivedAt, firstSeqAfter, getEvent, hasEvents, headSeq, periodEvents, retractedAmong, retractionOf, sourcesReporting } from '../../src/store/events.js'
 import { cutoffAt } from '../../src/store/revisions.js'
 import { engines } from '../helpers/engines.js'
 import { at, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
@@ -296,12 +296,35 @@ for (const factory of await engines()) {
         retracts: null,
         targetSeq: null,
       })
-      assert.equal([...(await allVoided(engine.db, 4))], [])
-      assert.equal([...(await allVoided(engine.db, 5))], [1])
       assert.equal([...(await retractedAmong(engine.db, [1, 2, 3]))], [1])
-      const pages: string[][] = []
-      for await (const page of scanEvents(engine.db, ['sale', 'refund'], 6, 2)) pages.push(page.map((r) => r.id))
-      assert.equal(pages, [['a', 'b'], ['c', 'e']])
+    }),
+  )
+
+  test(
+    'the event reads of jobs, publication, verification and diffs answer from what is stored',
+    fresh(async (engine, clock) => {
+      const range = revenue.bucketer.rangeOf('2026-11-25')
+      if (!range) throw new Error('no range')
+      assert.is(await hasEvents(engine.db), false)
+      assert.is(await firstReceivedAt(engine.db), null)
+      await put(engine, clock, [sale('a', 1), sale('b', 2, { source: 'store-002' }), sale('c', 3, { source: 'store-003', occurredAt: '2026-11-26T10:00:00+08:00' })]) // 1-3
+      clock.advance(1000)
+      await put(engine, clock, [retraction('void-b', 'b', { source: 'store-002' })]) // 4
+      clock.advance(1000)
+      await put(engine, clock, [sale('d', 4, { source: 'store-004' })]) // 5
+      assert.is(await hasEvents(engine.db), true)
+      assert.is(await firstReceivedAt(engine.db), T0)
+      const reporting = async (types: string[], now: number) => (await sourcesReporting(engine.db, types, range, now)).sort()
+      assert.equal(await reporting(['sale'], T0), ['store-001', 'store-002'])
+      assert.equal(await reporting(['sale'], T0 + 2000), ['store-001', 'store-002', 'store-004'])
+      assert.equal(await reporting(['refund'], T0 + 2000), [])
+      // A retraction dirties the period its target counts in.
+      const firsts = await Promise.all([0, 1, 2, 4, 5].map((after) => firstSeqAfter(engine.db, ['sale'], range, after)))
+      assert.equal(firsts, [1, 2, 4, 5, null])
+      assert.equal(await allRetractions(engine.db), [{ target_seq: 2, seq: 4 }])
+      const bySeq = await eventsBySeq(engine.db, [2, 4, 99])
+      assert.equal([...bySeq.keys()].sort(), [2, 4])
+      assert.equal([bySeq.get(2)?.id, bySeq.get(4)?.retracts], ['b', 'b'])
     }),
   )
 
