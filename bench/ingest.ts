@@ -7,7 +7,7 @@
 import type { FixtureEvent } from '../fixtures/generate.js'
 import type { Lateview } from '../src/services/lateview.js'
 import { compare, openLateview, type Comparison, type Log } from './common.js'
-import { batches, fixtureStream, RowConverter, UuidIds, type Row } from './data.js'
+import { batches, fixtureStream, RowConverter, UuidIds } from './data.js'
 import type { Sizes } from './options.js'
 import { quantile } from './stats.js'
 import type { Backend, RawSink } from './stores.js'

@@ -86,7 +86,10 @@ export class KeepAliveConnection {
     this.#received = parsed.rest.length > 0 ? parsed.rest : null
     const waiting = this.#waiting
     this.#waiting = null
-    if (!waiting) return this.#fail(new Error('a response came without a request'))
+    if (!waiting) {
+      this.#fail(new Error('a response came without a request'))
+      return
+    }
     if (parsed.close) {
       this.#fail(new Error('the server answered with connection: close'))
       this.#socket.destroy()

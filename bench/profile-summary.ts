@@ -39,7 +39,9 @@ export function summarise(profile: Profile): { totalMs: number; lines: ProfileLi
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
   const selfUs = new Map<number, number>()
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  profile.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+  })
   const self = new Map<string, number>()
   const total = new Map<string, number>()
   for (const [id, us] of selfUs) {

@@ -89,7 +89,7 @@ export async function measureConsolidate(backend: Backend, store: ReadStore, siz
       const now = localMidnight(addDays(period, 1)) + 7 * DAY
       const { ms, result } = await timed(() => lateview.jobs.run('consolidate', { view: VIEW, period, now, trigger: 'manual' }))
       const run = result[0]
-      if (!run || run.outcome !== 'published') throw new Error(`consolidate ${period}: ${JSON.stringify(run)}`)
+      if (run?.outcome !== 'published') throw new Error(`consolidate ${period}: ${JSON.stringify(run)}`)
       runsMs.push(ms)
       jobMs.push(run.durationMs)
       counts.push((await lateview.report(VIEW, period)).eventCount)

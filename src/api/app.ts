@@ -75,7 +75,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     const server = app.server as { closeIdleConnections?: () => void }
     server.closeIdleConnections?.()
   })
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return
     reply.header('connection', 'close')
     throw new LateviewError('LV_ERR_SHUTTING_DOWN', 'the server is shutting down; retry on another instance')

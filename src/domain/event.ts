@@ -140,7 +140,7 @@ export function fromCloudEvent(raw: unknown): unknown {
   for (const [key, value] of Object.entries(raw)) {
     if (!CLOUDEVENT_FIELDS.has(key)) mapped[key] = value
   }
-  if (raw.specversion !== '1.0') mapped['specversion'] = raw.specversion
+  if (raw.specversion !== '1.0') mapped.specversion = raw.specversion
   for (const key of ['id', 'source', 'type', 'data', 'retracts'] as const) {
     if (raw[key] !== undefined) mapped[key] = raw[key]
   }

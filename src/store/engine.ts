@@ -732,14 +732,14 @@ function int8(value: string): number | bigint {
  * schema is dropped meanwhile. lateview looks only at its own schema.
  */
 class CurrentSchemaPostgresDialect extends PostgresDialect {
-  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new CurrentSchemaIntrospector(db)
   }
 }
 
 /** Names of the schema and tables in `current_schema()`: all the migrator needs (no columns). */
 class CurrentSchemaIntrospector implements DatabaseIntrospector {
-  constructor(private readonly db: Kysely<any>) {}
+  constructor(private readonly db: Kysely<unknown>) {}
 
   async getSchemas(): Promise<SchemaMetadata[]> {
     const { rows } = await sql<{ name: string }>`select current_schema() as name`.execute(this.db)

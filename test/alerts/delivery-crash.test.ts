@@ -231,7 +231,9 @@ for (const locations of await storeLocations()) {
       keys.map(({ step, n }) => () => crashAndRecover(locations, step, n)),
       4,
     )
-    keys.forEach(({ step, n }, i) => runs.set(`${step}@${n}`, outcomes[i] as Promise<Error | null>))
+    keys.forEach(({ step, n }, i) => {
+      runs.set(`${step}@${n}`, outcomes[i] as Promise<Error | null>)
+    })
   })
   test.after(async () => {
     await Promise.all(runs.values())

@@ -50,14 +50,15 @@ async function enforced(app: FastifyInstance, route: string): Promise<string> {
 }
 
 const [factory] = await engines()
+if (!factory) throw new Error('no engine to test on')
 const test = suite<ApiContext>('api scopes: the README table', {} as ApiContext)
 test.before(async (ctx) => {
-  ctx.api = await openApi(factory!, { tokens: TOKENS })
+  ctx.api = await openApi(factory, { tokens: TOKENS })
   await ctx.api.app.ready()
 })
 test.after(async (ctx) => {
   await ctx.api.close()
-  await factory!.cleanup()
+  await factory.cleanup()
 })
 
 test('every route of the OpenAPI document has a row, and every row is a route the server has', ({ api }) => {

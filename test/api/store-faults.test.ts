@@ -100,7 +100,7 @@ if (!mountable) {
 }
 
 /** A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new ones refused) and restore. */
-class Proxy {
+class CuttableProxy {
   #server: Server | null = null
   readonly #sockets = new Set<Socket>()
   port = 0
@@ -133,7 +133,7 @@ if (!hasPostgres) {
   test.skip('PostgreSQL lost (needs PostgreSQL)', () => {})
 } else {
   test('PostgreSQL lost: 503 LV_ERR_STORE_UNAVAILABLE, /readyz 503 until it is back, nothing acknowledged lost', async () => {
-    const proxy = new Proxy()
+    const proxy = new CuttableProxy()
     await proxy.start()
     const schema = `lvt_${process.pid}_${Date.now().toString(36)}_lost`
     const url = new URL(TEST_PG_URL)

@@ -353,7 +353,7 @@ for (const factory of FACTORIES) {
       expected,
     )
     // Each change is followed by the table of the events behind it, all received between the two cutoffs.
-    const seqs = [...text.matchAll(/^ *(\d+)  (?:store|online)-/gm)].map((m) => Number(m[1]))
+    const seqs = [...text.matchAll(/^ *(\d+) {2}(?:store|online)-/gm)].map((m) => Number(m[1]))
     assert.ok(seqs.length >= changed.length)
     for (const seq of seqs) assert.ok(seq > K1 && seq <= K2, String(seq))
   })

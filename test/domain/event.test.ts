@@ -229,7 +229,7 @@ body('EventKeyMap.claim keeps the first value of each (source, id), ascending id
   assert.is(keys.get('s', 'a0'), 6)
   assert.is(keys.size, 4)
   // Against a plain map keyed by the pair, with lookups between claims.
-  const key = fc.tuple(fc.constantFrom('s', 't', 'u-v'), fc.stringMatching(/^[a-c\u00e9\ud83d\ude00]{0,3}$/))
+  const key = fc.tuple(fc.constantFrom('s', 't', 'u-v'), fc.stringMatching(/^(?:[a-c\u00e9]|\u{1f600}){0,3}$/u))
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.constantFrom('claim', 'get', 'has', 'set'), key), { maxLength: 60 }), (ops) => {
       const keys = new EventKeyMap<number>()
