@@ -3,6 +3,11 @@
  * 10^decimals ("scaled"), so that sums do not depend on the order events arrive in; this module
  * rounds inputs into that form, adds, divides and prints such integers without ever going through
  * a binary fraction, and reads and writes JSON without losing digits.
+ *
+ * It is longer than a module should be because its parts share one representation and one
+ * invariant (a Scaled value is normalized): rounding, addition, division, printing and the
+ * lossless JSON reader each rely on what the others guarantee, and split apart they would only
+ * import each other's internals.
  */
 
 /**

@@ -1,3 +1,9 @@
+/**
+ * Time in lateview: period keys, the instants a period covers in a view's time zone (with every
+ * clock change handled), ISO 8601 instants and durations, and the range of years lateview takes.
+ * One file because period keys and their ranges are two sides of one bijection, tested together
+ * around every DST rule; the parsers of instants and durations are the small rest.
+ */
 import { DateTime, Duration, IANAZone, Info, type Zone } from 'luxon'
 
 /** How a view cuts event time into periods. */
