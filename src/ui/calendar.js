@@ -1,4 +1,7 @@
+// @ts-check
 // The period picker: day periods laid out in month grids by weekday, other granularities as chips.
+
+/** @import { Granularity, PeriodInfo, ViewStatus } from './types.js' */
 
 export const STATUSES = [
   { id: 'open', label: 'open', help: 'events arriving, no report published yet' },
@@ -9,10 +12,14 @@ export const STATUSES = [
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']
 
-/** period key → { status, dirty } from a view's `status` document. */
+/**
+ * period key → { status, dirty } from a view's `status` document.
+ * @param {ViewStatus | undefined} status
+ */
 export function periodStatuses(status) {
+  /** @type {Map<string, PeriodInfo>} */
   const map = new Map()
-  for (const s of ['open', 'provisional', 'final']) for (const key of status?.periods?.[s] ?? []) map.set(key, { status: s, dirty: false })
+  for (const s of /** @type {const} */ (['open', 'provisional', 'final'])) for (const key of status?.periods?.[s] ?? []) map.set(key, { status: s, dirty: false })
   for (const d of status?.dirty ?? []) {
     const known = map.get(d.period)
     map.set(d.period, { status: known?.status ?? d.status ?? 'provisional', dirty: true })
@@ -20,11 +27,22 @@ export function periodStatuses(status) {
   return map
 }
 
+/**
+ * @param {string} key
+ * @param {PeriodInfo} info
+ */
 function describe(key, info) {
   const s = STATUSES.find((x) => x.id === info.status)
   return `${key}: ${s ? s.label : info.status}${info.dirty ? ', changed since its last report' : ''}`
 }
 
+/**
+ * @param {Document} doc
+ * @param {string} key
+ * @param {string} text
+ * @param {PeriodInfo} info
+ * @param {string | null} selected
+ */
 function periodButton(doc, key, text, info, selected) {
   const b = doc.createElement('button')
   b.type = 'button'
@@ -44,7 +62,10 @@ function periodButton(doc, key, text, info, selected) {
   return b
 }
 
-/** Draws the legend of period colours. */
+/**
+ * Draws the legend of period colours.
+ * @param {HTMLElement} list
+ */
 export function renderLegend(list) {
   list.replaceChildren(
     ...STATUSES.map((s) => {
@@ -64,13 +85,23 @@ export function renderLegend(list) {
 }
 
 /**
+ * @typedef {object} CalendarOptions
+ * @property {Granularity} granularity
+ * @property {Map<string, PeriodInfo>} statuses
+ * @property {string | null} selected
+ * @property {(key: string) => void} onSelect
+ */
+
+/**
  * Draws the periods of a view into `container`; `onSelect(key)` is called when one is chosen.
  * Arrow keys move between periods (up and down by a week in month grids).
+ * @param {HTMLElement} container
+ * @param {CalendarOptions} options
  */
 export function renderCalendar(container, { granularity, statuses, selected, onSelect }) {
   const doc = container.ownerDocument
   const keys = [...statuses.keys()].sort()
-  const hadFocus = container.contains(doc.activeElement) ? doc.activeElement?.dataset?.period : undefined
+  const hadFocus = container.contains(doc.activeElement) ? /** @type {HTMLElement | null} */ (doc.activeElement)?.dataset?.period : undefined
   container.replaceChildren()
   if (keys.length === 0) {
     const p = doc.createElement('p')
@@ -98,36 +129,45 @@ export function renderCalendar(container, { granularity, statuses, selected, onS
     ul.className = 'chips'
     for (const key of keys) {
       const li = doc.createElement('li')
-      li.append(periodButton(doc, key, key, statuses.get(key), selected))
+      li.append(periodButton(doc, key, key, /** @type {PeriodInfo} */ (statuses.get(key)), selected))
       ul.append(li)
     }
     container.append(ul)
   }
   container.onclick = (event) => {
-    const button = event.target.closest('button.period')
-    if (button) onSelect(button.dataset.period)
+    /** @type {HTMLButtonElement | null} */
+    const button = /** @type {Element} */ (event.target).closest('button.period')
+    if (button) onSelect(/** @type {string} */ (button.dataset.period))
   }
   container.onkeydown = (event) => {
-    const button = event.target.closest?.('button.period')
+    const button = /** @type {HTMLButtonElement | null | undefined} */ (/** @type {Element} */ (event.target).closest?.('button.period'))
     if (!button) return
-    const buttons = [...container.querySelectorAll('button.period')]
+    const buttons = [.../** @type {NodeListOf<HTMLButtonElement>} */ (container.querySelectorAll('button.period'))]
     const at = buttons.indexOf(button)
+    /** @type {HTMLElement | null | undefined} */
     let target = null
     if (event.key === 'ArrowRight') target = buttons[at + 1]
     else if (event.key === 'ArrowLeft') target = buttons[at - 1]
     else if ((event.key === 'ArrowDown' || event.key === 'ArrowUp') && granularity === 'day') {
-      const [yy, mm, dd] = button.dataset.period.split('-').map(Number)
+      const [yy, mm, dd] = /** @type {string} */ (button.dataset.period).split('-').map(Number)
       const shifted = new Date(Date.UTC(yy, mm - 1, dd + (event.key === 'ArrowDown' ? 7 : -7))).toISOString().slice(0, 10)
-      target = container.querySelector(`button.period[data-period="${shifted}"]`)
+      target = /** @type {HTMLButtonElement | null} */ (container.querySelector(`button.period[data-period="${shifted}"]`))
     } else if (event.key === 'Home') target = buttons[0]
     else if (event.key === 'End') target = buttons[buttons.length - 1]
     else return
     event.preventDefault()
     target?.focus()
   }
-  if (hadFocus) container.querySelector(`button.period[data-period="${hadFocus}"]`)?.focus()
+  if (hadFocus) /** @type {HTMLButtonElement | null} */ (container.querySelector(`button.period[data-period="${hadFocus}"]`))?.focus()
 }
 
+/**
+ * @param {Document} doc
+ * @param {number} year
+ * @param {number} month
+ * @param {Map<string, PeriodInfo>} statuses
+ * @param {string | null} selected
+ */
 function monthGrid(doc, year, month, statuses, selected) {
   const figure = doc.createElement('figure')
   figure.className = 'month'

@@ -1,3 +1,4 @@
+// @ts-check
 // The revision timeline: a step line of a measure's total over knowledge time, drawn as inline SVG.
 
 import { formatTick, zoneOffset } from './format.js'
@@ -13,10 +14,17 @@ export const KINDS = [
   { id: 'manual', color: '#6c3483', help: 'requested by an operator' },
 ]
 
+/** @param {string | undefined} kind */
 export function kindColor(kind) {
   return KINDS.find((k) => k.id === kind)?.color ?? '#333'
 }
 
+/**
+ * An SVG element with attributes; null and undefined leave one out.
+ * @param {string} name
+ * @param {Record<string, string | number | null | undefined>} [attrs]
+ * @param {string} [text]
+ */
 function el(name, attrs = {}, text) {
   const e = document.createElementNS(NS, name)
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) e.setAttribute(k, String(v))
@@ -24,12 +32,18 @@ function el(name, attrs = {}, text) {
   return e
 }
 
+/** @param {number} raw */
 function niceStep(raw) {
   const power = 10 ** Math.floor(Math.log10(raw))
   const f = raw / power
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * power
 }
 
+/**
+ * @param {number} min
+ * @param {number} max
+ * @param {number} count
+ */
 function valueTicks(min, max, count) {
   const step = niceStep((max - min) / Math.max(1, count - 1))
   const ticks = []
@@ -40,6 +54,12 @@ function valueTicks(min, max, count) {
 
 const STEPS = [15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].map((m) => m * 60_000)
 
+/**
+ * @param {number} x0
+ * @param {number} x1
+ * @param {string} timeZone
+ * @param {number} most
+ */
 function timeTicks(x0, x1, timeZone, most) {
   const step = STEPS.find((s) => (x1 - x0) / s <= most) ?? STEPS[STEPS.length - 1]
   const ticks = []
@@ -49,13 +69,35 @@ function timeTicks(x0, x1, timeZone, most) {
 }
 
 /**
+ * A published revision on the chart; its y is null or undefined when the measure has no total.
+ * @typedef {object} ChartPoint
+ * @property {number} x when it was published, in ms
+ * @property {number | null | undefined} y
+ * @property {string} kind
+ * @property {string} revision
+ * @property {boolean} [highlight]
+ * @property {string} title
+ */
+
+/**
+ * @typedef {object} StepChartOptions
+ * @property {ChartPoint[]} points oldest first
+ * @property {{ y: number, title: string } | null} now the live figure, drawn after the last point
+ * @property {Array<{ x: number, label: string }>} [marks] the two compared sides
+ * @property {string} timeZone
+ * @property {(value: number) => string} format
+ * @property {string} caption
+ * @property {(revision: string) => void} [onPick] called when a point is clicked
+ */
+
+/**
  * Draws the step chart into `container`.
- * points: [{ x (ms), y, kind, revision, title }], oldest first; now: { y, title } or null;
- * marks: [{ x, label }] (the two compared sides); onPick(revision) when a point is clicked.
+ * @param {HTMLElement} container
+ * @param {StepChartOptions} options
  */
 export function renderStepChart(container, { points, now, marks = [], timeZone, format, caption, onPick }) {
   container.replaceChildren()
-  const pts = points.filter((p) => typeof p.y === 'number')
+  const pts = points.filter(/** @returns {p is ChartPoint & { y: number }} */ (p) => typeof p.y === 'number')
   if (pts.length === 0 && !now) {
     const p = document.createElement('p')
     p.className = 'hint'
@@ -78,6 +120,7 @@ export function renderStepChart(container, { points, now, marks = [], timeZone, 
   const span = x1 - x0
   x0 -= span * 0.03
   x1 += span * 0.03
+  /** @param {number} t */
   const sx = (t) => m.left + ((Math.min(Math.max(t, x0), x1) - x0) / (x1 - x0)) * (seriesRight - m.left)
   const values = [...pts.map((p) => p.y), ...(now && typeof now.y === 'number' ? [now.y] : [])]
   let y0 = Math.min(...values)
@@ -90,6 +133,7 @@ export function renderStepChart(container, { points, now, marks = [], timeZone, 
   y0 = yTicks[0]
   y1 = yTicks[yTicks.length - 1]
   const plotBottom = height - m.bottom
+  /** @param {number} v */
   const sy = (v) => m.top + (1 - (v - y0) / (y1 - y0)) * (plotBottom - m.top)
 
   const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', class: 'step-chart' })
@@ -115,6 +159,8 @@ export function renderStepChart(container, { points, now, marks = [], timeZone, 
   if (xs.length === 2) {
     svg.append(el('rect', { x: Math.min(...xs), y: m.top, width: Math.max(2, Math.abs(xs[0] - xs[1])), height: plotBottom - m.top, class: 'band' }))
   }
+  /** @typedef {{ x0: number, x1: number, y0: number, y1: number }} Box */
+  /** @type {Box[]} */
   const placed = []
   marks.forEach((mk, i) => {
     if (typeof mk.x !== 'number') return
@@ -147,7 +193,14 @@ export function renderStepChart(container, { points, now, marks = [], timeZone, 
     svg.append(el('text', { x: nowX, y: plotBottom + 16, 'text-anchor': 'middle', class: 'tick now-tick' }, 'now'))
   }
 
+  /** @param {Box} box */
   const fits = (box) => box.x0 >= 0 && box.x1 <= width && box.y0 >= m.top - 14 && box.y1 <= plotBottom && !placed.some((b) => box.x0 < b.x1 && box.x1 > b.x0 && box.y0 < b.y1 && box.y1 > b.y0)
+  /**
+   * @param {number} x
+   * @param {number} y
+   * @param {string} text
+   * @param {string} cls
+   */
   const label = (x, y, text, cls) => {
     const w = text.length * 6.4 + 4
     for (const dy of [-10, 18, -24, 32]) {
