@@ -1,4 +1,4 @@
 // node --import tsx jobs/close.ts [--view <name>] [--period <key>] [--now <ISO>]
 import { runJobEntry } from './run-job.js'
 
-await runJobEntry('close')
+await runJobEntry(import.meta.filename)

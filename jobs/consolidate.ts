@@ -1,4 +1,4 @@
 // node --import tsx jobs/consolidate.ts [--view <name>] [--period <key>] [--now <ISO>]
 import { runJobEntry } from './run-job.js'
 
-await runJobEntry('consolidate')
+await runJobEntry(import.meta.filename)

@@ -1,4 +1,4 @@
 // node --import tsx jobs/flash.ts [--view <name>] [--period <key>] [--now <ISO>]
 import { runJobEntry } from './run-job.js'
 
-await runJobEntry('flash')
+await runJobEntry(import.meta.filename)

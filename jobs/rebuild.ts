@@ -1,4 +1,4 @@
 // node --import tsx jobs/rebuild.ts [--view <name>] [--period <key>] [--now <ISO>]
 import { runJobEntry } from './run-job.js'
 
-await runJobEntry('rebuild')
+await runJobEntry(import.meta.filename)

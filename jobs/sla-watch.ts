@@ -1,4 +1,4 @@
 // node --import tsx jobs/sla-watch.ts [--view <name>] [--period <key>] [--now <ISO>]
 import { runJobEntry } from './run-job.js'
 
-await runJobEntry('sla-watch')
+await runJobEntry(import.meta.filename)

@@ -1,7 +1,7 @@
 import { schedule, type ScheduledTask } from 'node-cron'
 import type { ViewProgram } from './domain/aggregate.js'
-import { viewSchedule } from './domain/lifecycle.js'
-import type { JobName, JobRunner } from './services/jobs.js'
+import { scheduledJobs } from './domain/jobs.js'
+import type { JobRunner } from './services/jobs.js'
 
 export interface Scheduler {
   stop(): Promise<void>
@@ -18,7 +18,7 @@ type Log = (message: string, fields?: Record<string, unknown>) => void
 export function startScheduler(jobs: JobRunner, programs: ViewProgram[], log: Log): Scheduler {
   const tasks: ScheduledTask[] = []
   for (const program of programs) {
-    for (const [job, expression] of Object.entries(viewSchedule(program)) as Array<[JobName, string]>) {
+    for (const { job, cron: expression } of scheduledJobs(program)) {
       const task = schedule(
         expression,
         async () => {

@@ -26,6 +26,9 @@ interface Command {
 const ENVIRONMENT = `Environment: LATEVIEW_DB (SQLite path or postgres:// URL, default ./data/lateview.db),
 LATEVIEW_VIEWS (default ./views); see the README for every variable.`
 
+/** The jobs as a sentence lists them: `a, b or c`. */
+const JOB_LIST = `${JOB_NAMES.slice(0, -1).join(', ')} or ${JOB_NAMES.at(-1)}`
+
 async function openFromEnv(): Promise<Lateview> {
   const config = loadConfig()
   return Lateview.open({ db: config.db, views: loadViewFiles(config.viewsDir), clock: systemClock, limits: config.eventLimits })
@@ -110,8 +113,8 @@ published revision at its cutoff, and lists any difference. Exit code 1 when any
     },
   },
   run: {
-    summary: 'run a job now: flash, consolidate, rebuild, close or sla-watch',
-    usage: 'lateview run <flash|consolidate|rebuild|close|sla-watch> [--view <name>] [--period <key>] [--now <ISO>]',
+    summary: `run a job now: ${JOB_LIST}`,
+    usage: `lateview run <${JOB_NAMES.join('|')}> [--view <name>] [--period <key>] [--now <ISO>]`,
     help: `Runs a period job against LATEVIEW_DB and prints the runs it recorded. Without --period,
 every period due at now; with it, that period even if not yet due. --now replays the job at a
 past instant (it publishes what was received by then).\n${ENVIRONMENT}`,

@@ -180,18 +180,3 @@ export function dailyAt(at: string): string {
   const [hour, minute] = at.split(':').map(Number)
   return `${minute} ${hour} * * *`
 }
-
-/** The cron expression of each job of a view, in the view's time zone. */
-export function viewSchedule(program: ViewProgram): Partial<Record<'flash' | 'consolidate' | 'rebuild' | 'close' | 'sla-watch', string>> {
-  const v = program.view
-  return {
-    flash: dailyAt(v.flash.at),
-    consolidate: dailyAt(v.consolidate.at),
-    rebuild: v.rebuild.every,
-    close: dailyAt(v.close.at),
-    // Missing sources are looked for every five minutes, where the view expects any.
-    ...(v.expectedSources ? { 'sla-watch': SLA_WATCH_EVERY } : {}),
-  }
-}
-
-export const SLA_WATCH_EVERY = '*/5 * * * *'

@@ -1,6 +1,7 @@
 import type { ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
-import { dueAt, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
+import { JOB_NAMES, jobSpec, type JobFacts, type JobName, type Verdict } from '../domain/jobs.js'
+import type { Trigger } from '../domain/lifecycle.js'
 import { parseDurationMs, toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
@@ -13,8 +14,8 @@ import { alertDocument, type AlertDocument } from './alert-documents.js'
 import { publishPeriod } from './publish.js'
 import { rangeOrThrow } from './reports.js'
 
-export type JobName = 'flash' | 'consolidate' | 'rebuild' | 'close' | 'sla-watch'
-export const JOB_NAMES: readonly JobName[] = ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch']
+/** The job table declares the names; the API and the CLI that run jobs find them here too. */
+export { isJobName, JOB_NAMES, type JobName } from '../domain/jobs.js'
 
 export interface JobOptions {
   /** One view, or every view. */
@@ -61,11 +62,49 @@ export function jobRunOf(row: JobRunsTable): JobRun {
   }
 }
 
-export function isJobName(name: string): name is JobName {
-  return (JOB_NAMES as readonly string[]).includes(name)
+/** What one run did to its period, recorded as it is, with the alerts to announce once committed. */
+interface Done {
+  outcome: JobOutcome
+  revision: number | null
+  detail: string | null
+  alerts: AlertDocument[]
 }
 
-const DAY_MS = 86_400_000
+/** Who a run is recorded as, and the simulated now it runs at (undefined: live, read under the write lock). */
+interface RunOf {
+  job: string
+  program: ViewProgram
+  period: string
+  trigger: Trigger
+  now: number | undefined
+  /** Whether a failure is recorded and raised as a JobFailed alert, rather than thrown to the caller. */
+  recordFailure: boolean
+}
+
+/** When a run began, by wall clock (recorded) and by monotonic clock (its duration). */
+interface Stopwatch {
+  startedAt: number
+  started: number
+}
+
+function stopwatch(): Stopwatch {
+  return { startedAt: Date.now(), started: performance.now() }
+}
+
+function elapsedMs(watch: Stopwatch): number {
+  return Math.round((performance.now() - watch.started) * 1000) / 1000
+}
+
+/** What the job table's rules ask of one view, answered from `db`. */
+function factsOf(db: Engine['db'], view: string, version: number): JobFacts {
+  return {
+    knownPeriods: () => knownPeriods(db, view),
+    state: (period) => periodRow(db, view, period),
+    done: (job, period) => jobDone(db, job, view, period),
+    toRebuild: () => periodsToRebuild(db, view, version),
+    firstReceivedAt: () => firstReceivedAt(db),
+  }
+}
 
 /**
  * Runs the period jobs. Each (job, view, period) is handled in one write transaction that checks
@@ -106,8 +145,8 @@ export class JobRunner {
       const now = options.now ?? this.clock.now()
       for (const program of programs) {
         refuseUnbegun(program, options.period, now)
-        // sla-watch is the one job about a period without data: it says which sources are missing.
-        if (job !== 'sla-watch') await this.#refuseEmpty(program, options.period)
+        // A watching job is about a period without data: it says which sources are missing.
+        if (jobSpec(job).kind === 'publish') await this.#refuseEmpty(program, options.period)
       }
     }
     const runs: JobRun[] = []
@@ -120,7 +159,7 @@ export class JobRunner {
   /** Runs every job that is due for every view, in life-cycle order: start-up catch-up (live, or at a simulated `now`). */
   async catchUp(now?: number): Promise<JobRun[]> {
     const runs: JobRun[] = []
-    for (const job of ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch'] as const) runs.push(...(await this.run(job, { ...(now === undefined ? {} : { now }), trigger: 'catch-up' })))
+    for (const job of JOB_NAMES) runs.push(...(await this.run(job, { ...(now === undefined ? {} : { now }), trigger: 'catch-up' })))
     return runs
   }
 
@@ -156,61 +195,8 @@ export class JobRunner {
   }
 
   /** Periods this job has to do at `now`. */
-  async #duePeriods(job: JobName, program: ViewProgram, now: number): Promise<string[]> {
-    const view = program.view
-    if (job === 'sla-watch') {
-      // Each period is watched once, past its deadline; its alerts resolve at ingest.
-      const due: string[] = []
-      const first = await firstReceivedAt(this.engine.db)
-      // A store that has received nothing yet is not missing anything: watching starts with its first event.
-      if (first === null) return []
-      for (const period of this.#slaPeriods(program, now, first)) if (!(await jobDone(this.engine.db, 'sla-watch', program.name, period))) due.push(period)
-      return due
-    }
-    if (job === 'rebuild') {
-      const windowStart = now - view.rebuild.windowDays * DAY_MS
-      const due: string[] = []
-      for (const row of await periodsToRebuild(this.engine.db, program.name, view.version)) {
-        const range = program.bucketer.rangeOf(row.period)
-        if (!range) continue
-        // Late events after close are restated (policy restate); a new definition republishes
-        // provisional periods only: final figures stand until restated.
-        if (row.status === 'final' ? row.dirty_since_seq !== null && view.close.lateAfterClose === 'restate' : range.end > windowStart) due.push(row.period)
-      }
-      return due
-    }
-    const due: string[] = []
-    for (const period of await knownPeriods(this.engine.db, program.name)) {
-      const range = program.bucketer.rangeOf(period)
-      if (!range) continue
-      const status = (await periodRow(this.engine.db, program.name, period))?.status ?? 'open'
-      if (status === 'final') continue
-      if (job === 'flash') {
-        if (status === 'open' && dueAt(view, range, view.flash) <= now && now < dueAt(view, range, view.consolidate)) due.push(period)
-      } else if (job === 'consolidate') {
-        if (dueAt(view, range, view.consolidate) <= now && now < dueAt(view, range, view.close) && !(await jobDone(this.engine.db, 'consolidate', program.name, period))) due.push(period)
-      } else if (dueAt(view, range, view.close) <= now) due.push(period)
-    }
-    return due
-  }
-
-  /**
-   * Periods whose expected sources were due (end + expectedSources.by) within the rebuild window,
-   * ending after `since` (the store's first event).
-   */
-  #slaPeriods(program: ViewProgram, now: number, since: number): string[] {
-    const expected = program.view.expectedSources
-    if (!expected) return []
-    const by = parseDurationMs(expected.by) as number
-    const oldest = Math.max(now - program.view.rebuild.windowDays * DAY_MS, since)
-    const periods: string[] = []
-    let range = program.bucketer.rangeOf(program.bucketer.keyOf(now - by))
-    // The period containing now - by is not yet due; walk back from the one before it.
-    for (range = range ? program.bucketer.rangeOf(program.bucketer.keyOf(range.start - 1)) : null; range && range.end > oldest; ) {
-      periods.push(program.bucketer.keyOf(range.start))
-      range = program.bucketer.rangeOf(program.bucketer.keyOf(range.start - 1))
-    }
-    return periods.reverse()
+  #duePeriods(job: JobName, program: ViewProgram, now: number): Promise<string[]> {
+    return jobSpec(job).due(program, now, factsOf(this.engine.db, program.name, program.view.version))
   }
 
   /** sla-watch on one period: MissingData for each expected source without an event, resolved once it reports. */
@@ -245,127 +231,100 @@ export class JobRunner {
     }
   }
 
-  async #runPeriod(job: JobName, program: ViewProgram, period: string, options: JobOptions): Promise<JobRun> {
-    const started = performance.now()
-    const startedAt = Date.now()
+  #runPeriod(job: JobName, program: ViewProgram, period: string, options: JobOptions): Promise<JobRun> {
+    const run: RunOf = { job, program, period, trigger: options.trigger, now: options.now, recordFailure: true }
+    return this.#bookkept(run, stopwatch(), async (tx, now) => {
+      const verdict = await jobSpec(job).guard({
+        program,
+        period,
+        state: await periodRow(tx.db, program.name, period),
+        trigger: options.trigger,
+        named: options.period !== undefined,
+        facts: factsOf(tx.db, program.name, program.view.version),
+      })
+      return this.#carryOut(tx, program, period, verdict, now)
+    })
+  }
+
+  /** Does what a guard decided for one period. */
+  async #carryOut(tx: WriteTx, program: ViewProgram, period: string, verdict: Verdict, now: number): Promise<Done> {
+    if (verdict.action === 'skip') return { outcome: 'skipped', revision: verdict.revision, detail: verdict.detail, alerts: [] }
+    if (verdict.action === 'watch') {
+      const watched = await this.#watchPeriod(tx, program, period, now)
+      return { ...watched, revision: null }
+    }
+    const { kind, trigger, always } = verdict
+    const result = await publishPeriod(tx, this.definitions, program, period, { kind, trigger, now, always })
+    return { outcome: result.outcome, revision: result.revision, detail: result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`, alerts: result.alerts }
+  }
+
+  /**
+   * The bookkeeping every run of a period shares: in one write transaction it reads now (live
+   * runs, under the lock), checks the definition is current, does the work and records the run;
+   * the alerts raised are announced once committed. A failure of a job is recorded and raised as
+   * a JobFailed alert; a malformed period, or a failure of a run that does not record failures,
+   * is thrown to the caller.
+   */
+  async #bookkept(run: RunOf, watch: Stopwatch, work: (tx: WriteTx, now: number) => Promise<Done>): Promise<JobRun> {
     // Live runs read the clock once they hold the write lock; until then, the clock's now.
-    let now = options.now ?? this.clock.now()
+    let now = run.now ?? this.clock.now()
     const record = async (db: Engine['db'], outcome: JobOutcome, revision: number | null, detail: string | null): Promise<JobRun> =>
       jobRunOf(
         await recordJobRun(db, {
-          job,
-          view: program.name,
-          period,
+          job: run.job,
+          view: run.program.name,
+          period: run.period,
           now,
-          trigger: options.trigger,
+          trigger: run.trigger,
           outcome,
           revision,
           detail,
-          started_at: startedAt,
-          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+          started_at: watch.startedAt,
+          duration_ms: elapsedMs(watch),
         }),
       )
     const alerts: AlertDocument[] = []
     try {
-      const run = await this.engine.write(async (tx) => {
-        if (options.now === undefined) now = this.clock.now()
+      const recorded = await this.engine.write(async (tx) => {
+        if (run.now === undefined) now = this.clock.now()
         await this.definitions.assertCurrent(tx.db)
-        if (job === 'sla-watch') {
-          if (options.period === undefined && (await jobDone(tx.db, 'sla-watch', program.name, period))) return record(tx.db, 'skipped', null, 'already watched')
-          const watched = await this.#watchPeriod(tx, program, period, now)
-          alerts.push(...watched.alerts)
-          return record(tx.db, watched.outcome, null, watched.detail)
-        }
-        const state = await periodRow(tx.db, program.name, period)
-        const status = state?.status ?? 'open'
-        let kind: RevisionKind
-        let trigger: Trigger = options.trigger
-        let always = false
-        switch (job) {
-          case 'flash':
-            if (status !== 'open') return record(tx.db, 'skipped', state?.latest_revision ?? null, `already ${status}`)
-            kind = 'flash'
-            break
-          case 'consolidate':
-            if (status === 'final') return record(tx.db, 'skipped', state?.latest_revision ?? null, 'already final')
-            if (await jobDone(tx.db, 'consolidate', program.name, period)) return record(tx.db, 'skipped', state?.latest_revision ?? null, 'already consolidated')
-            kind = 'consolidated'
-            break
-          case 'rebuild': {
-            // A provisional period published under an older definition is republished under this one.
-            const redefined = state !== null && status === 'provisional' && state.view_version !== null && state.view_version !== program.view.version
-            if (!state || (state.dirty_since_seq === null && !redefined)) return record(tx.db, 'skipped', state?.latest_revision ?? null, 'not dirty')
-            if (status === 'final') {
-              if (program.view.close.lateAfterClose === 'hold') return record(tx.db, 'skipped', state.latest_revision, 'final; late events held (policy hold)')
-              kind = 'restatement'
-              trigger = 'restatement'
-            } else {
-              kind = 'revision'
-              trigger = redefined ? 'definition' : options.trigger === 'manual' ? 'manual' : 'late-arrival'
-            }
-            break
-          }
-          case 'close':
-            if (status === 'final') return record(tx.db, 'skipped', state?.latest_revision ?? null, 'already final')
-            kind = 'final'
-            always = true
-            break
-        }
-        const result = await publishPeriod(tx, this.definitions, program, period, { kind, trigger, now, always })
-        alerts.push(...result.alerts)
-        return record(tx.db, result.outcome, result.revision, result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`)
+        const done = await work(tx, now)
+        alerts.push(...done.alerts)
+        return record(tx.db, done.outcome, done.revision, done.detail)
       })
       if (alerts.length > 0) this.#notify(alerts)
-      return run
+      return recorded
     } catch (error) {
-      if (error instanceof LateviewError && error.code === 'LV_ERR_PERIOD_MALFORMED') throw error
+      if (!run.recordFailure || (error instanceof LateviewError && error.code === 'LV_ERR_PERIOD_MALFORMED')) throw error
       const message = (error as Error).message ?? String(error)
-      this.#log('job failed', { job, view: program.name, period, error: message })
+      this.#log('job failed', { job: run.job, view: run.program.name, period: run.period, error: message })
       const failed: AlertDocument[] = []
-      const run = await this.engine.write(async (tx) => {
-        const raised = await raiseAlerts(tx.db, [{ kind: 'JobFailed', view: program.name, period, source: null, data: { job, trigger: options.trigger, now: toIso(now), error: message } }], now)
+      const recorded = await this.engine.write(async (tx) => {
+        const data = { job: run.job, trigger: run.trigger, now: toIso(now), error: message }
+        const raised = await raiseAlerts(tx.db, [{ kind: 'JobFailed', view: run.program.name, period: run.period, source: null, data }], now)
         failed.push(...raised.map(alertDocument))
         return record(tx.db, 'failed', null, message)
       })
       this.#notify(failed)
-      return run
+      return recorded
     }
   }
 
   /**
    * Publishes a restatement now (an operator releasing held late events, or any manual
-   * restatement). Now is read from the clock inside the write lock, as a live job does.
+   * restatement). Now is read from the clock inside the write lock, as a live job does; a
+   * failure is the operator's to see, so it is thrown rather than recorded.
    */
   async restate(program: ViewProgram, period: string): Promise<JobRun> {
-    const started = performance.now()
-    const startedAt = Date.now()
+    const watch = stopwatch()
     refuseUnbegun(program, period, this.clock.now())
     await this.#refuseEmpty(program, period)
-    const alerts: AlertDocument[] = []
-    const run = await this.engine.write(async (tx) => {
-      const now = this.clock.now()
-      await this.definitions.assertCurrent(tx.db)
+    const run: RunOf = { job: 'restate', program, period, trigger: 'manual', now: undefined, recordFailure: false }
+    return this.#bookkept(run, watch, async (tx, now) => {
       const state = await periodRow(tx.db, program.name, period)
-      const kind: RevisionKind = state?.status === 'final' ? 'restatement' : 'manual'
-      const result = await publishPeriod(tx, this.definitions, program, period, { kind, trigger: kind === 'restatement' ? 'restatement' : 'manual', now })
-      alerts.push(...result.alerts)
-      return jobRunOf(
-        await recordJobRun(tx.db, {
-          job: 'restate',
-          view: program.name,
-          period,
-          now,
-          trigger: 'manual',
-          outcome: result.outcome,
-          revision: result.revision,
-          detail: result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`,
-          started_at: startedAt,
-          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        }),
-      )
+      const kind = state?.status === 'final' ? 'restatement' : 'manual'
+      return this.#carryOut(tx, program, period, { action: 'publish', kind, trigger: kind === 'restatement' ? 'restatement' : 'manual', always: false }, now)
     })
-    if (alerts.length > 0) this.#notify(alerts)
-    return run
   }
 }
 

@@ -1,8 +1,8 @@
 import type { ManualClock } from '../domain/clock.js'
 import { CronMatcher } from '../domain/cron.js'
 import { parseInstant } from '../domain/time.js'
-import { viewSchedule } from '../domain/lifecycle.js'
-import type { JobName, JobRun } from './jobs.js'
+import { scheduledJobs } from '../domain/jobs.js'
+import type { JobRun } from './jobs.js'
 import type { Lateview } from './lateview.js'
 
 export interface ReplayOptions {
@@ -25,9 +25,9 @@ export async function replay(lateview: Lateview, clock: ManualClock, options: Re
   const batch = options.batch ?? 1000
   const schedules = lateview.programs.map((program) => ({
     program,
-    jobs: (Object.entries(viewSchedule(program)) as Array<[JobName, string]>).map(([job, expr]) => ({ job, cron: new CronMatcher(expr) })),
+    // In life-cycle order: jobs firing at the same minute run as the table lists them.
+    jobs: scheduledJobs(program).map(({ job, cron }) => ({ job, cron: new CronMatcher(cron) })),
   }))
-  const order: JobName[] = ['flash', 'consolidate', 'rebuild', 'close', 'sla-watch']
   const runs: JobRun[] = []
   let next = 0
   let ingested = 0
@@ -40,9 +40,8 @@ export async function replay(lateview: Lateview, clock: ManualClock, options: Re
       ingested += result.accepted
     }
     for (const { program, jobs } of schedules) {
-      for (const job of order) {
-        const entry = jobs.find((j) => j.job === job)
-        if (!entry?.cron.matches(now, program.view.timezone)) continue
+      for (const { job, cron } of jobs) {
+        if (!cron.matches(now, program.view.timezone)) continue
         for (const run of await lateview.jobs.run(job, { view: program.name, now, trigger: 'cron' })) {
           runs.push(run)
           options.onRun?.(run)

@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { generateFixture } from '../../fixtures/generate.js'
+import { jobOfEntry } from '../../jobs/run-job.js'
+import { JOB_NAMES } from '../../src/domain/jobs.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'lateview-jobs-'))
 const env = { ...process.env, LATEVIEW_DB: join(dir, 'store.db'), LATEVIEW_VIEWS: 'views', LATEVIEW_LOG_LEVEL: 'silent' }
@@ -27,6 +29,13 @@ test('jobs/<job>.ts runs one job once against LATEVIEW_DB, idempotently', () => 
   const bad = run(['--import', 'tsx', 'jobs/flash.ts', '--period', '2026-11-02'])
   assert.is(bad.status, 2)
   assert.match(bad.stderr, /--period needs --view/)
+})
+
+test('jobs/ holds one entry file per job of the table, each running the job it is named after', () => {
+  const entries = readdirSync('jobs').filter((f) => f.endsWith('.ts') && f !== 'run-job.ts')
+  assert.equal(entries.sort(), JOB_NAMES.map((job) => `${job}.ts`).sort())
+  for (const job of JOB_NAMES) assert.is(jobOfEntry(join('jobs', `${job}.ts`)), job)
+  assert.throws(() => jobOfEntry(join('jobs', 'restate.ts')), /jobs\/restate\.ts is named after no job/)
 })
 
 test.run()
