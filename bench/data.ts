@@ -183,7 +183,18 @@ export function bareRow(item: Record<string, unknown>, receivedAt: number): Bare
   return [String(item.source), String(item.id), type, occurredAt, receivedAt, JSON.stringify(item.data ?? {}), typeof item.retracts === 'string' ? item.retracts : null, null, type, occurredAt]
 }
 
-export type BareRow = [source: string, id: string, type: string, occurredAt: number, receivedAt: number, data: string, retracts: string | null, targetSeq: number | null, effType: string, effOccurredAt: number]
+export type BareRow = [
+  source: string,
+  id: string,
+  type: string,
+  occurredAt: number,
+  receivedAt: number,
+  data: string,
+  retracts: string | null,
+  targetSeq: number | null,
+  effType: string,
+  effOccurredAt: number,
+]
 
 /** A batch as the HTTP client sends it. */
 export interface HttpBatch {

@@ -103,7 +103,14 @@ export async function measureHttp(backend: Backend, sizes: Sizes, budgetMs: numb
     })
     const lib = report.results.library as IngestReport['results'][string]
     const raw = report.results.bare as IngestReport['results'][string]
-    const alerts = Number((await lateview.engine.db.selectFrom('alerts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+    const alerts = Number(
+      (
+        await lateview.engine.db
+          .selectFrom('alerts')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
     const library = { eventsPerSec: lib.events / (lib.ms / 1000), ms: lib.ms, alerts }
     const bareFigure = { eventsPerSec: raw.events / (raw.ms / 1000), ms: raw.ms }
     return {

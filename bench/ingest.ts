@@ -156,7 +156,14 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
     for (const sink of sinks.splice(0)) await sink.close()
 
     const alerts = async (lateview: Lateview) =>
-      Number((await lateview.engine.db.selectFrom('alerts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+      Number(
+        (
+          await lateview.engine.db
+            .selectFrom('alerts')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
     const variant = async (v: { library: Stream; raw: Stream; all?: Stream }, lateview: Lateview, store: string, rawName: string): Promise<IngestVariant> => {
       const same = await backend.compareRows(backend.location(store), rawName)
       const lib = perSec(v.library)

@@ -67,7 +67,9 @@ try {
   }
   const perBatch = (v: number) => `${(v / (events / 1000)).toFixed(1)} ms/batch, ${Math.round(events / (v / 1000))} events/s`
   process.stdout.write(`views ${viewsOption}, ${uuid ? 'UUIDv4' : 'time-ordered'} ids, after ${warm} events:\n`)
-  process.stdout.write(`  lateview            ${perBatch(ms.lateview)}\n  raw                 ${perBatch(ms.raw)}\n  raw, lateview layout${perBatch(ms.rawAll)}\n  ratio               ${(ms.raw / ms.lateview).toFixed(3)} of raw, ${(ms.rawAll / ms.lateview).toFixed(3)} of lateview layout\n`)
+  process.stdout.write(
+    `  lateview            ${perBatch(ms.lateview)}\n  raw                 ${perBatch(ms.raw)}\n  raw, lateview layout${perBatch(ms.rawAll)}\n  ratio               ${(ms.raw / ms.lateview).toFixed(3)} of raw, ${(ms.rawAll / ms.lateview).toFixed(3)} of lateview layout\n`,
+  )
   if (!timedOnly) {
     const session = new Session()
     session.connect()
@@ -83,7 +85,10 @@ try {
     const batchesProfiled = profiled.length
     process.stdout.write(`\nprofile of ${batchesProfiled} more batches (${(profiledMs / batchesProfiled).toFixed(1)} ms/batch) in ${out}; src/ by inclusive time, ms per batch:\n`)
     const { lines } = summarise(profile as Parameters<typeof summarise>[0])
-    for (const l of lines.filter((l) => l.name.includes('src/') || l.name.startsWith('run ') || l.name === 'run' || l.name.startsWith('(garbage')).sort((a, b) => b.totalMs - a.totalMs).slice(0, 30)) {
+    for (const l of lines
+      .filter((l) => l.name.includes('src/') || l.name.startsWith('run ') || l.name === 'run' || l.name.startsWith('(garbage'))
+      .sort((a, b) => b.totalMs - a.totalMs)
+      .slice(0, 30)) {
       process.stdout.write(`  ${(l.totalMs / batchesProfiled).toFixed(2).padStart(6)} incl ${(l.selfMs / batchesProfiled).toFixed(2).padStart(6)} self  ${l.name}\n`)
     }
   }

@@ -75,7 +75,10 @@ function main(): void {
   const pct = (ms: number) => `${((100 * ms) / totalMs).toFixed(1).padStart(5)} %`
   const show = (title: string, key: 'selfMs' | 'totalMs') => {
     process.stdout.write(`\n${title} (profile ${totalMs.toFixed(0)} ms)\n`)
-    const rows = lines.filter((l) => l.name.includes(filter)).sort((a, b) => b[key] - a[key]).slice(0, top)
+    const rows = lines
+      .filter((l) => l.name.includes(filter))
+      .sort((a, b) => b[key] - a[key])
+      .slice(0, top)
     for (const l of rows) process.stdout.write(`${l[key].toFixed(0).padStart(8)} ms ${pct(l[key])}  ${l.name}\n`)
   }
   show('self time', 'selfMs')

@@ -253,13 +253,7 @@ function sameAsNaive(doc: ReportDocument, naive: NaiveRow[]): boolean {
   return doc.rows.every((row) => {
     const n = byDims.get(`${String(row.dims.store)}\u0000${String(row.dims.channel)}`)
     const cents = (v: Amount | null | undefined) => Number(amountScaled(v ?? 0, 2))
-    return (
-      n !== undefined &&
-      n.eventCount === row.eventCount &&
-      n.orders === row.measures.orders &&
-      n.revenueCents === cents(row.measures.revenue) &&
-      n.largestCents === cents(row.measures.largest)
-    )
+    return n !== undefined && n.eventCount === row.eventCount && n.orders === row.measures.orders && n.revenueCents === cents(row.measures.revenue) && n.largestCents === cents(row.measures.largest)
   })
 }
 

@@ -27,7 +27,10 @@ try {
   const programs = compileViews(loadViewFiles(viewsDir))
   const db = engine.db
   const head = await headSeq(db)
-  const counted = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  const counted = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow()
   const events = Number(counted.n)
   const started = performance.now()
   const cpuBefore = process.cpuUsage()
@@ -35,7 +38,11 @@ try {
   const recomputeMs = performance.now() - started
   const cpu = process.cpuUsage(cpuBefore)
   const verifyMs = 0
-  const stored = await db.selectFrom('cells').select(['view', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('view').execute()
+  const stored = await db
+    .selectFrom('cells')
+    .select(['view', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('view')
+    .execute()
   const views = programs.map((p) => ({
     view: p.name,
     ms: recomputeMs,

@@ -81,7 +81,16 @@ export function tableRows(engine: EngineName, r: EngineResults): TableRow[] {
       ['large', l.passLarge],
     ] as const) {
       const s = l[key]
-      add({ figure: `latest report HTTP p50, ${count(s.events)} events`, value: s.p50Ms, unit: 'ms', baseline: l.floor.p50Ms, baselineName: 'floor: cached report, bare fastify', ratio: null, target: null, pass: null })
+      add({
+        figure: `latest report HTTP p50, ${count(s.events)} events`,
+        value: s.p50Ms,
+        unit: 'ms',
+        baseline: l.floor.p50Ms,
+        baselineName: 'floor: cached report, bare fastify',
+        ratio: null,
+        target: null,
+        pass: null,
+      })
       add({
         figure: `latest report HTTP p99, ${count(s.events)} events`,
         value: s.p99Ms,
@@ -118,28 +127,82 @@ export function tableRows(engine: EngineName, r: EngineResults): TableRow[] {
   }
   if (r.rebuild) {
     const b = r.rebuild
-    add({ figure: `full rebuild, ${count(b.events)} events`, value: b.eventsPerSec, unit: 'events/s', baseline: null, baselineName: null, ratio: null, target: b.target === null ? null : `≥ ${b.target}`, pass: b.pass })
-    add({ figure: `full rebuild peak RSS, ${count(b.events)} events`, value: b.peakRssMb, unit: 'MB', baseline: null, baselineName: null, ratio: null, target: b.rssTargetMb === null ? null : `≤ ${b.rssTargetMb} MB`, pass: b.rssPass })
+    add({
+      figure: `full rebuild, ${count(b.events)} events`,
+      value: b.eventsPerSec,
+      unit: 'events/s',
+      baseline: null,
+      baselineName: null,
+      ratio: null,
+      target: b.target === null ? null : `≥ ${b.target}`,
+      pass: b.pass,
+    })
+    add({
+      figure: `full rebuild peak RSS, ${count(b.events)} events`,
+      value: b.peakRssMb,
+      unit: 'MB',
+      baseline: null,
+      baselineName: null,
+      ratio: null,
+      target: b.rssTargetMb === null ? null : `≤ ${b.rssTargetMb} MB`,
+      pass: b.rssPass,
+    })
   }
   if (r.consolidate) {
     const c = r.consolidate
-    add({ figure: `consolidate one day (${count(c.eventCount)} events), median of ${c.days}`, value: c.medianMs, unit: 'ms', baseline: null, baselineName: null, ratio: null, target: c.target === null ? null : `≤ ${c.target} ms`, pass: c.pass })
+    add({
+      figure: `consolidate one day (${count(c.eventCount)} events), median of ${c.days}`,
+      value: c.medianMs,
+      unit: 'ms',
+      baseline: null,
+      baselineName: null,
+      ratio: null,
+      target: c.target === null ? null : `≤ ${c.target} ms`,
+      pass: c.pass,
+    })
   }
   if (r.memory) {
     const m = r.memory
     for (const s of m.scenarios) {
       const what = `${s.requests === 1 ? 'one batch' : `${s.requests} batches at once`} of ${count(s.eventsPerRequest)} events (${s.bodyMb} MiB each)`
-      add({ figure: `server peak RSS, ${what}${s.accepted ? '' : ', NOT all accepted'}`, value: s.peakRssMb, unit: 'MB', baseline: m.idleRssMb, baselineName: 'the server idle', ratio: null, target: `≤ ${m.boundMb} MB`, pass: s.accepted && s.peakRssMb <= m.boundMb })
+      add({
+        figure: `server peak RSS, ${what}${s.accepted ? '' : ', NOT all accepted'}`,
+        value: s.peakRssMb,
+        unit: 'MB',
+        baseline: m.idleRssMb,
+        baselineName: 'the server idle',
+        ratio: null,
+        target: `≤ ${m.boundMb} MB`,
+        pass: s.accepted && s.peakRssMb <= m.boundMb,
+      })
     }
   }
   if (r.sources) {
     const s = r.sources
     for (const w of [s.week, s.all]) {
       const idle = { baseline: s.idleTimerDelayMs, baselineName: 'the same timer, server idle', ratio: null, target: null, pass: null }
-      add({ figure: `/v1/sources at ${count(s.events)} events, window ${w.window} (${count(w.events)} in it), median of ${w.requests}`, value: w.medianMs, unit: 'ms', baseline: null, baselineName: null, ratio: null, target: null, pass: null })
+      add({
+        figure: `/v1/sources at ${count(s.events)} events, window ${w.window} (${count(w.events)} in it), median of ${w.requests}`,
+        value: w.medianMs,
+        unit: 'ms',
+        baseline: null,
+        baselineName: null,
+        ratio: null,
+        target: null,
+        pass: null,
+      })
       add({ figure: `/v1/sources at ${count(s.events)} events, window ${w.window}: longest 1 ms timer delay`, value: w.maxTimerDelayMs, unit: 'ms', ...idle })
     }
-    add({ figure: `/v1/sources sketch built by migration 0008 from ${count(s.events)} events`, value: s.sketchBuildMs, unit: 'ms', baseline: null, baselineName: null, ratio: null, target: null, pass: null })
+    add({
+      figure: `/v1/sources sketch built by migration 0008 from ${count(s.events)} events`,
+      value: s.sketchBuildMs,
+      unit: 'ms',
+      baseline: null,
+      baselineName: null,
+      ratio: null,
+      target: null,
+      pass: null,
+    })
   }
   return rows
 }

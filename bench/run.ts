@@ -74,7 +74,9 @@ async function runEngine(engine: EngineName, options: BenchOptions, backend: Bac
 /** A hash of every file under src/: other engineers edit src/ while runs go on. */
 function sourceHash(): string {
   const hash = createHash('sha256')
-  const files = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|mjs|js)$/.test(f)).sort()
+  const files = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.(ts|mjs|js)$/.test(f))
+    .sort()
   for (const f of files) hash.update(f).update(readFileSync(join(ROOT, 'src', f)))
   return hash.digest('hex').slice(0, 16)
 }

@@ -66,10 +66,7 @@ const RAW_COLUMNS_SQLITE = `seq integer primary key, source text not null, id te
   received_at integer not null, data text not null, retracts text, target_seq integer, eff_type text not null, eff_occurred_at integer not null`
 
 /** The secondary indexes lateview's migrations create on events (for the informative "all indexes" baseline). */
-const LATEVIEW_INDEXES = [
-  'create index events_by_occurred_at on events (eff_occurred_at)',
-  'create index events_by_target on events (target_seq) where target_seq is not null',
-]
+const LATEVIEW_INDEXES = ['create index events_by_occurred_at on events (eff_occurred_at)', 'create index events_by_target on events (target_seq) where target_seq is not null']
 
 const SIGN = `case when e.type = 'refund' then -1 else 1 end`
 
@@ -94,7 +91,11 @@ export function sqliteBackend(keep: boolean): Backend {
       db.exec(`create table events (${RAW_COLUMNS_SQLITE}, unique (source, id))`)
       if (options.allIndexes) for (const ddl of LATEVIEW_INDEXES) db.exec(ddl)
       const insert = db.prepare(`insert or ignore into events (${ROW_COLUMNS.join(', ')}) values (${ROW_COLUMNS.map(() => '?').join(', ')})`)
-      const insertBare = db.prepare(`insert or ignore into events (${ROW_COLUMNS.slice(1).join(', ')}) values (${ROW_COLUMNS.slice(1).map(() => '?').join(', ')})`)
+      const insertBare = db.prepare(
+        `insert or ignore into events (${ROW_COLUMNS.slice(1).join(', ')}) values (${ROW_COLUMNS.slice(1)
+          .map(() => '?')
+          .join(', ')})`,
+      )
       const many = db.transaction((rows: Row[]) => {
         for (const r of rows) insert.run(r)
       })
@@ -316,8 +317,7 @@ export async function postgresBackend(url: string, keep: boolean): Promise<Backe
       const lateview = new URL(location).searchParams.get('schema') as string
       const raw = schemaOf(rawName)
       const cols = ROW_COLUMNS.join(', ')
-      const count = async (a: string, b: string) =>
-        Number((await admin.query(`select count(*) as n from (select ${cols} from ${a}.events except select ${cols} from ${b}.events) d`)).rows[0].n)
+      const count = async (a: string, b: string) => Number((await admin.query(`select count(*) as n from (select ${cols} from ${a}.events except select ${cols} from ${b}.events) d`)).rows[0].n)
       return { onlyInLateview: await count(lateview, raw), onlyInRaw: await count(raw, lateview) }
     },
     async settle() {

@@ -16,7 +16,20 @@ const STORE = 'src/store/'
 /** Packages that reach the database: only types may be imported from them outside the store. */
 const DRIVERS = new Set(['kysely', 'pg', 'better-sqlite3'])
 /** Methods that build or run a query, or open a transaction, on a Kysely instance. */
-const BUILDER_METHODS = new Set(['selectFrom', 'selectNoFrom', 'insertInto', 'replaceInto', 'updateTable', 'deleteFrom', 'mergeInto', 'execute', 'executeTakeFirst', 'executeTakeFirstOrThrow', 'executeQuery', 'transaction'])
+const BUILDER_METHODS = new Set([
+  'selectFrom',
+  'selectNoFrom',
+  'insertInto',
+  'replaceInto',
+  'updateTable',
+  'deleteFrom',
+  'mergeInto',
+  'execute',
+  'executeTakeFirst',
+  'executeTakeFirstOrThrow',
+  'executeQuery',
+  'transaction',
+])
 /** The store's runners of SQL text. */
 const TEXT_RUNNERS = new Set(['queryRows', 'exactRows'])
 
@@ -98,7 +111,11 @@ function findingsIn(file: string, code: string): Finding[] {
 function tsFiles(folder: string): string[] {
   return readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts'))
-    .map((f) => relative(root, join(root, folder, f)).split('\\').join('/'))
+    .map((f) =>
+      relative(root, join(root, folder, f))
+        .split('\\')
+        .join('/'),
+    )
     .sort()
 }
 
@@ -108,7 +125,11 @@ const shown = (found: Finding[]) => found.map((f) => `  ${f.file}:${f.line}: ${f
 test('no SQL and no query builder outside src/store/', () => {
   const files = tsFiles('src').filter((f) => !f.startsWith(STORE))
   // The walk reaches every layer: an empty scan would pass for the wrong reason.
-  for (const layer of ['src/api/', 'src/cli/', 'src/domain/', 'src/services/']) assert.ok(files.some((f) => f.startsWith(layer)), `no file scanned under ${layer}`)
+  for (const layer of ['src/api/', 'src/cli/', 'src/domain/', 'src/services/'])
+    assert.ok(
+      files.some((f) => f.startsWith(layer)),
+      `no file scanned under ${layer}`,
+    )
   const found = files.flatMap((f) => findingsIn(f, read(f)))
   assert.ok(found.length === 0, `SQL or query building outside ${STORE}; move it into a named store operation:\n${shown(found)}`)
 })
@@ -133,7 +154,10 @@ test('the check sees every code form of SQL and query building', () => {
     "const s = 'select seq, received_at from events order by seq desc limit 1'", // 16
   ].join('\n')
   const lines = [...new Set(findingsIn('sample.ts', code).map((f) => f.line))]
-  assert.equal(lines, Array.from({ length: 16 }, (_, i) => i + 1))
+  assert.equal(
+    lines,
+    Array.from({ length: 16 }, (_, i) => i + 1),
+  )
 })
 
 test('the check leaves types, prose and store calls alone', () => {

@@ -70,21 +70,24 @@ test('values are read, trimmed and parsed', () => {
     LATEVIEW_EVENT_MAX_BYTES: '1MiB',
     LATEVIEW_EVENT_MAX_STRING_BYTES: '100000',
   })
-  assert.equal({ ...config, tokens: null }, {
-    db: 'postgres://lateview@db.internal:5432/lateview',
-    viewsDir: '/etc/lateview/views',
-    host: '0.0.0.0',
-    port: 8080,
-    tokens: null,
-    tokensFile: file,
-    insecure: false,
-    scheduler: false,
-    simulatedClock: true,
-    webhookBackoff: [0, 500, 5_000, 1_800_000, 86_400_000],
-    webhookTimeoutMs: 2_500,
-    logLevel: 'warn',
-    eventLimits: { maxDataBytes: 1_048_576, maxStringBytes: 100_000, maxDepth: 32 },
-  })
+  assert.equal(
+    { ...config, tokens: null },
+    {
+      db: 'postgres://lateview@db.internal:5432/lateview',
+      viewsDir: '/etc/lateview/views',
+      host: '0.0.0.0',
+      port: 8080,
+      tokens: null,
+      tokensFile: file,
+      insecure: false,
+      scheduler: false,
+      simulatedClock: true,
+      webhookBackoff: [0, 500, 5_000, 1_800_000, 86_400_000],
+      webhookTimeoutMs: 2_500,
+      logLevel: 'warn',
+      eventLimits: { maxDataBytes: 1_048_576, maxStringBytes: 100_000, maxDepth: 32 },
+    },
+  )
   assert.equal(
     [...(config.tokens ?? [])].map(([token, scopes]) => [token, [...scopes].sort()]),
     [

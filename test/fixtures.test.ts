@@ -69,20 +69,30 @@ test('fixtures: a different seed gives a different output of the same size', () 
 
 test('fixtures: the output is pinned, so figures other tests and the demo rely on stay put', () => {
   // Changing the generator on purpose means updating these hashes (and the figures built on them).
-  const sha = (kind: FixtureKind): string => createHash('sha256').update([...fixtureLines(kind, { days: 1, events: 200 })].join('\n')).digest('hex').slice(0, 16)
+  const sha = (kind: FixtureKind): string =>
+    createHash('sha256')
+      .update([...fixtureLines(kind, { days: 1, events: 200 })].join('\n'))
+      .digest('hex')
+      .slice(0, 16)
   assert.equal({ retail: sha('retail'), lab: sha('lab') }, { retail: '34d27914971861e0', lab: 'ffe37413af028cec' })
 })
 
 test('fixtures: fixtureLines yields one JSON line per event, in the same order', () => {
   const lines = [...fixtureLines('retail', small)]
-  assert.equal(lines, fixtures.retailSmall.map((e) => JSON.stringify(e)))
+  assert.equal(
+    lines,
+    fixtures.retailSmall.map((e) => JSON.stringify(e)),
+  )
   assert.ok(lines.every((line) => !line.includes('\n')))
 })
 
 test('fixtures: exact counts with { days: 2, events: 500 }', () => {
   assert.equal(fixtureCounts('retail', small), { base: 1000, duplicates: 5, retractions: 3, corrections: 2, total: 1010 })
   assert.equal(fixtureCounts('lab', small), { base: 1000, duplicates: 4, retractions: 2, corrections: 1, total: 1007 })
-  for (const [kind, events] of [['retail', fixtures.retailSmall], ['lab', fixtures.labSmall]] as const) {
+  for (const [kind, events] of [
+    ['retail', fixtures.retailSmall],
+    ['lab', fixtures.labSmall],
+  ] as const) {
     const r = roles(events)
     const counts = fixtureCounts(kind, small)
     assert.is(events.length, counts.total, kind)
@@ -315,7 +325,11 @@ test('fixtures: lab data, sources and lags fit daily_positive_tests', () => {
 test('fixtures: options are validated, and undefined means the default', () => {
   assert.equal(resolveFixtureOptions({ days: undefined, seed: 7 }), { ...DEFAULT_FIXTURE_OPTIONS, seed: 7 })
   for (const bad of [{ days: 0 }, { days: 1.5 }, { events: -1 }, { seed: 0.5 }, { start: '2026-02-30' }, { start: '2026-1-2' }]) {
-    assert.throws(() => generateFixture('retail', bad), (e: unknown) => e instanceof RangeError, JSON.stringify(bad))
+    assert.throws(
+      () => generateFixture('retail', bad),
+      (e: unknown) => e instanceof RangeError,
+      JSON.stringify(bad),
+    )
   }
   assert.equal(generateFixture('lab', { events: 0 }), [])
 })
@@ -324,7 +338,10 @@ test('random: a seed gives one sequence; helpers stay in range', () => {
   const a = new Random(42)
   const b = new Random(42)
   const xs = Array.from({ length: 5 }, () => a.uint32())
-  assert.equal(xs, Array.from({ length: 5 }, () => b.uint32()))
+  assert.equal(
+    xs,
+    Array.from({ length: 5 }, () => b.uint32()),
+  )
   assert.is.not(new Random(43).uint32(), xs[0])
   assert.is.not(new Random(42).derive('x').uint32(), new Random(42).derive('y').uint32())
   const r = new Random(1)
@@ -341,7 +358,13 @@ test('random: a seed gives one sequence; helpers stay in range', () => {
   assert.equal(sample, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   const some = r.sample(1000, 50)
   assert.is(new Set(some).size, 50)
-  assert.is(r.weighted([['never', 0], ['always', 1]] as const), 'always')
+  assert.is(
+    r.weighted([
+      ['never', 0],
+      ['always', 1],
+    ] as const),
+    'always',
+  )
   let sum = 0
   for (let i = 0; i < 10_000; i++) sum += r.gaussian(10, 2)
   assert.ok(Math.abs(sum / 10_000 - 10) < 0.1)

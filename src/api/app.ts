@@ -36,7 +36,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     bodyLimit: BODY_LIMIT,
     // Errors raised before a route runs are problem documents too.
     frameworkErrors: (error, request, reply) => {
-      const problem = error.code === 'FST_ERR_BAD_URL' ? new LateviewError('LV_ERR_URL_INVALID', `${JSON.stringify(request.url)} is not a valid URL: a percent-encoding is malformed`) : toLateviewError(error)
+      const problem =
+        error.code === 'FST_ERR_BAD_URL' ? new LateviewError('LV_ERR_URL_INVALID', `${JSON.stringify(request.url)} is not a valid URL: a percent-encoding is malformed`) : toLateviewError(error)
       void sendProblem(request, reply, problem)
     },
     clientErrorHandler: (error, socket) => {
@@ -44,7 +45,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
       const overflow = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW'
       const problem = overflow ? new LateviewError('LV_ERR_HEADERS_TOO_LARGE') : new LateviewError('LV_ERR_REQUEST_INVALID', `the HTTP request cannot be read: ${error.message}`)
       const body = JSON.stringify(problemOf(problem))
-      socket.end(`HTTP/1.1 ${problem.status} ${overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      socket.end(
+        `HTTP/1.1 ${problem.status} ${overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      )
     },
     // lateview answers requests that arrive while it closes itself (a problem document), and
     // closes each connection after its answer: see the hooks below.
@@ -107,19 +110,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     authenticate(config as LateviewConfig, request, scope === undefined ? null : scope)
   })
   app.addHook('onResponse', async (request, reply) => {
-    metrics.requestDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    )
+    metrics.requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000)
   })
   app.setErrorHandler((error, request, reply) => {
     const problem = toLateviewError(error)
     if (problem.code === 'LV_ERR_INTERNAL') request.log.error({ err: error }, 'unhandled error')
     return sendProblem(request, reply, problem)
   })
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new LateviewError('LV_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
-  )
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, new LateviewError('LV_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
 
   eventRoutes(app, config as LateviewConfig, deps.lateview, metrics)
   viewRoutes(app, deps.lateview)

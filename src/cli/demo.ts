@@ -48,7 +48,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const to = Math.max(lastRange ? dueAt(view, lastRange, view.close) : lastArrival, lastArrival) + 2 * 3_600_000
     out(`lateview demo: ${events.length} ${options.kind} events (${options.days} days × ${options.events}), view ${viewName} (${view.timezone})`)
     out(`store: ${db}`)
-    out(`simulating ${DateTime.fromMillis(startRange?.start ?? first, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} → ${DateTime.fromMillis(to, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} local, jobs at their scheduled times…\n`)
+    out(
+      `simulating ${DateTime.fromMillis(startRange?.start ?? first, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} → ${DateTime.fromMillis(to, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} local, jobs at their scheduled times…\n`,
+    )
     const started = Date.now()
     const { ingested, runs } = await replay(lateview, clock, { events, from: startRange?.start ?? first, to })
     const published = runs.filter((r) => r.outcome === 'published' && r.revision !== null).length

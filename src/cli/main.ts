@@ -103,9 +103,20 @@ published revision at its cutoff, and lists any difference. Exit code 1 when any
         const viewCount = names?.length ?? lateview.programs.length
         if (result.differences.length > 0) {
           const show = (m: { measures: Measures; eventCount: number } | null) => (m ? `${toJson(m.measures)} (${m.eventCount} events)` : 'absent')
-          out(table(['view', 'period', 'dims', 'stored', 'recomputed'], result.differences.map((d) => [d.view, d.period, toJson(d.dims), show(d.stored), show(d.recomputed)])))
+          out(
+            table(
+              ['view', 'period', 'dims', 'stored', 'recomputed'],
+              result.differences.map((d) => [d.view, d.period, toJson(d.dims), show(d.stored), show(d.recomputed)]),
+            ),
+          )
         }
-        if (revisions.differences.length > 0) out(table(['view', 'period', 'revision', 'problem'], revisions.differences.map((d) => [d.view, d.period, d.revision, d.problem])))
+        if (revisions.differences.length > 0)
+          out(
+            table(
+              ['view', 'period', 'revision', 'problem'],
+              revisions.differences.map((d) => [d.view, d.period, d.revision, d.problem]),
+            ),
+          )
         out(`verified ${result.cells} realtime cells of ${viewCount} view${viewCount === 1 ? '' : 's'} at seq ${result.seq}: ${result.differences.length} differences`)
         out(`verified ${revisions.revisions} revisions against recomputations at their cutoffs: ${revisions.differences.length} differences`)
         return result.differences.length + revisions.differences.length === 0 ? 0 : 1
@@ -133,7 +144,14 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
           ...(now !== undefined ? { now } : {}),
           trigger: 'manual',
         })
-        out(runs.length === 0 ? `${job}: nothing due` : table(['job', 'view', 'period', 'outcome', 'revision', 'detail', 'ms'], runs.map((r) => [r.job, r.view, r.period, r.outcome, r.revision, r.detail, r.durationMs])))
+        out(
+          runs.length === 0
+            ? `${job}: nothing due`
+            : table(
+                ['job', 'view', 'period', 'outcome', 'revision', 'detail', 'ms'],
+                runs.map((r) => [r.job, r.view, r.period, r.outcome, r.revision, r.detail, r.durationMs]),
+              ),
+        )
         return runs.some((r) => r.outcome === 'failed') ? 1 : 0
       })
     },
@@ -160,9 +178,19 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
         else if (format === 'csv') process.stdout.write(reportCsv(program, report))
         else {
           const def = program.view
-          out(`${report.view} ${report.period} · ${report.status} · ${report.revision === null ? 'as of' : `revision ${report.revision}`} (${report.kind}) · cutoff seq ${report.cutoffSeq} received ${report.cutoffReceivedAt ?? '-'} · ${report.eventCount} events, ${report.lateEventCount} late${report.completeness === null ? '' : ` · ${Math.round(report.completeness * 100)}% complete`}`)
+          out(
+            `${report.view} ${report.period} · ${report.status} · ${report.revision === null ? 'as of' : `revision ${report.revision}`} (${report.kind}) · cutoff seq ${report.cutoffSeq} received ${report.cutoffReceivedAt ?? '-'} · ${report.eventCount} events, ${report.lateEventCount} late${report.completeness === null ? '' : ` · ${Math.round(report.completeness * 100)}% complete`}`,
+          )
           const measures = def.measures.map((m) => m.name)
-          out(table([...def.dimensions, ...measures, 'events'], [...report.rows.map((r) => [...def.dimensions.map((d) => String(r.dims[d])), ...measures.map((m) => r.measures[m] ?? null), r.eventCount]), [...def.dimensions.map((_, i) => (i === 0 ? 'total' : '')), ...measures.map((m) => report.totals.measures[m] ?? null), report.totals.eventCount]]))
+          out(
+            table(
+              [...def.dimensions, ...measures, 'events'],
+              [
+                ...report.rows.map((r) => [...def.dimensions.map((d) => String(r.dims[d])), ...measures.map((m) => r.measures[m] ?? null), r.eventCount]),
+                [...def.dimensions.map((_, i) => (i === 0 ? 'total' : '')), ...measures.map((m) => report.totals.measures[m] ?? null), report.totals.eventCount],
+              ],
+            ),
+          )
         }
         return 0
       })
@@ -194,8 +222,15 @@ events that explain the change.\n${ENVIRONMENT}`,
         out(`${diff.view} ${diff.period}: ${diff.from.label} (seq ${diff.from.cutoffSeq}) → ${diff.to.label} (seq ${diff.to.cutoffSeq}): ${diff.changes.length} changed cells`)
         if (diff.definition) out(`the definition changed: ${diff.definition.note}`)
         for (const change of diff.changes) {
-          out(`\n${toJson(change.dims)}  before ${toJson(change.before)}  after ${toJson(change.after)}  Δ ${toJson(change.delta)}${change.definitionEffect ? `  by the definition ${toJson(change.definitionEffect)}` : ''}`)
-          out(table(['seq', 'source', 'id', 'occurred', 'received', 'retracts', 'contribution'], change.events.map((e) => [e.seq, e.source, e.id, e.occurredAt, e.receivedAt, e.retracts ?? '', toJson(e.contribution)])))
+          out(
+            `\n${toJson(change.dims)}  before ${toJson(change.before)}  after ${toJson(change.after)}  Δ ${toJson(change.delta)}${change.definitionEffect ? `  by the definition ${toJson(change.definitionEffect)}` : ''}`,
+          )
+          out(
+            table(
+              ['seq', 'source', 'id', 'occurred', 'received', 'retracts', 'contribution'],
+              change.events.map((e) => [e.seq, e.source, e.id, e.occurredAt, e.receivedAt, e.retracts ?? '', toJson(e.contribution)]),
+            ),
+          )
         }
         return 0
       })

@@ -24,7 +24,11 @@ export function table(headers: string[], rows: CellValue[][]): string {
   const cells = rows.map((r) => r.map(shown))
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
   const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] instanceof Decimal || r[i] === null))
-  const line = (r: string[]) => r.map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number))).join('  ').trimEnd()
+  const line = (r: string[]) =>
+    r
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd()
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
 }
 

@@ -117,7 +117,8 @@ export function parseEventFully(raw: unknown, index: number, imported: boolean):
   }
   let retracts: string | null = null
   if (raw.retracts !== undefined && raw.retracts !== null) {
-    if (typeof raw.retracts !== 'string' || raw.retracts.length === 0 || raw.retracts.length > 200) problem('LV_EVENT_FIELD_INVALID', 'retracts', 'retracts must be the id of an event of the same source')
+    if (typeof raw.retracts !== 'string' || raw.retracts.length === 0 || raw.retracts.length > 200)
+      problem('LV_EVENT_FIELD_INVALID', 'retracts', 'retracts must be the id of an event of the same source')
     else if (!isPrintable(raw.retracts)) problem('LV_EVENT_TEXT_INVALID', 'retracts', 'retracts must be printable text: no control character, no lone surrogate')
     else if (raw.retracts === eventId) problem('LV_EVENT_FIELD_INVALID', 'retracts', 'an event cannot retract itself')
     else retracts = raw.retracts
@@ -171,7 +172,10 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (isObject(value)) {
     const keys = Object.keys(value).sort()
-    return `{${keys.filter((k) => value[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`
+    return `{${keys
+      .filter((k) => value[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+      .join(',')}}`
   }
   return JSON.stringify(value) ?? 'null'
 }

@@ -209,7 +209,13 @@ export function admit(fresh: readonly BatchItem[], context: AdmissionContext): A
   for (const { event, index } of fresh) {
     const at = context.receivedAt ?? (event.receivedAt as number)
     if (at < lastReceived) {
-      problems.push({ index, id: event.id, code: 'LV_EVENT_RECEIVED_AT_ORDER', field: 'receivedAt', message: `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch` })
+      problems.push({
+        index,
+        id: event.id,
+        code: 'LV_EVENT_RECEIVED_AT_ORDER',
+        field: 'receivedAt',
+        message: `receivedAt ${toIso(at)} is earlier than ${toIso(lastReceived)}, already in the store or earlier in the batch`,
+      })
     }
     lastReceived = Math.max(lastReceived, at)
     let target: RetractionTarget | null = null
@@ -464,9 +470,9 @@ export function invalid(problems: EventProblem[]): LateviewError {
 
 /** LV_ERR_EVENT_CONFLICT: an event whose id is taken by a different body. */
 export function conflict(event: NewEvent, index: number): LateviewError {
-  return new LateviewError(
-    'LV_ERR_EVENT_CONFLICT',
-    `event ${JSON.stringify(event.id)} from source ${JSON.stringify(event.source)} already exists with a different body; nothing was written`,
-    { source: event.source, id: event.id, index },
-  )
+  return new LateviewError('LV_ERR_EVENT_CONFLICT', `event ${JSON.stringify(event.id)} from source ${JSON.stringify(event.source)} already exists with a different body; nothing was written`, {
+    source: event.source,
+    id: event.id,
+    index,
+  })
 }

@@ -54,10 +54,7 @@ export class ViewDefinitionError extends Error {
 /** How many integer slots a cell row offers for measure state. */
 export const MAX_SLOTS = 16
 const DEFAULT_DECIMALS = 6
-const TOP_FIELDS = [
-  'name', 'version', 'description', 'eventTypes', 'timezone', 'granularity', 'dimensions', 'measures',
-  'sign', 'flash', 'consolidate', 'rebuild', 'close', 'sla', 'expectedSources',
-]
+const TOP_FIELDS = ['name', 'version', 'description', 'eventTypes', 'timezone', 'granularity', 'dimensions', 'measures', 'sign', 'flash', 'consolidate', 'rebuild', 'close', 'sla', 'expectedSources']
 const NAME = /^[a-z][a-z0-9_]{0,62}$/
 const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/
 
@@ -65,11 +62,7 @@ const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/
  * Validates a parsed view file. `cronIsValid` checks the rebuild schedule (the caller passes
  * node-cron's validator, keeping this module free of scheduling code).
  */
-export function parseViewDefinition(
-  input: unknown,
-  file: string,
-  cronIsValid: (expression: string) => boolean = () => true,
-): ViewDefinition {
+export function parseViewDefinition(input: unknown, file: string, cronIsValid: (expression: string) => boolean = () => true): ViewDefinition {
   const problems: ViewProblem[] = []
   const fail = (field: string, problem: string): void => {
     problems.push({ field, problem })
@@ -224,13 +217,7 @@ function parseMeasures(input: unknown, fail: (field: string, problem: string) =>
   return measures
 }
 
-function scheduleAt(
-  input: unknown,
-  field: string,
-  defaults: ScheduleAt,
-  extra: string[],
-  fail: (field: string, problem: string) => void,
-): ScheduleAt {
+function scheduleAt(input: unknown, field: string, defaults: ScheduleAt, extra: string[], fail: (field: string, problem: string) => void): ScheduleAt {
   const result = { ...defaults }
   if (input === undefined) return result
   if (!isObject(input)) {

@@ -110,9 +110,13 @@ export class ViewCatalog {
     for (const program of this.programs) {
       const version = newest.get(program.name) ?? program.view.version
       if (version > program.view.version) {
-        throw new LateviewError('LV_ERR_VIEW_OUTDATED', `view ${program.name} is at version ${version} in the store; this process runs version ${program.view.version}: restart it with the current view files`, {
-          view: program.name,
-        })
+        throw new LateviewError(
+          'LV_ERR_VIEW_OUTDATED',
+          `view ${program.name} is at version ${version} in the store; this process runs version ${program.view.version}: restart it with the current view files`,
+          {
+            view: program.name,
+          },
+        )
       }
     }
     this.#known = count

@@ -166,7 +166,10 @@ async function markedClosed(tx: WriteTx, view: string, delta: ViewDelta): Promis
 async function ingestAlerts(tx: WriteTx, admitted: AdmittedEvent[], outcomes: ViewOutcome[]): Promise<AlertDocument[]> {
   const now = (admitted[admitted.length - 1] as AdmittedEvent).receivedAt
   const rows = await raiseAlerts(tx.db, batchAlerts(outcomes), now)
-  const resolved = await resolveMissingData(tx, outcomes.map((o) => o.delta))
+  const resolved = await resolveMissingData(
+    tx,
+    outcomes.map((o) => o.delta),
+  )
   return [...rows, ...resolved].map(alertDocument)
 }
 

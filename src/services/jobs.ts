@@ -222,7 +222,11 @@ export class JobRunner {
       now,
     )
     const arrived = (await firingMissingData(tx.db, program.name)).filter((a) => a.period === period && a.source !== null && present.has(a.source))
-    const resolved = await resolveAlerts(tx.db, arrived.map((a) => a.id), now)
+    const resolved = await resolveAlerts(
+      tx.db,
+      arrived.map((a) => a.id),
+      now,
+    )
     const alerts = [...raised, ...resolved].map(alertDocument)
     return {
       outcome: alerts.length > 0 ? 'published' : 'unchanged',

@@ -88,7 +88,11 @@ export async function verifyRealtime(engine: Engine, programs: ViewProgram[]): P
  * `lateview verify`: every Realtime cell and every stored revision against a recomputation from
  * the store, in one snapshot and one pass over the events for all views.
  */
-export async function verifyStore(engine: Engine, definitions: ViewCatalog, programs: ViewProgram[]): Promise<{ realtime: RealtimeCheck; revisions: { revisions: number; differences: RevisionDifference[] } }> {
+export async function verifyStore(
+  engine: Engine,
+  definitions: ViewCatalog,
+  programs: ViewProgram[],
+): Promise<{ realtime: RealtimeCheck; revisions: { revisions: number; differences: RevisionDifference[] } }> {
   return engine.snapshot(async (db) => {
     const seq = await headSeq(db)
     const recomputed = await recomputeStore(db, programs, seq, { cells: true, revisions: definitions })
@@ -123,4 +127,3 @@ export async function syncViewsIn(tx: WriteTx, programs: ViewProgram[], now: num
   }
   return stale.map((p) => p.name)
 }
-

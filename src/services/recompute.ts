@@ -147,7 +147,10 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
   // Every period with revisions takes its turn at each of its cutoffs, in cutoff order.
   const turns: Array<{ period: PeriodRevisions; cutoff: number }> = []
   if (options.revisions && programs.length > 0) {
-    const metas = await revisionSummaries(db, programs.map((p) => p.name))
+    const metas = await revisionSummaries(
+      db,
+      programs.map((p) => p.name),
+    )
     const versionKey = (view: string, version: number) => `${view}\u0000${version}`
     const byVersion = new Map(views.map((v) => [versionKey(v.program.name, v.program.view.version), v]))
     for (const meta of metas) {
@@ -239,7 +242,11 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
       if (known === undefined || r.seq < known) voids.set(target, r.seq)
     }
     const byType = new Map<string, typeof views>()
-    for (const t of types) byType.set(t, views.filter((v) => v.program.selects(t)))
+    for (const t of types)
+      byType.set(
+        t,
+        views.filter((v) => v.program.selects(t)),
+      )
     const visit = (row: ScanRow) => {
       cutThrough(row.seq)
       const data = row.parsed as Record<string, unknown>

@@ -1,20 +1,7 @@
 import type { Kysely } from 'kysely'
 import { emptyCell, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import { addScaled, amount, Decimal, numeral, parseJson, subScaled, type Scaled } from '../domain/decimal.js'
-import {
-  cellsHash,
-  changedCells,
-  deltaOf,
-  deltaScaled,
-  matchKey,
-  measureChanges,
-  rescale,
-  sameDefinition,
-  totalsOf,
-  type Measures,
-  type PeriodStatus,
-  type Report,
-} from '../domain/lifecycle.js'
+import { cellsHash, changedCells, deltaOf, deltaScaled, matchKey, measureChanges, rescale, sameDefinition, totalsOf, type Measures, type PeriodStatus, type Report } from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
@@ -392,11 +379,19 @@ export async function readExceptions(db: Kysely<Schema>, program: ViewProgram, p
     status: state?.status ?? 'open',
     policy: program.view.close.lateAfterClose,
     events: events.map((e) => {
-      return { id: e.id, source: e.source, type: e.type, seq: e.seq, occurredAt: toIso(e.occurredAt), receivedAt: toIso(e.receivedAt), data: e.data, ...(e.retracts !== null ? { retracts: e.retracts } : {}) }
+      return {
+        id: e.id,
+        source: e.source,
+        type: e.type,
+        seq: e.seq,
+        occurredAt: toIso(e.occurredAt),
+        receivedAt: toIso(e.receivedAt),
+        data: e.data,
+        ...(e.retracts !== null ? { retracts: e.retracts } : {}),
+      }
     }),
   }
 }
-
 
 export type { RevisionDifference } from './recompute.js'
 

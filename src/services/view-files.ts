@@ -19,7 +19,9 @@ export function viewFileOf(view: ViewDefinition): string {
 export function loadViewFiles(dir: string): ViewDefinition[] {
   let names: string[]
   try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+    names = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
   } catch (error) {
     throw new ViewDefinitionError(dir, [{ field: '(folder)', problem: `cannot read the views folder: ${(error as Error).message}` }])
   }

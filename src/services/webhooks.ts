@@ -143,7 +143,10 @@ export interface DeliveryDocument {
 export async function deliveries(engine: Engine, webhookId: string, limit = 100): Promise<DeliveryDocument[]> {
   await findWebhook(engine, webhookId)
   const rows = await listDeliveries(engine.db, webhookId, limit)
-  const attempts = await attemptsOf(engine.db, rows.map((r) => r.id))
+  const attempts = await attemptsOf(
+    engine.db,
+    rows.map((r) => r.id),
+  )
   return rows.map((r) => ({
     id: r.id,
     webhookId: r.webhook_id,
@@ -156,9 +159,7 @@ export async function deliveries(engine: Engine, webhookId: string, limit = 100)
     deliveredAt: r.delivered_at === null ? null : toIso(r.delivered_at),
     lastStatusCode: r.last_status_code,
     lastError: r.last_error,
-    log: attempts
-      .filter((a) => a.delivery_id === r.id)
-      .map((a) => ({ attempt: a.attempt, at: toIso(a.at), statusCode: a.status_code, error: a.error, durationMs: a.duration_ms })),
+    log: attempts.filter((a) => a.delivery_id === r.id).map((a) => ({ attempt: a.attempt, at: toIso(a.at), statusCode: a.status_code, error: a.error, durationMs: a.duration_ms })),
   }))
 }
 
@@ -206,7 +207,17 @@ function retryAfterMs(header: string | null, now: number): number | null {
 function deliveryBody(delivery: DeliveriesTable, alert: AlertsTable): string {
   const doc = alertDocument(alert)
   const resolved = delivery.event === 'resolved'
-  return toJson({ type: doc.type, id: doc.id, createdAt: doc.createdAt, view: doc.view, period: doc.period, source: doc.source, status: resolved ? 'resolved' : 'firing', resolvedAt: resolved ? doc.resolvedAt : null, data: doc.data })
+  return toJson({
+    type: doc.type,
+    id: doc.id,
+    createdAt: doc.createdAt,
+    view: doc.view,
+    period: doc.period,
+    source: doc.source,
+    status: resolved ? 'resolved' : 'firing',
+    resolvedAt: resolved ? doc.resolvedAt : null,
+    data: doc.data,
+  })
 }
 
 /**
@@ -330,7 +341,8 @@ export class WebhookDispatcher {
       body = deliveryBody(delivery, alert)
     } catch (e) {
       // An alert whose stored document cannot be read would fail the same way on every retry.
-      if (await this.#record(claim, { at, statusCode: null, error: `cannot build the body: ${(e as Error).message}`, durationMs: 0, status: 'dead', nextAttemptAt: at })) this.options.onAttempt?.('dead')
+      if (await this.#record(claim, { at, statusCode: null, error: `cannot build the body: ${(e as Error).message}`, durationMs: 0, status: 'dead', nextAttemptAt: at }))
+        this.options.onAttempt?.('dead')
       return
     }
     const timestamp = Math.floor(at / 1000)

@@ -36,7 +36,11 @@ async function fanOut(db: Kysely<Schema>, alerts: AlertsTable[], event: Deliveri
       })
     }
   }
-  for (let i = 0; i < rows.length; i += 500) await db.insertInto('deliveries').values(rows.slice(i, i + 500)).execute()
+  for (let i = 0; i < rows.length; i += 500)
+    await db
+      .insertInto('deliveries')
+      .values(rows.slice(i, i + 500))
+      .execute()
 }
 
 /**
@@ -231,12 +235,7 @@ export interface AttemptOutcome {
  * the delivery's; `also` then runs in that transaction. Returns the attempt's number, or null
  * when the lease was lost (taken over once it ran out) and nothing was written.
  */
-export async function recordAttempt(
-  engine: Engine,
-  claim: DeliveryClaim,
-  outcome: AttemptOutcome,
-  also?: (db: Kysely<Schema>) => Promise<void>,
-): Promise<number | null> {
+export async function recordAttempt(engine: Engine, claim: DeliveryClaim, outcome: AttemptOutcome, also?: (db: Kysely<Schema>) => Promise<void>): Promise<number | null> {
   return engine.write(async ({ db }) => {
     let current = db.selectFrom('deliveries').selectAll().where('id', '=', claim.delivery.id)
     // SQLite's write transaction excludes every other writer; on PostgreSQL claims do not take the
@@ -304,17 +303,16 @@ export async function attemptsOf(db: Kysely<Schema>, ids: string[]): Promise<Del
 export async function requeueDelivery(db: Kysely<Schema>, id: string, now: number): Promise<boolean> {
   // A lease still running is kept: the attempt in flight is recorded under it (it was sent), and
   // no second dispatcher sends beside it.
-  const result = await db
-    .updateTable('deliveries')
-    .set({ status: 'pending', cycle_attempts: 0, next_attempt_at: now })
-    .where('id', '=', id)
-    .where('status', '<>', 'delivered')
-    .executeTakeFirst()
+  const result = await db.updateTable('deliveries').set({ status: 'pending', cycle_attempts: 0, next_attempt_at: now }).where('id', '=', id).where('status', '<>', 'delivered').executeTakeFirst()
   return Number(result.numUpdatedRows) === 1
 }
 
 /** Deliveries waiting for an attempt. */
 export async function countPending(db: Kysely<Schema>): Promise<number> {
-  const row = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirst()
+  const row = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'pending')
+    .executeTakeFirst()
   return Number(row?.n ?? 0)
 }

@@ -275,7 +275,6 @@ async function runRows<R>(db: Kysely<Schema>, text: string, params: readonly unk
   return (await db.executeQuery<R>(CompiledQuery.raw(numbered, [...params]))).rows
 }
 
-
 function scanSql(scan: EventScan): { where: string; params: unknown[] } {
   const params: unknown[] = [...scan.types]
   let where = `eff_type in (${marks(scan.types.length)})`
@@ -606,9 +605,7 @@ function openSqlite(location: string): Engine {
     }
 
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
-      const stmt = prepared(
-        'insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
+      const stmt = prepared('insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       const inserted = this.inserted
       // Bound straight from the event: no row object per event.
       for (const a of events) {
@@ -650,21 +647,22 @@ function openSqlite(location: string): Engine {
       await runMigrations(db, 'sqlite')
     },
     async write(fn) {
-      return health.guard(() =>
-        db.connection().execute(async (conn) => {
-          // The connection is held: statements go to better-sqlite3 directly, prepared once.
-          prepared('begin immediate').run()
-          try {
-            const tx = new SqliteWriteTx(conn)
-            const result = await fn(tx)
-            prepared('commit').run()
-            for (const [source, id] of tx.inserted) raiseNewest(newestIds.bySource, source, id)
-            return result
-          } catch (error) {
-            if (raw.inTransaction) prepared('rollback').run()
-            throw error
-          }
-        }),
+      return health.guard(
+        () =>
+          db.connection().execute(async (conn) => {
+            // The connection is held: statements go to better-sqlite3 directly, prepared once.
+            prepared('begin immediate').run()
+            try {
+              const tx = new SqliteWriteTx(conn)
+              const result = await fn(tx)
+              prepared('commit').run()
+              for (const [source, id] of tx.inserted) raiseNewest(newestIds.bySource, source, id)
+              return result
+            } catch (error) {
+              if (raw.inTransaction) prepared('rollback').run()
+              throw error
+            }
+          }),
         true,
       )
     },
@@ -753,9 +751,7 @@ class CurrentSchemaIntrospector implements DatabaseIntrospector {
       where n.nspname = current_schema() and c.relkind in ('r', 'v', 'p')
       order by c.relname`.execute(this.db)
     const internal = [DEFAULT_MIGRATION_TABLE, DEFAULT_MIGRATION_LOCK_TABLE]
-    return rows
-      .filter((r) => options.withInternalKyselyTables || !internal.includes(r.name))
-      .map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v', columns: [] }))
+    return rows.filter((r) => options.withInternalKyselyTables || !internal.includes(r.name)).map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v', columns: [] }))
   }
 
   async getMetadata(options?: DatabaseMetadataOptions): Promise<{ tables: TableMetadata[] }> {
@@ -825,7 +821,10 @@ async function openPostgres(location: string): Promise<Engine> {
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
       const rows = events.map(eventRow)
       for (let i = 0; i < rows.length; i += 2000) {
-        await this.db.insertInto('events').values(rows.slice(i, i + 2000)).execute()
+        await this.db
+          .insertInto('events')
+          .values(rows.slice(i, i + 2000))
+          .execute()
       }
     }
 
@@ -864,7 +863,14 @@ async function openPostgres(location: string): Promise<Engine> {
       )
     },
     async snapshot(fn) {
-      return health.guard(() => db.transaction().setIsolationLevel('repeatable read').execute((trx) => fn(trx)), false)
+      return health.guard(
+        () =>
+          db
+            .transaction()
+            .setIsolationLevel('repeatable read')
+            .execute((trx) => fn(trx)),
+        false,
+      )
     },
     failure(probe = false) {
       return health.failure(probe, () => probeWrite(engine))

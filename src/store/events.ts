@@ -94,15 +94,7 @@ export async function firstSeqAfter(db: Kysely<Schema>, types: string[], range: 
  * (retractions left out: a source that only voided something has not reported). Unordered.
  */
 export async function sourcesReporting(db: Kysely<Schema>, types: string[], range: PeriodRange, now: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('events')
-    .select('source')
-    .distinct()
-    .where('eff_type', 'in', types)
-    .where(inRange(range))
-    .where('target_seq', 'is', null)
-    .where('received_at', '<=', now)
-    .execute()
+  const rows = await db.selectFrom('events').select('source').distinct().where('eff_type', 'in', types).where(inRange(range)).where('target_seq', 'is', null).where('received_at', '<=', now).execute()
   return rows.map((r) => r.source)
 }
 
@@ -118,7 +110,11 @@ export async function allRetractions(db: Kysely<Schema>): Promise<Array<Pick<Eve
 export async function eventsBySeq(db: Kysely<Schema>, seqs: readonly number[]): Promise<Map<number, StoredEvent>> {
   const events = new Map<number, StoredEvent>()
   for (let i = 0; i < seqs.length; i += 500) {
-    const found = await db.selectFrom('events').selectAll().where('seq', 'in', seqs.slice(i, i + 500)).execute()
+    const found = await db
+      .selectFrom('events')
+      .selectAll()
+      .where('seq', 'in', seqs.slice(i, i + 500))
+      .execute()
     for (const row of found) events.set(row.seq, rowToEvent(row))
   }
   return events

@@ -28,12 +28,7 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
           .execute()
         // Reading a period (as-of, verify, min/max repair) is a range scan on this index.
         await db.schema.createIndex('events_by_occurrence').on('events').columns(['eff_type', 'eff_occurred_at', 'seq']).execute()
-        await db.schema
-          .createIndex('events_by_target')
-          .on('events')
-          .column('target_seq')
-          .where(sql.ref('target_seq'), 'is not', null)
-          .execute()
+        await db.schema.createIndex('events_by_target').on('events').column('target_seq').where(sql.ref('target_seq'), 'is not', null).execute()
 
         let cells = db.schema
           .createTable('cells')
@@ -203,14 +198,18 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
           .addPrimaryKeyConstraint('view_versions_pk', ['view', 'version'])
           .execute()
         // The definitions in force until now are the first ones known; older ones were not kept.
-        const { rows } = await sql<{ view: string; version: number | string; definition: string; updated_at: number | string }>`select view, version, definition, updated_at from view_state`.execute(db)
+        const { rows } = await sql<{ view: string; version: number | string; definition: string; updated_at: number | string }>`select view, version, definition, updated_at from view_state`.execute(
+          db,
+        )
         for (const r of rows) {
           const hash = createHash('sha256').update(r.definition).digest('hex')
           await sql`insert into view_versions (view, version, definition, hash, effective_from) values (${r.view}, ${Number(r.version)}, ${r.definition}, ${hash}, ${Number(r.updated_at)})`.execute(db)
         }
         // The version a period's latest figures were computed (or confirmed) under.
         await db.schema.alterTable('periods').addColumn('view_version', int64).execute()
-        await sql`update periods set view_version = (select r.view_version from revisions r where r.view = periods.view and r.period = periods.period and r.revision = periods.latest_revision)`.execute(db)
+        await sql`update periods set view_version = (select r.view_version from revisions r where r.view = periods.view and r.period = periods.period and r.revision = periods.latest_revision)`.execute(
+          db,
+        )
       },
     },
     '0006_exact_cells': {
@@ -284,7 +283,11 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
     '0009_store_probe': {
       async up(db: Kysely<unknown>) {
         // Readiness after a full disk: a probe writes (and removes) a batch-sized row here.
-        await db.schema.createTable('store_probe').addColumn('id', int64, (c) => c.primaryKey()).addColumn('filler', 'text', (c) => c.notNull()).execute()
+        await db.schema
+          .createTable('store_probe')
+          .addColumn('id', int64, (c) => c.primaryKey())
+          .addColumn('filler', 'text', (c) => c.notNull())
+          .execute()
       },
     },
   }

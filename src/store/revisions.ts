@@ -55,11 +55,12 @@ export async function revisedPeriods(db: Kysely<Schema>, view: string): Promise<
 
 /** The cells of one revision, by dims key: one indexed query over the copy-on-write rows, exact. */
 export async function revisionCells(db: Kysely<Schema>, view: string, period: string, revision: number, slotCount: number): Promise<Map<string, CellState>> {
-  const rows = await exactRows<RevisionCellsTable>(
-    db,
-    'select * from revision_cells where view = ? and period = ? and from_revision <= ? and (to_revision is null or to_revision > ?)',
-    [view, period, revision, revision],
-  )
+  const rows = await exactRows<RevisionCellsTable>(db, 'select * from revision_cells where view = ? and period = ? and from_revision <= ? and (to_revision is null or to_revision > ?)', [
+    view,
+    period,
+    revision,
+    revision,
+  ])
   const cells = new Map<string, CellState>()
   for (const row of rows) cells.set(row.dims_key, stateOf(row as unknown as Record<string, unknown>, slotCount))
   return cells
@@ -101,7 +102,11 @@ export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, c
       .where('dims_key', 'in', closing.slice(i, i + 500))
       .execute()
   }
-  for (let i = 0; i < opening.length; i += 500) await db.insertInto('revision_cells').values(opening.slice(i, i + 500)).execute()
+  for (let i = 0; i < opening.length; i += 500)
+    await db
+      .insertInto('revision_cells')
+      .values(opening.slice(i, i + 500))
+      .execute()
 }
 
 /** The state row of a period, or null while it is open. */

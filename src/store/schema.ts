@@ -226,4 +226,3 @@ export interface Schema {
 export type SlotColumn = `m${number}` & keyof CellsTable
 
 export const SLOT_COLUMNS = Array.from({ length: 16 }, (_, i) => `m${i}` as SlotColumn)
-

@@ -24,7 +24,14 @@ const tpe = (local: string): string => `${local}+08:00`
 /** The end of D plus expectedSources.by (PT26H): when sla-watch starts looking for D's stores. */
 const D_DEADLINE = at('2026-11-26T18:00:00Z')
 
-function delayed(id: number, createdAt: number, view: string, period: string, source: string, data: { count: number; maxLagMs: number; maxLag: string; sla: string; eventIds: string[] }): AlertDocument {
+function delayed(
+  id: number,
+  createdAt: number,
+  view: string,
+  period: string,
+  source: string,
+  data: { count: number; maxLagMs: number; maxLag: string; sla: string; eventIds: string[] },
+): AlertDocument {
   return { id: String(id), type: 'DelayedEvent', status: 'firing', createdAt: iso(createdAt), resolvedAt: null, view, period, source, data }
 }
 
@@ -206,16 +213,12 @@ for (const factory of await engines()) {
     // transaction, at the receivedAt of that event, not of the batch's last one.
     const r1 = at('2026-11-26T18:30:00Z')
     const r2 = r1 + 60_000
-    const result = await rig.lateview.ingest(
-      [sale('d-007', 'store-007', tpe('2026-11-25T20:00:00'), 10, iso(r1)), sale('e-001', 'store-001', tpe('2026-11-26T10:00:00'), 10, iso(r2))],
-      { imported: true },
-    )
+    const result = await rig.lateview.ingest([sale('d-007', 'store-007', tpe('2026-11-25T20:00:00'), 10, iso(r1)), sale('e-001', 'store-001', tpe('2026-11-26T10:00:00'), 10, iso(r2))], {
+      imported: true,
+    })
     const lag = r1 - at(tpe('2026-11-25T20:00:00'))
     assert.is(lag, 109_800_000)
-    assert.equal(result.alerts, [
-      delayed(3, r2, REVENUE, D, 'store-007', { count: 1, maxLagMs: lag, maxLag: 'PT30H30M', sla: 'P1D', eventIds: ['d-007'] }),
-      missing(1, D_DEADLINE, 'store-007', r1),
-    ])
+    assert.equal(result.alerts, [delayed(3, r2, REVENUE, D, 'store-007', { count: 1, maxLagMs: lag, maxLag: 'PT30H30M', sla: 'P1D', eventIds: ['d-007'] }), missing(1, D_DEADLINE, 'store-007', r1)])
     assert.equal(await getJson(rig.app, '/v1/alerts?kind=MissingData&status=resolved'), { alerts: [missing(1, D_DEADLINE, 'store-007', r1)] })
     assert.equal((await getJson<{ alerts: AlertDocument[] }>(rig.app, `/v1/alerts?kind=MissingData&status=firing&limit=1000`)).alerts.length, 1)
 
@@ -248,10 +251,7 @@ for (const factory of await engines()) {
       source: null,
       data: { count: eventIds.length, eventIds, policy: 'restate' },
     })
-    assert.equal(late.alerts, [
-      delayed(1, t1, REVENUE, D, 'store-002', { count: 1, maxLagMs: 324_000_000, maxLag: 'PT90H', sla: 'P1D', eventIds: ['s2'] }),
-      lateAfterClose(2, t1, ['s2']),
-    ])
+    assert.equal(late.alerts, [delayed(1, t1, REVENUE, D, 'store-002', { count: 1, maxLagMs: 324_000_000, maxLag: 'PT90H', sla: 'P1D', eventIds: ['s2'] }), lateAfterClose(2, t1, ['s2'])])
     // A retraction is late too, but it is no delayed event of its own.
     const t2 = t1 + 3_600_000
     rig.clock.set(t2)

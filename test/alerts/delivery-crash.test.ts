@@ -96,7 +96,11 @@ function assertConsistent(deliveries: DeliveriesTable[], attempts: DeliveryAttem
   assert.is(deliveries.length, ALERTS, when)
   for (const d of deliveries) {
     const numbers = attempts.filter((a) => a.delivery_id === d.id).map((a) => Number(a.attempt))
-    assert.equal(numbers, Array.from({ length: numbers.length }, (_, i) => i + 1), `${when}: attempts of ${d.id}`)
+    assert.equal(
+      numbers,
+      Array.from({ length: numbers.length }, (_, i) => i + 1),
+      `${when}: attempts of ${d.id}`,
+    )
     assert.is(Number(d.attempts), numbers.length, `${when}: counter of ${d.id}`)
   }
   const known = new Set(deliveries.map((d) => d.id))
@@ -159,11 +163,7 @@ async function crashAndRecover(locations: StoreLocation, step: Step, n: number):
       })
       dispatcher.start()
       try {
-        await until(
-          `${what}: every delivery to settle`,
-          async () => ((await readStore(engine)).deliveries.every((d) => d.status !== 'pending') ? true : undefined),
-          8000,
-        )
+        await until(`${what}: every delivery to settle`, async () => ((await readStore(engine)).deliveries.every((d) => d.status !== 'pending') ? true : undefined), 8000)
         // Nothing is left to send: the receiver hears nothing more.
         const heard = receiver.requests.length
         await sleep(200)
@@ -228,7 +228,11 @@ for (const locations of await storeLocations()) {
   test.before(() => {
     const keys = STEPS.flatMap((step) => OCCURRENCES.map((n) => ({ step, n })))
     const outcomes = pooled(
-      keys.map(({ step, n }) => () => crashAndRecover(locations, step, n)),
+      keys.map(
+        ({ step, n }) =>
+          () =>
+            crashAndRecover(locations, step, n),
+      ),
       4,
     )
     keys.forEach(({ step, n }, i) => {

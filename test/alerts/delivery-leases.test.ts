@@ -199,7 +199,10 @@ for (const locations of await storeLocations()) {
       const after = await deliveryOf(a, d.id)
       assert.equal([after.status, after.attempts, after.last_status_code, after.last_error], ['delivered', 1, 204, null])
       assert.equal(await logOf(a, d.id), [[1, 204]])
-      assert.equal(receiver.requests.map((r) => r.headers['webhook-id']), [d.id, d.id])
+      assert.equal(
+        receiver.requests.map((r) => r.headers['webhook-id']),
+        [d.id, d.id],
+      )
       assert.equal(logsA, [`webhook attempt not recorded: its lease was taken over ${JSON.stringify({ delivery: d.id, statusCode: null, error: 'timed out after 800 ms' })}`])
       assert.equal(outcomesA, [])
       assert.equal(logsB, [])
@@ -268,7 +271,10 @@ for (const locations of await storeLocations()) {
       const claim = await claimDelivery(a.db, d.id, T, T + 1000)
       assert.ok(claim)
       assert.is(await recordAttempt(a, claim, answered(500, T, 'pending', T)), 1)
-      await a.db.insertInto('delivery_attempts').values({ delivery_id: d.id, attempt: 2, at: T + 50, status_code: 200, error: null, duration_ms: 1 }).execute()
+      await a.db
+        .insertInto('delivery_attempts')
+        .values({ delivery_id: d.id, attempt: 2, at: T + 50, status_code: 200, error: null, duration_ms: 1 })
+        .execute()
       assert.is((await deliveryOf(a, d.id)).attempts, 1)
       const x = dispatcher(a, logs)
       x.start()
@@ -305,10 +311,7 @@ for (const locations of await storeLocations()) {
         await x.stop()
       }
       const [one, two, three] = await deliveriesOf(a)
-      assert.equal(
-        [one?.status, two?.status, three?.status],
-        ['delivered', 'dead', 'delivered'],
-      )
+      assert.equal([one?.status, two?.status, three?.status], ['delivered', 'dead', 'delivered'])
       assert.match(String(two?.last_error), /^cannot build the body: /)
       assert.equal(await logOf(a, deliveries[1]?.id ?? ''), [[1, null]])
       assert.equal(receiver.requests.map((r) => r.headers['webhook-id']).sort(), [one?.id, three?.id].sort())
@@ -334,7 +337,11 @@ for (const locations of await storeLocations()) {
         await until('every delivery', async () => ((await deliveriesOf(a)).every((d) => d.status === 'delivered') ? true : undefined), 5000)
         // Still running: a new alert is delivered too.
         await a.write((tx) =>
-          raiseAlerts(tx.db, [{ kind: 'JobFailed', view: 'daily_revenue', period: '2026-11-30', source: null, data: { job: 'consolidate', trigger: 'cron', now: new Date(T).toISOString(), error: 'again' } }], T),
+          raiseAlerts(
+            tx.db,
+            [{ kind: 'JobFailed', view: 'daily_revenue', period: '2026-11-30', source: null, data: { job: 'consolidate', trigger: 'cron', now: new Date(T).toISOString(), error: 'again' } }],
+            T,
+          ),
         )
         x.wake()
         await until('the new delivery', async () => ((await deliveriesOf(a)).length === 4 && (await deliveriesOf(a)).every((d) => d.status === 'delivered') ? true : undefined), 5000)

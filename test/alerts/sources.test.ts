@@ -125,7 +125,9 @@ for (const factory of await engines()) {
   })
 
   test('GET /v1/sources: an import received after now, within its hour, counts (the hour is read whole)', async ({ rig }) => {
-    await rig.lateview.ingest([lagged('a', 'online-1', NOW - 30 * MIN, MIN), lagged('b', 'online-1', NOW + 59 * MIN + 59_999, 2 * MIN), lagged('c', 'online-1', NOW + HOUR, 3 * MIN)], { imported: true })
+    await rig.lateview.ingest([lagged('a', 'online-1', NOW - 30 * MIN, MIN), lagged('b', 'online-1', NOW + 59 * MIN + 59_999, 2 * MIN), lagged('c', 'online-1', NOW + HOUR, 3 * MIN)], {
+      imported: true,
+    })
     const online = (await getJson<{ sources: SourceLateness[] }>(rig.app, '/v1/sources?window=PT1H')).sources
     // p50 the 1st (60,000 in [59,904, 60,159]).
     assert.equal(online, [lateness('online-1', 2, [60_159, 'PT1M0.159S'], [2 * MIN, 'PT2M'], [2 * MIN, 'PT2M'], NOW + 59 * MIN + 59_999)])
@@ -160,7 +162,8 @@ for (const factory of await engines()) {
         assert.is(res.statusCode, 200, res.body)
         return (res.json() as { alerts: Array<{ type: string; status: string }> }).alerts.map((a) => `${a.type}:${a.status}`)
       }
-      const metric = async (): Promise<string[]> => samples((await rig.app.inject({ method: 'GET', url: '/metrics' })).body).filter((l) => /^lateview_(alerts_total|webhook_deliveries_pending)/.test(l))
+      const metric = async (): Promise<string[]> =>
+        samples((await rig.app.inject({ method: 'GET', url: '/metrics' })).body).filter((l) => /^lateview_(alerts_total|webhook_deliveries_pending)/.test(l))
 
       assert.equal(await metric(), ['lateview_webhook_deliveries_pending 0'])
       // Two late sources in one batch (two alerts), then one more.

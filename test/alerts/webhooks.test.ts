@@ -239,8 +239,13 @@ for (const factory of await engines()) {
       assert.match(got.body, '"totalsBefore":{"measures":{"revenue":50000000000001.01,"orders":2,"largest":50000000000000.01},"eventCount":2}')
       assert.match(got.body, '"totalsAfter":{"measures":{"revenue":100000000000001.01,"orders":3,"largest":50000000000000.01},"eventCount":3}')
       assert.match(got.body, '"delta":{"revenue":50000000000000,"orders":1,"largest":0}')
-      await until('both deliveries to the catch-all subscription', async () => ((await deliveriesOf(h.rig, all.id)).every((d) => d.status !== 'pending') && receiver.on('/all').length === 2 ? true : undefined))
-      assert.equal(receiver.on('/all').map((r) => (JSON.parse(r.body) as { type: string }).type), ['DelayedEvent', 'ReportRevised'])
+      await until('both deliveries to the catch-all subscription', async () =>
+        (await deliveriesOf(h.rig, all.id)).every((d) => d.status !== 'pending') && receiver.on('/all').length === 2 ? true : undefined,
+      )
+      assert.equal(
+        receiver.on('/all').map((r) => (JSON.parse(r.body) as { type: string }).type),
+        ['DelayedEvent', 'ReportRevised'],
+      )
     } finally {
       await receiver.close()
       await h.close()
@@ -256,13 +261,28 @@ for (const factory of await engines()) {
       const d = await settled(h.rig, hook.id, (x) => x.status !== 'pending')
       assert.equal(
         [d.status, d.attempts, d.lastStatusCode, d.lastError, d.deliveredAt, d.alertId, logOf(d)],
-        ['delivered', 3, 204, null, d.log[2]?.at, alert.id, [[1, 500, 'HTTP 500'], [2, 500, 'HTTP 500'], [3, 204, null]]],
+        [
+          'delivered',
+          3,
+          204,
+          null,
+          d.log[2]?.at,
+          alert.id,
+          [
+            [1, 500, 'HTTP 500'],
+            [2, 500, 'HTTP 500'],
+            [3, 204, null],
+          ],
+        ],
       )
       // backoff [0, 50, 50] with the jitter at its middle: exactly 50 ms between attempts, at least.
       const [t1, t2, t3] = attemptTimes(d) as [number, number, number]
       assert.ok(t2 - t1 >= 50 && t3 - t2 >= 50, `attempts at ${t1}, ${t2}, ${t3}`)
       await sleep(150)
-      assert.equal(receiver.requests.map((r) => r.headers['webhook-id']), [d.id, d.id, d.id])
+      assert.equal(
+        receiver.requests.map((r) => r.headers['webhook-id']),
+        [d.id, d.id, d.id],
+      )
       assert.equal(new Set(receiver.requests.map((r) => r.body)).size, 1)
       for (const r of receiver.requests) assertSigned(r, hook.secret, d.id)
       const metrics = samples((await h.rig.app.inject({ method: 'GET', url: '/metrics' })).body)
@@ -285,7 +305,19 @@ for (const factory of await engines()) {
       const dead = await settled(h.rig, hook.id, (x) => x.status !== 'pending')
       assert.equal(
         [dead.status, dead.attempts, dead.nextAttemptAt, dead.deliveredAt, dead.lastStatusCode, dead.lastError, logOf(dead)],
-        ['dead', 3, null, null, null, 'ECONNREFUSED', [[1, null, 'ECONNREFUSED'], [2, null, 'ECONNREFUSED'], [3, null, 'ECONNREFUSED']]],
+        [
+          'dead',
+          3,
+          null,
+          null,
+          null,
+          'ECONNREFUSED',
+          [
+            [1, null, 'ECONNREFUSED'],
+            [2, null, 'ECONNREFUSED'],
+            [3, null, 'ECONNREFUSED'],
+          ],
+        ],
       )
       await sleep(150)
       assert.is((await deliveriesOf(h.rig, hook.id))[0]?.attempts, 3)
@@ -296,7 +328,18 @@ for (const factory of await engines()) {
       const delivered = await settled(h.rig, hook.id, (x) => x.status !== 'pending')
       assert.equal(
         [delivered.id, delivered.attempts, delivered.lastStatusCode, delivered.lastError, logOf(delivered)],
-        [dead.id, 4, 204, null, [[1, null, 'ECONNREFUSED'], [2, null, 'ECONNREFUSED'], [3, null, 'ECONNREFUSED'], [4, 204, null]]],
+        [
+          dead.id,
+          4,
+          204,
+          null,
+          [
+            [1, null, 'ECONNREFUSED'],
+            [2, null, 'ECONNREFUSED'],
+            [3, null, 'ECONNREFUSED'],
+            [4, 204, null],
+          ],
+        ],
       )
       assert.is(receiver.requests.length, 1)
       assertSigned(receiver.requests[0] as ReceivedRequest, hook.secret, dead.id)
@@ -316,7 +359,16 @@ for (const factory of await engines()) {
       const hook = await subscribe(h.rig, receiver.url())
       await raiseDelayed(h.rig, 'w1')
       const d = await settled(h.rig, hook.id, (x) => x.status !== 'pending')
-      assert.equal([d.attempts, logOf(d)], [2, [[1, 429, 'HTTP 429'], [2, 204, null]]])
+      assert.equal(
+        [d.attempts, logOf(d)],
+        [
+          2,
+          [
+            [1, 429, 'HTTP 429'],
+            [2, 204, null],
+          ],
+        ],
+      )
       const [t1, t2] = attemptTimes(d) as [number, number]
       assert.ok(t2 - t1 >= 1000 && t2 - t1 < 2500, `second attempt ${t2 - t1} ms after the first`)
       assert.is(receiver.requests.length, 2)
@@ -365,7 +417,16 @@ for (const factory of await engines()) {
       const d = await settled(h.rig, hook.id, (x) => x.status !== 'pending')
       assert.equal(
         [d.status, d.attempts, d.lastStatusCode, d.lastError, logOf(d)],
-        ['dead', 2, null, 'timed out after 200 ms', [[1, null, 'timed out after 200 ms'], [2, null, 'timed out after 200 ms']]],
+        [
+          'dead',
+          2,
+          null,
+          'timed out after 200 ms',
+          [
+            [1, null, 'timed out after 200 ms'],
+            [2, null, 'timed out after 200 ms'],
+          ],
+        ],
       )
       for (const { durationMs } of d.log) assert.ok(durationMs >= 195 && durationMs < 2000, `a timed-out attempt took ${durationMs} ms`)
       assert.is(receiver.requests.length, 2)
@@ -386,7 +447,17 @@ for (const factory of await engines()) {
       // The pass is waiting for the receiver: alerts raised or subscriptions changed now wake the dispatcher.
       h.dispatcher.wake()
       const d = await settled(h.rig, hook.id, (x) => x.status !== 'pending', 4000)
-      assert.equal([d.status, d.attempts, logOf(d)], ['delivered', 2, [[1, null, 'timed out after 500 ms'], [2, 204, null]]])
+      assert.equal(
+        [d.status, d.attempts, logOf(d)],
+        [
+          'delivered',
+          2,
+          [
+            [1, null, 'timed out after 500 ms'],
+            [2, 204, null],
+          ],
+        ],
+      )
     } finally {
       await receiver.close()
       await h.close()
@@ -447,7 +518,10 @@ for (const factory of await engines()) {
         hook = created.json() as Created
         const late = sale('s1', 'store-001', iso(Date.now() - 2 * 86_400_000), 10)
         const ingested = await first.app.inject({ method: 'POST', url: '/v1/events', payload: [late] })
-        assert.equal((ingested.json() as { alerts: AlertDocument[] }).alerts.map((a) => a.type), ['DelayedEvent'])
+        assert.equal(
+          (ingested.json() as { alerts: AlertDocument[] }).alerts.map((a) => a.type),
+          ['DelayedEvent'],
+        )
         pending = await until('the first failed attempt', async () => {
           const [d] = (await first.app.inject({ method: 'GET', url: `/v1/webhooks/${hook.id}/deliveries` })).json().deliveries as DeliveryDocument[]
           return d && d.attempts === 1 ? d : undefined
@@ -468,7 +542,17 @@ for (const factory of await engines()) {
           },
           8000,
         )
-        assert.equal([delivered.id, delivered.attempts, logOf(delivered)], [pending.id, 2, [[1, null, 'ECONNREFUSED'], [2, 204, null]]])
+        assert.equal(
+          [delivered.id, delivered.attempts, logOf(delivered)],
+          [
+            pending.id,
+            2,
+            [
+              [1, null, 'ECONNREFUSED'],
+              [2, 204, null],
+            ],
+          ],
+        )
         // Due when the first server said (2 s ± 10 % jitter), not at once.
         const [t1, t2] = attemptTimes(delivered) as [number, number]
         assert.ok(t2 - t1 >= 1800, `second attempt ${t2 - t1} ms after the first`)

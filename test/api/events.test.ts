@@ -129,8 +129,10 @@ for (const factory of await engines()) {
 
   test('a number with more digits than a JSON number holds is refused, in every body, not rounded by the parser; nothing written', async ({ api }) => {
     // 90071992547409.91 has 16 significant digits: JSON.parse reads it as 90071992547409.9.
-    const text = (id: string, amount: string) => `{"id":"${id}","source":"store-001","type":"sale","occurredAt":"2026-11-26T10:03:00+08:00","data":{"store":"001","channel":"pos","amount":${amount},"ref":12345678901234567890}}`
-    const message = (t: string, read: string) => `${t} has more significant digits than a JSON number holds exactly (a JSON parser reads it as ${read}): send at most 15 significant digits, or the value as a string`
+    const text = (id: string, amount: string) =>
+      `{"id":"${id}","source":"store-001","type":"sale","occurredAt":"2026-11-26T10:03:00+08:00","data":{"store":"001","channel":"pos","amount":${amount},"ref":12345678901234567890}}`
+    const message = (t: string, read: string) =>
+      `${t} has more significant digits than a JSON number holds exactly (a JSON parser reads it as ${read}): send at most 15 significant digits, or the value as a string`
     const refused = expectProblem(await post(api.app, `[${text('x1', '10')},${text('x2', '90071992547409.91')}]`), 400, 'LV_ERR_EVENTS_INVALID')
     assert.equal(refused.errors, [
       { index: 0, id: 'x1', code: 'LV_EVENT_FIELD_INVALID', field: 'data.ref', message: message('12345678901234567890', '12345678901234567000') },
@@ -138,9 +140,15 @@ for (const factory of await engines()) {
       { index: 1, id: 'x2', code: 'LV_EVENT_FIELD_INVALID', field: 'data.ref', message: message('12345678901234567890', '12345678901234567000') },
     ])
     const ndjson = expectProblem(await post(api.app, `${text('x3', '90071992547409.91')}\n`, { contentType: 'application/x-ndjson' }), 400, 'LV_ERR_EVENTS_INVALID')
-    assert.equal((ndjson.errors as Array<{ field: string }>).map((e) => e.field), ['data.amount', 'data.ref'])
+    assert.equal(
+      (ndjson.errors as Array<{ field: string }>).map((e) => e.field),
+      ['data.amount', 'data.ref'],
+    )
     const ce = `{"specversion":"1.0","id":"x4","source":"online-web","type":"sale","time":"2026-11-26T19:56:00+08:00","data":{"store":"web","channel":"web","amount":1.0000000000000001}}`
-    assert.equal((expectProblem(await post(api.app, ce, { contentType: 'application/cloudevents+json' }), 400, 'LV_ERR_EVENTS_INVALID').errors as Array<{ field: string }>).map((e) => e.field), ['data.amount'])
+    assert.equal(
+      (expectProblem(await post(api.app, ce, { contentType: 'application/cloudevents+json' }), 400, 'LV_ERR_EVENTS_INVALID').errors as Array<{ field: string }>).map((e) => e.field),
+      ['data.amount'],
+    )
     assert.equal(expectOk(await get(api.app, '/v1/views/daily_revenue/realtime')), EMPTY_REVENUE)
     // Fifteen significant digits (or a shortest form a JSON number gives back) pass, and are kept exactly.
     assert.equal(expectOk(await post(api.app, text('x5', '9007199254740.99').replace(',"ref":12345678901234567890', ''))), answer(1, 0, 1, 1))
@@ -206,9 +214,7 @@ for (const factory of await engines()) {
       400,
       'LV_ERR_EVENTS_INVALID',
     )
-    assert.equal(problem.errors, [
-      { index: 4, id: 'r6', code: 'LV_EVENT_FIELD_INVALID', field: 'retracts', message: 'an event cannot retract itself' },
-    ])
+    assert.equal(problem.errors, [{ index: 4, id: 'r6', code: 'LV_EVENT_FIELD_INVALID', field: 'retracts', message: 'an event cannot retract itself' }])
     const staged = expectProblem(await post(api.app, [retraction('r2', 'ghost'), retraction('r3', 'r1'), retraction('r4', 'a'), retraction('r5', 'b', 'store-002'), C]), 400, 'LV_ERR_EVENTS_INVALID')
     assert.is(staged.detail, '4 events of the batch are not valid; nothing was written')
     assert.equal(staged.errors, [

@@ -107,12 +107,35 @@ const eventish = fc.record(
 
 const deep = (n: number) => `{"id":"deep","source":"s","type":"sale","occurredAt":"2026-11-26T10:00:00Z","data":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`
 const rawBody = fc.oneof(
-  fc.constantFrom('', '{', '[', 'null', '"text"', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"x":1}}}', deep(5000), '[1,2,3]', '{"a":99999999999999999999}', '\u0000', '{"id":"x"}\n{"id":'),
+  fc.constantFrom(
+    '',
+    '{',
+    '[',
+    'null',
+    '"text"',
+    '{"__proto__":{"polluted":1}}',
+    '{"constructor":{"prototype":{"x":1}}}',
+    deep(5000),
+    '[1,2,3]',
+    '{"a":99999999999999999999}',
+    '\u0000',
+    '{"id":"x"}\n{"id":',
+  ),
   json.map((v) => JSON.stringify(v) ?? 'null'),
   fc.array(eventish, { maxLength: 4 }).map((v) => JSON.stringify(v)),
   eventish.map((v) => JSON.stringify(v)),
 )
-const contentType = fc.constantFrom('application/json', 'application/x-ndjson', 'application/cloudevents+json', 'application/cloudevents-batch+json', 'text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '')
+const contentType = fc.constantFrom(
+  'application/json',
+  'application/x-ndjson',
+  'application/cloudevents+json',
+  'application/cloudevents-batch+json',
+  'text/plain',
+  'application/xml',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=latin1',
+  '',
+)
 
 const paths = [
   (_: string[]) => `/v1/events`,
@@ -140,7 +163,11 @@ const paths = [
   (s: string[]) => `/ui/${s[0]}`,
   (s: string[]) => `/${s[0]}`,
 ]
-const params = fc.dictionary(fc.constantFrom('limit', 'asOf', 'revision', 'format', 'from', 'to', 'since', 'window', 'kind', 'status', 'view', 'job', 'period', 'import', 'store', 'channel', 'x'), word, { maxKeys: 3 })
+const params = fc.dictionary(
+  fc.constantFrom('limit', 'asOf', 'revision', 'format', 'from', 'to', 'since', 'window', 'kind', 'status', 'view', 'job', 'period', 'import', 'store', 'channel', 'x'),
+  word,
+  { maxKeys: 3 },
+)
 
 /** Percent-encodes text; a lone surrogate becomes the three bytes it would take (invalid UTF-8, as an attacker would send). */
 function percent(text: string): string {
@@ -180,7 +207,10 @@ for (const factory of await engines()) {
   async function counts(engine: Engine): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
     for (const table of ['events', 'cells', 'revisions', 'alerts', 'webhooks', 'deliveries', 'job_runs', 'periods'] as const) {
-      const row = await engine.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+      const row = await engine.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
       out[table] = Number(row.n)
     }
     return out

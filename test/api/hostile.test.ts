@@ -26,7 +26,8 @@ for (const factory of await engines()) {
     assert.is(created.statusCode, 201, created.body)
     const hook = created.json() as { id: string }
     for (const path of ['/v1/alerts', '/v1/jobs/runs', `/v1/webhooks/${hook.id}/deliveries`]) {
-      for (const limit of ['Infinity', '1e400', '0x10', '1e3', '0', '1001', '-1', ' 5', '1.0', '']) expectProblem(await get(api.app, `${path}?limit=${encodeURIComponent(limit)}`), 400, 'LV_ERR_QUERY_INVALID')
+      for (const limit of ['Infinity', '1e400', '0x10', '1e3', '0', '1001', '-1', ' 5', '1.0', ''])
+        expectProblem(await get(api.app, `${path}?limit=${encodeURIComponent(limit)}`), 400, 'LV_ERR_QUERY_INVALID')
       expectOk(await get(api.app, `${path}?limit=1000`))
     }
   })
@@ -43,8 +44,15 @@ for (const factory of await engines()) {
         message: 'data nests deeper than 32 levels',
       })
     }
-    const reason = async (event: Record<string, unknown>) => ((expectProblem(await post(api.app, event), 400, 'LV_ERR_EVENTS_INVALID').errors as Array<{ code: string; field: string }>)[0] ?? { code: '', field: '' })
-    assert.equal(await reason({ ...EVENT, id: 'nul\u0000id' }), { index: 0, id: 'nul\u0000id', code: 'LV_EVENT_TEXT_INVALID', field: 'id', message: 'id must be printable text: no control character, no lone surrogate' })
+    const reason = async (event: Record<string, unknown>) =>
+      (expectProblem(await post(api.app, event), 400, 'LV_ERR_EVENTS_INVALID').errors as Array<{ code: string; field: string }>)[0] ?? { code: '', field: '' }
+    assert.equal(await reason({ ...EVENT, id: 'nul\u0000id' }), {
+      index: 0,
+      id: 'nul\u0000id',
+      code: 'LV_EVENT_TEXT_INVALID',
+      field: 'id',
+      message: 'id must be printable text: no control character, no lone surrogate',
+    })
     assert.equal((await reason({ ...EVENT, source: 'line\nbreak' })).field, 'source')
     assert.equal((await reason({ ...EVENT, id: 'lone\ud800' })).code, 'LV_EVENT_TEXT_INVALID')
     assert.equal((await reason({ ...EVENT, data: { store: '001', note: 'lone\udc00' } })).code, 'LV_EVENT_TEXT_INVALID')
@@ -93,7 +101,10 @@ for (const factory of await engines()) {
     expectProblem(await post(api.app, { ...EVENT, occurredAt: '0001-01-01T00:00:00Z' }), 400, 'LV_ERR_EVENTS_INVALID')
     expectProblem(await get(api.app, `${P}/2026-11-26?asOf=0001-01-01T00:00:00Z`), 400, 'LV_ERR_QUERY_INVALID')
     // A period without events or revision: nothing to report.
-    assert.equal(expectProblem(await post(api.app, {}, { url: `${P}/2026-11-20/restate` }), 409, 'LV_ERR_PERIOD_EMPTY').detail, 'period 2026-11-20 of view daily_revenue has neither events nor a revision')
+    assert.equal(
+      expectProblem(await post(api.app, {}, { url: `${P}/2026-11-20/restate` }), 409, 'LV_ERR_PERIOD_EMPTY').detail,
+      'period 2026-11-20 of view daily_revenue has neither events nor a revision',
+    )
     expectProblem(await post(api.app, { view: 'daily_revenue', period: '2026-11-20', now: '2026-11-26T12:00:00Z' }, { url: '/v1/jobs/close' }), 409, 'LV_ERR_PERIOD_EMPTY')
     // sla-watch is the job about periods without data: it runs.
     expectOk(await post(api.app, { view: 'daily_revenue', period: '2026-11-20', now: '2026-11-26T12:00:00Z' }, { url: '/v1/jobs/sla-watch' }))

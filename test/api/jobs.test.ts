@@ -340,8 +340,7 @@ for (const factory of await engines()) {
         instance: '/v1/jobs/flash',
         scope: 'admin',
       })
-      const restate = (token?: string) =>
-        secured.inject({ method: 'POST', url: '/v1/views/daily_revenue/periods/2026-11-02/restate', headers: token ? { authorization: `Bearer ${token}` } : {} })
+      const restate = (token?: string) => secured.inject({ method: 'POST', url: '/v1/views/daily_revenue/periods/2026-11-02/restate', headers: token ? { authorization: `Bearer ${token}` } : {} })
       expectProblem(await restate(READ), 403, 'LV_ERR_AUTH_FORBIDDEN')
       expectProblem(await runJob(secured, 'flash', body), 401, 'LV_ERR_AUTH_REQUIRED')
       expectProblem(await restate(), 401, 'LV_ERR_AUTH_REQUIRED')

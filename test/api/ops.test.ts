@@ -56,16 +56,7 @@ for (const factory of await engines()) {
     assert.match(doc.openapi, /^3\.\d+\.\d+$/)
     assert.is(doc.info.title, 'lateview')
     const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`))
-    for (const route of [
-      'POST /v1/events',
-      'GET /v1/events/{source}/{id}',
-      'GET /v1/views',
-      'GET /v1/views/{view}',
-      'GET /v1/views/{view}/realtime',
-      'GET /healthz',
-      'GET /readyz',
-      'GET /metrics',
-    ]) {
+    for (const route of ['POST /v1/events', 'GET /v1/events/{source}/{id}', 'GET /v1/views', 'GET /v1/views/{view}', 'GET /v1/views/{view}/realtime', 'GET /healthz', 'GET /readyz', 'GET /metrics']) {
       assert.ok(routes.includes(route), `${route} is not in ${routes.join(', ')}`)
     }
     const ui = await get(api.app, '/docs')

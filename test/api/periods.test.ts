@@ -31,11 +31,14 @@ async function flash(api: Api, token?: string) {
     now: string
     runs: Array<Record<string, unknown>>
   }
-  assert.equal({ ...ran, runs: ran.runs.map(({ id: _id, startedAt: _s, durationMs: _d, ...run }) => run) }, {
-    job: 'flash',
-    now: NOW_ISO,
-    runs: [{ job: 'flash', view: 'daily_revenue', period: '2026-11-25', now: NOW_ISO, trigger: 'manual', outcome: 'published', revision: 1, detail: 'flash at cutoff seq 1' }],
-  })
+  assert.equal(
+    { ...ran, runs: ran.runs.map(({ id: _id, startedAt: _s, durationMs: _d, ...run }) => run) },
+    {
+      job: 'flash',
+      now: NOW_ISO,
+      runs: [{ job: 'flash', view: 'daily_revenue', period: '2026-11-25', now: NOW_ISO, trigger: 'manual', outcome: 'published', revision: 1, detail: 'flash at cutoff seq 1' }],
+    },
+  )
 }
 
 const REVISION_1 = {

@@ -40,7 +40,10 @@ function retail(id: string, type: string, store: string, occurredAt: string, amo
 
 async function importEvents(app: FastifyInstance, events: Raw[], firstSeq: number): Promise<void> {
   const body = expectOk(await post(app, events, { url: '/v1/events?import=true' })) as Record<string, unknown>
-  assert.equal({ accepted: body.accepted, duplicates: body.duplicates, firstSeq: body.firstSeq, lastSeq: body.lastSeq }, { accepted: events.length, duplicates: 0, firstSeq, lastSeq: firstSeq + events.length - 1 })
+  assert.equal(
+    { accepted: body.accepted, duplicates: body.duplicates, firstSeq: body.firstSeq, lastSeq: body.lastSeq },
+    { accepted: events.length, duplicates: 0, firstSeq, lastSeq: firstSeq + events.length - 1 },
+  )
 }
 
 interface Run {
@@ -255,10 +258,7 @@ for (const factory of await engines()) {
     const atR2 = expectOk(await get(api.app, `${P}?asOf=${encodeURIComponent('2026-11-03T02:59:59+08:00')}`)) as Record<string, unknown>
     const r2 = expectOk(await get(api.app, `${P}?revision=2`)) as Record<string, unknown>
     assert.is(atR2.hash, r2.hash)
-    assert.equal(
-      { ...atR2, hash: r2.hash },
-      { ...r2, revision: null, kind: 'as-of', cutoffReceivedAt: '2026-11-02T18:40:00.000Z', computedAt: NOW_ISO, trigger: null },
-    )
+    assert.equal({ ...atR2, hash: r2.hash }, { ...r2, revision: null, kind: 'as-of', cutoffReceivedAt: '2026-11-02T18:40:00.000Z', computedAt: NOW_ISO, trigger: null })
     // Everything known: the late sale of store 004 (seq 9) counts too.
     assert.equal(unhashed(expectOk(await get(api.app, `${P}?asOf=2026-11-26T00:00:00.000Z`))), {
       view: 'daily_revenue',
@@ -480,8 +480,7 @@ for (const factory of await engines()) {
 
   test('POST …/restate: a manual revision of a provisional period, a restatement of a final one', async ({ api }) => {
     await given(api.app)
-    const restate = async (period: string) =>
-      stable(expectOk(await api.app.inject({ method: 'POST', url: `/v1/views/daily_revenue/periods/${period}/restate` })) as Record<string, unknown>)
+    const restate = async (period: string) => stable(expectOk(await api.app.inject({ method: 'POST', url: `/v1/views/daily_revenue/periods/${period}/restate` })) as Record<string, unknown>)
     assert.equal(await restate('2026-11-02'), {
       id: 4,
       job: 'restate',
@@ -494,15 +493,18 @@ for (const factory of await engines()) {
       detail: 'manual at cutoff seq 9',
     })
     const r3 = expectOk(await get(api.app, P)) as Record<string, unknown>
-    assert.equal({ revision: r3.revision, kind: r3.kind, trigger: r3.trigger, cutoffSeq: r3.cutoffSeq, computedAt: r3.computedAt, status: r3.status, totals: r3.totals }, {
-      revision: 3,
-      kind: 'manual',
-      trigger: 'manual',
-      cutoffSeq: 9,
-      computedAt: NOW_ISO,
-      status: 'provisional',
-      totals: { measures: { revenue: 97.75, orders: 3, largest: 50.5 }, eventCount: 5 },
-    })
+    assert.equal(
+      { revision: r3.revision, kind: r3.kind, trigger: r3.trigger, cutoffSeq: r3.cutoffSeq, computedAt: r3.computedAt, status: r3.status, totals: r3.totals },
+      {
+        revision: 3,
+        kind: 'manual',
+        trigger: 'manual',
+        cutoffSeq: 9,
+        computedAt: NOW_ISO,
+        status: 'provisional',
+        totals: { measures: { revenue: 97.75, orders: 3, largest: 50.5 }, eventCount: 5 },
+      },
+    )
     // Nothing new: the figures are the same, so no revision is written.
     assert.equal(await restate('2026-11-02'), {
       id: 5,
@@ -567,10 +569,7 @@ for (const factory of await engines()) {
     const T = '/v1/views/daily_positive_tests/periods/2026-11-02'
     await importEvents(
       api.app,
-      [
-        lab('t1', 'berlin', 'east', '2026-11-02T09:00:00+01:00', 1, '2026-11-03T09:00:00Z'),
-        lab('t2', 'munich', 'south', '2026-11-02T10:00:00+01:00', 0, '2026-11-03T10:00:00Z'),
-      ],
+      [lab('t1', 'berlin', 'east', '2026-11-02T09:00:00+01:00', 1, '2026-11-03T09:00:00Z'), lab('t2', 'munich', 'south', '2026-11-02T10:00:00+01:00', 0, '2026-11-03T10:00:00Z')],
       1,
     )
     assert.equal(expectOk(await get(api.app, `${T}/exceptions`)), { view: 'daily_positive_tests', period: '2026-11-02', status: 'open', policy: 'hold', events: [] })
@@ -587,18 +586,29 @@ for (const factory of await engines()) {
       status: 'final',
       policy: 'hold',
       events: [
-        { id: 't3', source: 'lab-hamburg', type: 'test_result', seq: 3, occurredAt: '2026-11-02T10:00:00.000Z', receivedAt: '2026-11-10T08:00:00.000Z', data: { lab: 'hamburg', region: 'north', positive: 1 } },
+        {
+          id: 't3',
+          source: 'lab-hamburg',
+          type: 'test_result',
+          seq: 3,
+          occurredAt: '2026-11-02T10:00:00.000Z',
+          receivedAt: '2026-11-10T08:00:00.000Z',
+          data: { lab: 'hamburg', region: 'north', positive: 1 },
+        },
       ],
     }
     assert.equal(expectOk(await get(api.app, `${T}/exceptions`)), held)
     // Held: the final figures stay as they were.
     const final = expectOk(await get(api.app, T)) as Record<string, unknown>
-    assert.equal({ revision: final.revision, kind: final.kind, totals: final.totals, completeness: final.completeness }, {
-      revision: 1,
-      kind: 'final',
-      totals: { measures: { tests: 2, positives: 1 }, eventCount: 2 },
-      completeness: 0.5,
-    })
+    assert.equal(
+      { revision: final.revision, kind: final.kind, totals: final.totals, completeness: final.completeness },
+      {
+        revision: 1,
+        kind: 'final',
+        totals: { measures: { tests: 2, positives: 1 }, eventCount: 2 },
+        completeness: 0.5,
+      },
+    )
     assert.equal((expectOk(await get(api.app, '/v1/views/daily_positive_tests')) as { status: unknown }).status, {
       seq: 3,
       periods: { open: [], provisional: [], final: ['2026-11-02'] },

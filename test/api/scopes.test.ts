@@ -35,8 +35,7 @@ function readmeTable(): Map<string, string> {
 async function enforced(app: FastifyInstance, route: string): Promise<string> {
   const [method, path] = route.split(' ') as [HTTPMethods, string]
   const url = path.replace(/\{(\w+)\}/g, (_, name: string) => PARAMS[name] ?? 'x')
-  const call = (token?: string) =>
-    app.inject({ method, url, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(method === 'POST' ? { payload: {} } : {}) })
+  const call = (token?: string) => app.inject({ method, url, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(method === 'POST' ? { payload: {} } : {}) })
   if ((await call()).statusCode !== 401) return 'none'
   const allowed: string[] = []
   for (const [token, scopes] of TOKENS) {
@@ -66,7 +65,11 @@ test('every route of the OpenAPI document has a row, and every row is a route th
   const spec = api.app.swagger() as { paths: Record<string, Record<string, unknown>> }
   const documented = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
   assert.ok(documented.length >= 20, `${documented.length} routes`)
-  assert.equal(documented.filter((r) => !table.has(r)), [], 'routes missing from the README table')
+  assert.equal(
+    documented.filter((r) => !table.has(r)),
+    [],
+    'routes missing from the README table',
+  )
   for (const row of table.keys()) {
     const [method, path] = row.split(' ') as [HTTPMethods, string]
     const url = path.split('?')[0]?.replace(/\{(\w+)\}/g, ':$1') as string

@@ -44,8 +44,7 @@ for (const location of await storeLocations()) {
   const test = suite(`api shutdown (${location.name})`)
   test.after(() => location.cleanup())
 
-  const start = () =>
-    startServer(loadConfig({ LATEVIEW_DB: location.next(), LATEVIEW_VIEWS: VIEWS_DIR, PORT: '0', LATEVIEW_LOG_LEVEL: 'silent', LATEVIEW_SCHEDULER: 'off' }), new ManualClock(NOW))
+  const start = () => startServer(loadConfig({ LATEVIEW_DB: location.next(), LATEVIEW_VIEWS: VIEWS_DIR, PORT: '0', LATEVIEW_LOG_LEVEL: 'silent', LATEVIEW_SCHEDULER: 'off' }), new ManualClock(NOW))
 
   test('keep-alive clients do not hold shutdown: it ends within 2 s after the request in flight, which is answered with connection: close', async () => {
     const server = await start()
@@ -54,8 +53,20 @@ for (const location of await storeLocations()) {
     try {
       // Two idle keep-alive connections, and one whose batch is still being uploaded when shutdown begins.
       const idle = await Promise.all([send(agent, `${server.address}/healthz`, 'GET'), send(agent, `${server.address}/v1/views`, 'GET')])
-      assert.equal(idle.map((a) => [a.status, a.connection]), [[200, 'keep-alive'], [200, 'keep-alive']])
-      const events = Array.from({ length: 5_000 }, (_, i) => ({ id: `e${i}`, source: 'store-001', type: 'sale', occurredAt: '2026-11-26T10:00:00+08:00', data: { store: '001', channel: 'pos', amount: 1 } }))
+      assert.equal(
+        idle.map((a) => [a.status, a.connection]),
+        [
+          [200, 'keep-alive'],
+          [200, 'keep-alive'],
+        ],
+      )
+      const events = Array.from({ length: 5_000 }, (_, i) => ({
+        id: `e${i}`,
+        source: 'store-001',
+        type: 'sale',
+        occurredAt: '2026-11-26T10:00:00+08:00',
+        data: { store: '001', channel: 'pos', amount: 1 },
+      }))
       const body = JSON.stringify(events)
       const busy = connect(port, '127.0.0.1')
       let answer = ''

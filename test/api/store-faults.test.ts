@@ -148,7 +148,10 @@ if (!hasPostgres) {
       await proxy.start()
       assert.equal((expectOk(await get(app, '/readyz')) as { status: string }).status, 'ready')
       assert.is((expectOk(await post(app, batch(10, 10))) as { accepted: number }).accepted, 10)
-      assert.equal(await stored(lateview), batch(0, 20).map((e) => e.id))
+      assert.equal(
+        await stored(lateview),
+        batch(0, 20).map((e) => e.id),
+      )
     } finally {
       await app.close()
       await lateview.close()

@@ -318,7 +318,12 @@ for (const factory of FACTORIES) {
     const lateCount = late.filter((s) => !voided.has(`${s.event.source}\u0000${s.event.id}`)).length
     const cutoffReceived = (HISTORY_STORED[K2 - 1] as Stored).event.receivedAt
     const lines = table.trimEnd().split('\n')
-    assert.match(lines[0] as string, new RegExp(`^daily_revenue 2026-11-02 · provisional · revision 2 \\(revision\\) · cutoff seq ${K2} received ${cutoffReceived.replace(/\./g, '\\.')} · ${events} events, ${lateCount} late · \\d+% complete$`))
+    assert.match(
+      lines[0] as string,
+      new RegExp(
+        `^daily_revenue 2026-11-02 · provisional · revision 2 \\(revision\\) · cutoff seq ${K2} received ${cutoffReceived.replace(/\./g, '\\.')} · ${events} events, ${lateCount} late · \\d+% complete$`,
+      ),
+    )
     assert.match(lines[1] as string, /^store +channel +revenue +orders +largest +events$/)
     assert.match(lines.at(-1) as string, new RegExp(`^total +${String(cents / 100).replace('.', '\\.')} +${orders} +${String(largest).replace('.', '\\.')} +${events}$`))
     assert.is(lines.length, 1 + 2 + R2.size + 1)

@@ -15,7 +15,9 @@ const run = (args: string[], input?: string) => spawnSync(process.execPath, args
 test.after(() => rmSync(dir, { recursive: true, force: true }))
 
 test('jobs/<job>.ts runs one job once against LATEVIEW_DB, idempotently', () => {
-  const lines = generateFixture('retail', { days: 2, events: 200 }).map((e) => JSON.stringify(e)).join('\n')
+  const lines = generateFixture('retail', { days: 2, events: 200 })
+    .map((e) => JSON.stringify(e))
+    .join('\n')
   writeFileSync(join(dir, 'events.ndjson'), lines)
   const ingest = run(['src/cli/lateview.mjs', 'ingest', '--import', join(dir, 'events.ndjson')])
   assert.is(ingest.status, 0, ingest.stderr)

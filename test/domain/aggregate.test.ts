@@ -2,25 +2,11 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import {
-  aggregate,
-  applyContribution,
-  cellId,
-  DIMS_KEYS_KEPT,
-  emptyCell,
-  sameCell,
-  splitCellId,
-  ViewProgram,
-  type CellState,
-  type EventFacts,
-} from '../../src/domain/aggregate.js'
+import { aggregate, applyContribution, cellId, DIMS_KEYS_KEPT, emptyCell, sameCell, splitCellId, ViewProgram, type CellState, type EventFacts } from '../../src/domain/aggregate.js'
 import { parseInstant } from '../../src/domain/time.js'
 import { parseViewDefinition, type ViewDefinition } from '../../src/domain/view.js'
 
-const dailyRevenue = parseViewDefinition(
-  JSON.parse(readFileSync(new URL('../../views/daily_revenue.json', import.meta.url), 'utf8')),
-  'views/daily_revenue.json',
-)
+const dailyRevenue = parseViewDefinition(JSON.parse(readFileSync(new URL('../../views/daily_revenue.json', import.meta.url), 'utf8')), 'views/daily_revenue.json')
 
 function at(iso: string): number {
   const ms = parseInstant(iso)
@@ -29,10 +15,7 @@ function at(iso: string): number {
 }
 
 function inlineView(measures: Record<string, unknown>, extra: Record<string, unknown> = {}): ViewDefinition {
-  return parseViewDefinition(
-    { name: 'inline', eventTypes: ['sale', 'refund'], timezone: 'UTC', granularity: 'day', dimensions: ['store'], measures, ...extra },
-    'inline.json',
-  )
+  return parseViewDefinition({ name: 'inline', eventTypes: ['sale', 'refund'], timezone: 'UTC', granularity: 'day', dimensions: ['store'], measures, ...extra }, 'inline.json')
 }
 
 function cell(cells: Map<string, CellState>, period: string, dims: unknown[]): CellState {
@@ -135,7 +118,10 @@ exact('0.1 + 0.2 three times is exactly 0.9, and retracting by subtraction is ex
     events.push({ type: 'sale', occurredAt: at('2026-11-25T11:00:00Z'), data: { store: 's', amount: 0.2 } })
   }
   // Plain float addition drifts; the scaled integers do not.
-  assert.is.not(events.reduce((s, e) => s + (e.data.amount as number), 0), 0.9)
+  assert.is.not(
+    events.reduce((s, e) => s + (e.data.amount as number), 0),
+    0.9,
+  )
   const all = cell(aggregate(program, events), '2026-11-25', ['s'])
   assert.equal(all, { eventCount: 6, slots: [90] })
   assert.equal(program.measuresOf(all), { total: 0.9 })
@@ -272,7 +258,15 @@ dims('dims keys keep order and type; a missing dim is null', () => {
 
 dims('dims keys remembered by value equal the keys built from the data, across a restart of the memory', () => {
   const program = new ViewProgram(dailyRevenue)
-  const value = fc.oneof(fc.constantFrom('042', '42', 'pos', '', 'a"b', 'é'), fc.constantFrom(42, -0, 0, 1.5), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constant({ x: 1 }), fc.constant([1]))
+  const value = fc.oneof(
+    fc.constantFrom('042', '42', 'pos', '', 'a"b', 'é'),
+    fc.constantFrom(42, -0, 0, 1.5),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.constant({ x: 1 }),
+    fc.constant([1]),
+  )
   fc.assert(
     fc.property(fc.array(fc.record({ store: value, channel: value }), { maxLength: 30 }), (rows) => {
       for (const data of rows) assert.is(program.dimsKey(data), `[${[data.store, data.channel].map((v) => (v === undefined ? 'null' : JSON.stringify(v))).join(',')}]`)
@@ -286,9 +280,7 @@ dims('dims keys remembered by value equal the keys built from the data, across a
 })
 
 dims('a view without dimensions has one total row', () => {
-  const program = new ViewProgram(
-    parseViewDefinition({ name: 't', eventTypes: ['sale'], timezone: 'UTC', granularity: 'month', dimensions: [], measures: { n: { count: true } } }, 't.json'),
-  )
+  const program = new ViewProgram(parseViewDefinition({ name: 't', eventTypes: ['sale'], timezone: 'UTC', granularity: 'month', dimensions: [], measures: { n: { count: true } } }, 't.json'))
   assert.is(program.dimsKey({ store: 'x' }), '[]')
   assert.equal(program.dimsOf('[]'), {})
 })
@@ -376,7 +368,10 @@ props('applying all contributions then subtracting the retracted ones equals agg
       }
 
       const kept = events.filter((e) => !e.retracted)
-      const recomputed = aggregate(program, kept.map((e) => e.facts))
+      const recomputed = aggregate(
+        program,
+        kept.map((e) => e.facts),
+      )
 
       // An independent tally in integer cents.
       const tally = new Map<string, { count: number; cents: number; orders: number }>()

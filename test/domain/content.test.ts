@@ -85,10 +85,11 @@ function oracle(value: unknown, l: EventLimits): string | null {
   const collect = (v: unknown): void => {
     if (typeof v === 'string') strings.push(v)
     else if (Array.isArray(v)) v.forEach(collect)
-    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) {
-      strings.push(k)
-      collect(x)
-    }
+    else if (typeof v === 'object' && v !== null)
+      for (const [k, x] of Object.entries(v)) {
+        strings.push(k)
+        collect(x)
+      }
   }
   collect(value)
   return strings.some((s) => bytes(s) > l.maxStringBytes) ? 'LV_EVENT_STRING_TOO_LONG' : null

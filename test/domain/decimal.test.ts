@@ -111,13 +111,11 @@ const digit = fc.constantFrom(...'0123456789')
 const digits = (minLength: number, maxLength: number) => fc.string({ unit: digit, minLength, maxLength })
 
 /** Decimal strings of up to 17 significant digits, a point anywhere and an exponent. */
-const decimalString = fc
-  .record({ neg: fc.boolean(), ds: digits(1, 17), point: fc.nat(17), exp: fc.integer({ min: -28, max: 22 }) })
-  .map(({ neg, ds, point, exp }) => {
-    const at = Math.min(point, ds.length)
-    const body = at === 0 || at === ds.length ? ds : `${ds.slice(0, at)}.${ds.slice(at)}`
-    return `${neg ? '-' : ''}${body}e${exp}`
-  })
+const decimalString = fc.record({ neg: fc.boolean(), ds: digits(1, 17), point: fc.nat(17), exp: fc.integer({ min: -28, max: 22 }) }).map(({ neg, ds, point, exp }) => {
+  const at = Math.min(point, ds.length)
+  const body = at === 0 || at === ds.length ? ds : `${ds.slice(0, at)}.${ds.slice(at)}`
+  return `${neg ? '-' : ''}${body}e${exp}`
+})
 
 /** Values at or next to a half-way point of some decimals: x.yy5, x.yy5 followed by more digits, and neighbours by ulps. */
 const nearHalf = fc
@@ -144,9 +142,7 @@ const values = fc.oneof(
 const big = fc.oneof(
   fc.bigInt({ min: -(2n ** 20n), max: 2n ** 20n }),
   fc.bigInt({ min: -MAX_SAFE_BIG, max: MAX_SAFE_BIG }),
-  fc
-    .tuple(fc.constantFrom(MAX_SAFE_BIG, -MAX_SAFE_BIG, 2n ** 53n, -(2n ** 53n), INT64_MAX, INT64_MIN, 0n), fc.bigInt({ min: -3n, max: 3n }))
-    .map(([b, o]) => b + o),
+  fc.tuple(fc.constantFrom(MAX_SAFE_BIG, -MAX_SAFE_BIG, 2n ** 53n, -(2n ** 53n), INT64_MAX, INT64_MIN, 0n), fc.bigInt({ min: -3n, max: 3n })).map(([b, o]) => b + o),
   fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }),
 )
 
@@ -541,13 +537,19 @@ writing('top-level values without JSON form throw, cycles throw', () => {
   assert.throws(() => toJson(Symbol('s')), TypeError)
   const cyclic: Record<string, unknown> = { a: 1 }
   cyclic.self = { again: cyclic }
-  assert.throws(() => toJson(cyclic), (e: unknown) => e instanceof TypeError && /circular/.test(String(e)))
+  assert.throws(
+    () => toJson(cyclic),
+    (e: unknown) => e instanceof TypeError && /circular/.test(String(e)),
+  )
   // A toJSON that calls toJson itself does not make the outer call lose track of its ancestors.
   const nested = { toJSON: () => JSON.parse(toJson([1e-7, 2n])) as unknown }
   assert.is(toJson([nested, 1e-7]), '[[0.0000001,2],0.0000001]')
   const loop: unknown[] = [nested, 1e-7]
   loop.push({ loop })
-  assert.throws(() => toJson(loop), (e: unknown) => e instanceof TypeError && /circular/.test(String(e)))
+  assert.throws(
+    () => toJson(loop),
+    (e: unknown) => e instanceof TypeError && /circular/.test(String(e)),
+  )
   // After a throw the cycle bookkeeping starts clean: shared (acyclic) references are fine.
   const shared = { x: 1 }
   assert.is(toJson([shared, shared, { shared }]), '[{"x":1},{"x":1},{"shared":{"x":1}}]')
@@ -678,7 +680,10 @@ reading('property: parseJson(t) deep-equals JSON.parse(t) when every number is e
 const numberToken = fc
   .record({
     neg: fc.boolean(),
-    whole: fc.oneof(fc.constant('0'), digits(0, 25).map((ds) => `${'123456789'[ds.length % 9]}${ds}`)),
+    whole: fc.oneof(
+      fc.constant('0'),
+      digits(0, 25).map((ds) => `${'123456789'[ds.length % 9]}${ds}`),
+    ),
     frac: fc.option(digits(1, 25)),
     exp: fc.option(fc.tuple(fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), fc.integer({ min: 0, max: 340 }))),
   })

@@ -116,9 +116,7 @@ parse('imported=true requires receivedAt; it is ignored otherwise', () => {
   const received = '2026-11-26T01:00:00Z'
   assert.is(accepted({ ...valid(), receivedAt: received }, true).receivedAt, Date.UTC(2026, 10, 26, 1))
   assert.equal(problems(valid(), 2, true), [{ index: 2, id: 'sale-000123', code: 'LV_EVENT_FIELD_MISSING', field: 'receivedAt' }])
-  assert.equal(problems({ ...valid(), receivedAt: '2026-11-26 01:00' }, 2, true), [
-    { index: 2, id: 'sale-000123', code: 'LV_EVENT_FIELD_INVALID', field: 'receivedAt' },
-  ])
+  assert.equal(problems({ ...valid(), receivedAt: '2026-11-26 01:00' }, 2, true), [{ index: 2, id: 'sale-000123', code: 'LV_EVENT_FIELD_INVALID', field: 'receivedAt' }])
   assert.is(accepted({ ...valid(), receivedAt: received }, false).receivedAt, null)
   assert.is(accepted({ ...valid(), receivedAt: 'not even a date' }, false).receivedAt, null)
 })
@@ -160,9 +158,7 @@ cloud('fromCloudEvent maps time to occurredAt and keeps retracts', () => {
 })
 
 cloud('a CloudEvent without time misses occurredAt; an unknown specversion or extension is reported', () => {
-  assert.equal(problems(fromCloudEvent({ specversion: '1.0', id: 'a', source: 's', type: 't' }), 0), [
-    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_MISSING', field: 'occurredAt' },
-  ])
+  assert.equal(problems(fromCloudEvent({ specversion: '1.0', id: 'a', source: 's', type: 't' }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_FIELD_MISSING', field: 'occurredAt' }])
   assert.equal(problems(fromCloudEvent({ specversion: '0.3', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z' }), 0), [
     { index: 0, id: 'a', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'specversion' },
   ])
@@ -186,10 +182,7 @@ body('canonicalBody ignores key order and distinguishes a changed amount', () =>
   const a = { type: 'sale', occurredAt: OCCURRED, data: { store: '042', channel: 'pos', amount: 129.5, meta: { a: 1, b: [1, { y: 2, x: 1 }] } }, retracts: null }
   const b = { retracts: null, data: { meta: { b: [1, { x: 1, y: 2 }], a: 1 }, amount: 129.5, channel: 'pos', store: '042' }, occurredAt: OCCURRED, type: 'sale' }
   assert.is(canonicalBody(a), canonicalBody(b))
-  assert.is(
-    canonicalBody(a),
-    '{"data":{"amount":129.5,"channel":"pos","meta":{"a":1,"b":[1,{"x":1,"y":2}]},"store":"042"},"occurredAt":1795572180000,"retracts":null,"type":"sale"}',
-  )
+  assert.is(canonicalBody(a), '{"data":{"amount":129.5,"channel":"pos","meta":{"a":1,"b":[1,{"x":1,"y":2}]},"store":"042"},"occurredAt":1795572180000,"retracts":null,"type":"sale"}')
   assert.is.not(canonicalBody({ ...a, data: { ...a.data, amount: 129.6 } }), canonicalBody(a))
   assert.is.not(canonicalBody({ ...a, occurredAt: OCCURRED + 1 }), canonicalBody(a))
   assert.is.not(canonicalBody({ ...a, retracts: 'sale-1' }), canonicalBody(a))
@@ -246,7 +239,10 @@ body('EventKeyMap.claim keeps the first value of each (source, id), ascending id
         else assert.is(keys.has(source, id), plain.has(k))
         assert.is(keys.size, plain.size)
       })
-      assert.equal([...keys.values()].sort((a, b) => a - b), [...plain.values()].sort((a, b) => a - b))
+      assert.equal(
+        [...keys.values()].sort((a, b) => a - b),
+        [...plain.values()].sort((a, b) => a - b),
+      )
     }),
     { numRuns: 1000 },
   )

@@ -127,12 +127,7 @@ batch('keeps the first item of each key in order and counts same-body repeats, s
 
 batch('reports every invalid item at once, in item order, whatever the repeats', () => {
   const error = thrown(
-    () =>
-      checkBatch(
-        [new ViewProgram(shop)],
-        [raw('e1', 1), raw('e2', 'ten' as unknown as number), raw('e1', 5), raw('e3', 1, { occurredAt: '2026-11-27T00:06:00Z' }), 'x'],
-        rules,
-      ),
+    () => checkBatch([new ViewProgram(shop)], [raw('e1', 1), raw('e2', 'ten' as unknown as number), raw('e1', 5), raw('e3', 1, { occurredAt: '2026-11-27T00:06:00Z' }), 'x'], rules),
     'LV_ERR_EVENTS_INVALID',
   )
   assert.is(error.message, '3 events of the batch are not valid; nothing was written')
@@ -163,16 +158,22 @@ const admission = suite('domain/ingest: stored events and admission')
 admission('asks the store for every key and the targets outside the batch', () => {
   const checked = checkBatch([], [raw('e2', 2), raw('r1', 0, { retracts: 'e1' }), raw('r2', 0, { retracts: 'e2' })], rules)
   // The events themselves stand for their keys: no object is made per event.
-  assert.equal(storeLookups(checked).map(({ source, id }) => ({ source, id })), [
-    { source: 'store-1', id: 'e2' },
-    { source: 'store-1', id: 'r1' },
-    { source: 'store-1', id: 'e1' },
-    { source: 'store-1', id: 'r2' },
-  ])
+  assert.equal(
+    storeLookups(checked).map(({ source, id }) => ({ source, id })),
+    [
+      { source: 'store-1', id: 'e2' },
+      { source: 'store-1', id: 'r1' },
+      { source: 'store-1', id: 'e1' },
+      { source: 'store-1', id: 'r2' },
+    ],
+  )
 })
 
 admission('sets apart stored events: the same body is a duplicate, another a conflict', () => {
-  const items: BatchItem[] = [{ event: event('e1', 1), index: 0 }, { event: event('e2', 2), index: 1 }]
+  const items: BatchItem[] = [
+    { event: event('e1', 1), index: 0 },
+    { event: event('e2', 2), index: 1 },
+  ]
   const same = freshItems(items, keyMap([storedEvent(7, event('e1', 1))]))
   assert.equal([same.items.map((i) => i.event.id), same.duplicates], [['e2'], 1])
   const error = thrown(() => freshItems(items, keyMap([storedEvent(8, event('e2', 3))])), 'LV_ERR_EVENT_CONFLICT')
@@ -186,7 +187,13 @@ admission('seqs follow the head; a retraction resolves an earlier batch event, e
     { event: event('r1', 0, { retracts: 'e1', data: {} }), index: 2 },
     { event: event('r5', 0, { retracts: 'e5', data: {} }), index: 3 },
   ]
-  const result = admit(fresh, { batch: keyMap(fresh.map((f) => ({ ...f, source: f.event.source, id: f.event.id }))), stored: keyMap([e1]), alreadyVoided: new Set(), head: { seq: 9, receivedAt: NOW - HOUR }, receivedAt: NOW })
+  const result = admit(fresh, {
+    batch: keyMap(fresh.map((f) => ({ ...f, source: f.event.source, id: f.event.id }))),
+    stored: keyMap([e1]),
+    alreadyVoided: new Set(),
+    head: { seq: 9, receivedAt: NOW - HOUR },
+    receivedAt: NOW,
+  })
   assert.equal(
     result.map((a) => [a.event.id, a.index, a.seq, a.receivedAt, a.target]),
     [
@@ -225,12 +232,19 @@ admission('retractionVerdict answers without changing what it is given', () => {
   const r = event('r1', 0, { retracts: 'e1', data: {} })
   const stored = keyMap([storedEvent(3, event('e1', 1)), storedEvent(4, event('x1', 0, { retracts: 'e0' }))])
   const voided = new Set<number>()
-  assert.equal(retractionVerdict(r, undefined, { stored, alreadyVoided: new Set() }, voided), { target: { seq: 3, type: 'sale', occurredAt: at('2026-11-26T10:00:00Z'), data: { store: 'a', amount: 1 } } })
+  assert.equal(retractionVerdict(r, undefined, { stored, alreadyVoided: new Set() }, voided), {
+    target: { seq: 3, type: 'sale', occurredAt: at('2026-11-26T10:00:00Z'), data: { store: 'a', amount: 1 } },
+  })
   assert.equal(voided.size, 0)
   assert.equal(retractionVerdict(r, undefined, { stored, alreadyVoided: new Set() }, new Set([3])), { code: 'LV_EVENT_ALREADY_RETRACTED', message: '"e1" is already retracted' })
-  assert.equal(retractionVerdict(event('r2', 0, { retracts: 'x1' }), undefined, { stored, alreadyVoided: new Set() }, voided), { code: 'LV_EVENT_RETRACTS_RETRACTION', message: '"x1" is itself a retraction' })
+  assert.equal(retractionVerdict(event('r2', 0, { retracts: 'x1' }), undefined, { stored, alreadyVoided: new Set() }, voided), {
+    code: 'LV_EVENT_RETRACTS_RETRACTION',
+    message: '"x1" is itself a retraction',
+  })
   // An event admitted earlier in the batch comes first.
-  assert.equal(retractionVerdict(r, admitted(9, event('e1', 7)), { stored, alreadyVoided: new Set([3]) }, voided), { target: { seq: 9, type: 'sale', occurredAt: at('2026-11-26T10:00:00Z'), data: { store: 'a', amount: 7 } } })
+  assert.equal(retractionVerdict(r, admitted(9, event('e1', 7)), { stored, alreadyVoided: new Set([3]) }, voided), {
+    target: { seq: 9, type: 'sale', occurredAt: at('2026-11-26T10:00:00Z'), data: { store: 'a', amount: 7 } },
+  })
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -261,10 +275,24 @@ deltas('sums per cell, subtracts a retracted target, and places every counted ev
     ],
     ['2026-11-25', 9, [['["a"]', -1, [-450, -1, null, null, -450, -1]]]],
   ])
-  assert.equal(delta.placements.map((p) => [p.admitted.seq, p.period]), [[5, '2026-11-26'], [6, '2026-11-26'], [7, '2026-11-26'], [9, '2026-11-25']])
+  assert.equal(
+    delta.placements.map((p) => [p.admitted.seq, p.period]),
+    [
+      [5, '2026-11-26'],
+      [6, '2026-11-26'],
+      [7, '2026-11-26'],
+      [9, '2026-11-25'],
+    ],
+  )
   assert.equal([...delta.emptied], ['2026-11-25'])
   assert.equal([...delta.removed], [[cellId('2026-11-25', '["a"]'), [[450, 1, 450, 450, 450, 1]]]])
-  assert.equal([...firstSeqs(delta)], [['2026-11-26', 5], ['2026-11-25', 9]])
+  assert.equal(
+    [...firstSeqs(delta)],
+    [
+      ['2026-11-26', 5],
+      ['2026-11-25', 9],
+    ],
+  )
 })
 
 deltas('a cell is recomputed only where a removed value is its stored or batch extreme', () => {
@@ -280,9 +308,19 @@ deltas('a cell is recomputed only where a removed value is its stored or batch e
   const a = cellId('2026-11-25', '["a"]')
   const b = cellId('2026-11-25', '["b"]')
   const c = cellId('2026-11-25', '["c"]')
-  const repair = cellsToRepair(delta, new Map([[a, stored(1, 9)], [b, stored(5, 8)], [c, null]]))
+  const repair = cellsToRepair(
+    delta,
+    new Map([
+      [a, stored(1, 9)],
+      [b, stored(5, 8)],
+      [c, null],
+    ]),
+  )
   assert.equal([...repair], [b])
-  assert.equal(cellChanges(delta, repair).map((w) => w.dimsKey), ['["a"]', '["c"]'])
+  assert.equal(
+    cellChanges(delta, repair).map((w) => w.dimsKey),
+    ['["a"]', '["c"]'],
+  )
   // A view without extremes never repairs.
   assert.equal(viewDelta(new ViewProgram(plain), [admitted(5, event('r1', 0, { retracts: 'e1' }), { target: target(2, 'a') })]).removed.size, 0)
 })
@@ -306,13 +344,23 @@ deltas('property: stored cells plus a batch’s deltas (recomputing the repaired
     type: fc.constantFrom('sale', 'refund', 'visit'),
     day: fc.integer({ min: 24, max: 26 }),
     store: fc.constantFrom('a', 'b'),
-    amount: fc.option(fc.integer({ min: -500, max: 500 }).map((n) => n / 4), { nil: undefined }),
+    amount: fc.option(
+      fc.integer({ min: -500, max: 500 }).map((n) => n / 4),
+      { nil: undefined },
+    ),
   })
   // Each batch entry: a new event, or a retraction of a stored event or of an earlier batch event.
-  const entry = fc.oneof(facts.map((f) => ({ add: f })), fc.nat(40).map((n) => ({ retract: n })))
+  const entry = fc.oneof(
+    facts.map((f) => ({ add: f })),
+    fc.nat(40).map((n) => ({ retract: n })),
+  )
   fc.assert(
     fc.property(fc.array(facts, { maxLength: 25 }), fc.array(entry, { maxLength: 25 }), (storedFacts, entries) => {
-      const toFacts = (f: (typeof storedFacts)[number]): EventFacts => ({ type: f.type, occurredAt: day(f.day), data: f.amount === undefined ? { store: f.store } : { store: f.store, amount: f.amount } })
+      const toFacts = (f: (typeof storedFacts)[number]): EventFacts => ({
+        type: f.type,
+        occurredAt: day(f.day),
+        data: f.amount === undefined ? { store: f.store } : { store: f.store, amount: f.amount },
+      })
       const live = storedFacts.map((f, i) => ({ seq: i + 1, ...toFacts(f) }))
       const storedCells = aggregate(program, live)
       const batch: AdmittedEvent[] = []
@@ -355,11 +403,19 @@ deltas('property: stored cells plus a batch’s deltas (recomputing the repaired
 
 deltas('property: without retractions, a batch’s deltas are the aggregation of its events', () => {
   const program = new ViewProgram(shop)
-  const sale = fc.record({ type: fc.constantFrom('sale', 'refund'), day: fc.integer({ min: 20, max: 27 }), store: fc.string({ maxLength: 2 }), amount: fc.integer({ min: -10_000, max: 10_000 }).map((n) => n / 100) })
+  const sale = fc.record({
+    type: fc.constantFrom('sale', 'refund'),
+    day: fc.integer({ min: 20, max: 27 }),
+    store: fc.string({ maxLength: 2 }),
+    amount: fc.integer({ min: -10_000, max: 10_000 }).map((n) => n / 100),
+  })
   fc.assert(
     fc.property(fc.array(sale, { maxLength: 60 }), (sales) => {
       const batch = sales.map((s, i) => admitted(i + 1, event(`e${i}`, s.amount, { type: s.type, occurredAt: day(s.day, 12), data: { store: s.store, amount: s.amount } })))
-      const expected = aggregate(program, batch.map((a) => a.event))
+      const expected = aggregate(
+        program,
+        batch.map((a) => a.event),
+      )
       const found = new Map<string, CellState>()
       for (const w of cellChanges(viewDelta(program, batch), new Set())) found.set(cellId(w.period, w.dimsKey), w.state)
       assert.equal([...found.keys()].sort(), [...expected.keys()].sort())
@@ -382,7 +438,10 @@ alerts('DelayedEvent per (view, source, period) over the SLA, then LateAfterClos
     admitted(5, event('r1', 0, { retracts: 'x', data: {} }), { target: { seq: 1, type: 'sale', occurredAt: at('2026-11-20T10:00:00Z'), data: { store: 'a', amount: 1 } } }),
   ]
   const delta = viewDelta(program, batch)
-  const raised = batchAlerts([{ delta, closed: new Set(['2026-11-20']) }, { delta: viewDelta(new ViewProgram(plain), batch), closed: new Set() }])
+  const raised = batchAlerts([
+    { delta, closed: new Set(['2026-11-20']) },
+    { delta: viewDelta(new ViewProgram(plain), batch), closed: new Set() },
+  ])
   assert.equal(raised, [
     { kind: 'DelayedEvent', view: 'shop', period: '2026-11-26', source: 'store-1', data: { count: 2, maxLagMs: 8.5 * HOUR, maxLag: 'PT8H30M', sla: 'PT6H', eventIds: ['s1', 's2'] } },
     { kind: 'DelayedEvent', view: 'shop', period: '2026-11-26', source: 'online-3', data: { count: 1, maxLagMs: 600_000, maxLag: 'PT10M', sla: 'PT5M', eventIds: ['o1'] } },

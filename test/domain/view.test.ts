@@ -115,10 +115,7 @@ shipped.run()
 const defaults = suite('view: defaults')
 
 defaults('a minimal definition gets every default', () => {
-  const view = parseViewDefinition(
-    { name: 'v', eventTypes: ['e'], timezone: 'UTC', granularity: 'hour', dimensions: [], measures: { n: { count: true }, s: { sum: 'x' } } },
-    FILE,
-  )
+  const view = parseViewDefinition({ name: 'v', eventTypes: ['e'], timezone: 'UTC', granularity: 'hour', dimensions: [], measures: { n: { count: true }, s: { sum: 'x' } } }, FILE)
   assert.equal(view, {
     name: 'v',
     version: 1,
@@ -142,11 +139,7 @@ defaults('a minimal definition gets every default', () => {
 })
 
 defaults('a partial schedule keeps the defaults of the fields it leaves out', () => {
-  const view = parseViewDefinition(
-    { ...base(), flash: { at: '21:15' }, close: { lateAfterClose: 'hold' }, rebuild: { windowDays: 3 } },
-    FILE,
-    cron,
-  )
+  const view = parseViewDefinition({ ...base(), flash: { at: '21:15' }, close: { lateAfterClose: 'hold' }, rebuild: { windowDays: 3 } }, FILE, cron)
   assert.equal(view.flash, { at: '21:15', afterDays: 0 })
   assert.equal(view.close, { at: '03:30', afterDays: 3, lateAfterClose: 'hold' })
   assert.equal(view.rebuild, { every: '*/15 * * * *', windowDays: 3 })

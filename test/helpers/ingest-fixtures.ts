@@ -81,7 +81,10 @@ export function problems(error: LateviewError): Array<{ index: number; id?: stri
 /** Everything an ingest can change that the tests read: head seq, event count and every view's cells. */
 export async function observable(lv: Lateview): Promise<{ head: number; events: number; cells: Record<string, RealtimeCell[]> }> {
   const head = await headSeq(lv.engine.db)
-  const row = await lv.engine.db.selectFrom('events').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()
+  const row = await lv.engine.db
+    .selectFrom('events')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .executeTakeFirstOrThrow()
   const cells: Record<string, RealtimeCell[]> = {}
   for (const name of lv.views.keys()) cells[name] = (await lv.realtime(name)).cells
   return { head, events: Number(row.n), cells }

@@ -44,10 +44,16 @@ for (const location of await storeLocations()) {
       for (const server of servers) await server.close()
     }
   }
-  const history = async (server: RunningServer) =>
-    (await server.lateview.revisions(REVENUE, D)).revisions.map((r) => [r.revision, r.kind, r.trigger, r.cutoffSeq, r.computedAt])
+  const history = async (server: RunningServer) => (await server.lateview.revisions(REVENUE, D)).revisions.map((r) => [r.revision, r.kind, r.trigger, r.cutoffSeq, r.computedAt])
   const consolidations = async (server: RunningServer) =>
-    (await server.lateview.engine.db.selectFrom('job_runs').selectAll().where('job', '=', 'consolidate').orderBy('id').execute()).map((r) => [r.view, r.period, r.trigger, r.outcome, r.revision, new Date(r.now).toISOString()])
+    (await server.lateview.engine.db.selectFrom('job_runs').selectAll().where('job', '=', 'consolidate').orderBy('id').execute()).map((r) => [
+      r.view,
+      r.period,
+      r.trigger,
+      r.outcome,
+      r.revision,
+      new Date(r.now).toISOString(),
+    ])
 
   test.after(async () => {
     await location.cleanup()

@@ -103,13 +103,7 @@ for (const factory of await engines()) {
       // What was known at the flash instant is exactly the flash, completeness included.
       assert.equal(figures(await lv.report(DAILY.name, '2026-10-25', { asOf: at('2026-10-25T21:00:00Z') })), figures(flash))
 
-      await lv.ingest(
-        [
-          sold('e5', 'c', 10000, '2026-10-25T23:30:00+01:00', '2026-10-25T22:31:00Z'),
-          sold('e6', 'c', 100000, '2026-10-26T00:00:00+01:00', '2026-10-25T23:01:00Z'),
-        ],
-        { imported: true },
-      )
+      await lv.ingest([sold('e5', 'c', 10000, '2026-10-25T23:30:00+01:00', '2026-10-25T22:31:00Z'), sold('e6', 'c', 100000, '2026-10-26T00:00:00+01:00', '2026-10-25T23:01:00Z')], { imported: true })
       assert.equal(await periodsOf(lv, DAILY.name), [
         ['2026-10-24', 1],
         ['2026-10-25', 4],
@@ -157,13 +151,7 @@ for (const factory of await engines()) {
       ])
       assert.equal((await lv.report(DAILY.name, '2026-03-29')).totals, { measures: { revenue: 1110, orders: 3 }, eventCount: 3 })
 
-      await lv.ingest(
-        [
-          sold('e5', 'c', 10000, '2026-03-29T23:30:00+02:00', '2026-03-29T21:31:00Z'),
-          sold('e6', 'c', 100000, '2026-03-30T00:00:00+02:00', '2026-03-29T22:01:00Z'),
-        ],
-        { imported: true },
-      )
+      await lv.ingest([sold('e5', 'c', 10000, '2026-03-29T23:30:00+02:00', '2026-03-29T21:31:00Z'), sold('e6', 'c', 100000, '2026-03-30T00:00:00+02:00', '2026-03-29T22:01:00Z')], { imported: true })
       assert.equal(await periodsOf(lv, DAILY.name), [
         ['2026-03-28', 1],
         ['2026-03-29', 4],

@@ -31,10 +31,7 @@ interface Layout {
 function definition(version: number, layout: Layout): ViewDefinition {
   const measures: Record<string, unknown> = { rev: { sum: 'amount', decimals: layout.decimals }, n: { count: true } }
   if (layout.extra !== 'none') measures[layout.extra] = { [layout.extra]: 'amount', decimals: 2 }
-  return parseViewDefinition(
-    { name: 'fz', version, eventTypes: ['sale', 'refund'], sign: { refund: -1 }, timezone: layout.timezone, granularity: 'day', dimensions: layout.dims, measures },
-    'fz.json',
-  )
+  return parseViewDefinition({ name: 'fz', version, eventTypes: ['sale', 'refund'], sign: { refund: -1 }, timezone: layout.timezone, granularity: 'day', dimensions: layout.dims, measures }, 'fz.json')
 }
 
 const layoutArb: fc.Arbitrary<Layout> = fc.record({
@@ -62,7 +59,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       retract: fc.array(fc.nat(), { maxLength: 2 }),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('job' as const), job: fc.constantFrom('flash' as const, 'consolidate' as const, 'rebuild' as const, 'close' as const), day: fc.nat({ max: 2 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant('job' as const), job: fc.constantFrom('flash' as const, 'consolidate' as const, 'rebuild' as const, 'close' as const), day: fc.nat({ max: 2 }) }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('restate' as const), day: fc.nat({ max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('redefine' as const), layout: layoutArb }) },
 )

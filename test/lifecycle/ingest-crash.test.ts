@@ -174,7 +174,10 @@ for (const location of await storeLocations()) {
       const engine = await openEngine(db)
       try {
         const lateview = await Lateview.fromEngine(engine, [parseViewDefinition(VIEW, 'crashing.json')], systemClock)
-        const stored = await engine.db.selectFrom('events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+        const stored = await engine.db
+          .selectFrom('events')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
         assert.is(Number(stored.n), acknowledged.length * BATCH, 'exactly the acknowledged events')
         assert.ok(acknowledged.length >= ROUNDS * ACKS_BEFORE_KILL, `${acknowledged.length} batches`)
         const { realtime, revisions } = await lateview.verifyStore()

@@ -46,14 +46,16 @@ for (const factory of await engines()) {
     'a close whose now lies before a late event already published publishes nothing: knowledge never goes back',
     fresh(async (lv, clock) => {
       // Nine events on D, consolidated at cutoff 9; a late upload (seq 10) revised by the rebuilder.
-      await arrive(lv, clock, Array.from({ length: 9 }, (_, i) => sold(`s${i + 1}`, 10 + i, `1${i}:00`, `${D}T1${i}:05:00`)))
+      await arrive(
+        lv,
+        clock,
+        Array.from({ length: 9 }, (_, i) => sold(`s${i + 1}`, 10 + i, `1${i}:00`, `${D}T1${i}:05:00`)),
+      )
       assert.equal(summarise(await lv.jobs.run('consolidate', { view: REVENUE, now: tpe('2026-11-26T03:00:00'), trigger: 'cron' })), [
         ['consolidate', REVENUE, D, 'published', 1, 'consolidated at cutoff seq 9'],
       ])
       await arrive(lv, clock, [sold('late', 100, '20:00', '2026-11-27T09:00:00', '002')])
-      assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, now: tpe('2026-11-27T09:15:00'), trigger: 'cron' })), [
-        ['rebuild', REVENUE, D, 'published', 2, 'revision at cutoff seq 10'],
-      ])
+      assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, now: tpe('2026-11-27T09:15:00'), trigger: 'cron' })), [['rebuild', REVENUE, D, 'published', 2, 'revision at cutoff seq 10']])
 
       // A close replayed at an instant before the late event arrived knows only seq 9.
       const before = tpe('2026-11-27T08:00:00')
@@ -102,43 +104,40 @@ for (const factory of await engines()) {
     }),
   )
 
-  test(
-    'a live job reads the clock inside its lock: a restatement committed while it waited cannot be undercut',
-    async () => {
-      const engine = await factory.open()
-      try {
-        // Whatever is set here runs right before the next write transaction starts (once).
-        let meanwhile: (() => Promise<void>) | null = null
-        const racing: Engine = {
-          ...engine,
-          async write(fn) {
-            const first = meanwhile
-            meanwhile = null
-            if (first) await first()
-            return engine.write(fn)
-          },
-        }
-        const clock = new ManualClock(tpe(`${D}T12:00:00`))
-        const lv = await Lateview.fromEngine(racing, views, clock)
-        await arrive(lv, clock, [sold('a', 10, '10:00', `${D}T10:01:00`), sold('b', 20, '11:00', `${D}T11:01:00`)])
-        clock.set(tpe(`${D}T12:00:00`))
-        await lv.restate(REVENUE, D)
-        await arrive(lv, clock, [sold('c', 5, '12:00', `${D}T12:30:00`)])
-        // The rebuild finds D dirty at 12:30; before it holds the lock, another event and a restatement commit at 12:40.
-        meanwhile = async () => {
-          await arrive(lv, clock, [sold('d', 7, '12:10', `${D}T12:40:00`)])
-          await lv.restate(REVENUE, D)
-        }
-        assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, trigger: 'cron' })), [['rebuild', REVENUE, D, 'skipped', 2, 'not dirty']])
-        assert.equal(await cutoffs(lv), [
-          [1, 'manual', 2],
-          [2, 'manual', 4],
-        ])
-      } finally {
-        await engine.close()
+  test('a live job reads the clock inside its lock: a restatement committed while it waited cannot be undercut', async () => {
+    const engine = await factory.open()
+    try {
+      // Whatever is set here runs right before the next write transaction starts (once).
+      let meanwhile: (() => Promise<void>) | null = null
+      const racing: Engine = {
+        ...engine,
+        async write(fn) {
+          const first = meanwhile
+          meanwhile = null
+          if (first) await first()
+          return engine.write(fn)
+        },
       }
-    },
-  )
+      const clock = new ManualClock(tpe(`${D}T12:00:00`))
+      const lv = await Lateview.fromEngine(racing, views, clock)
+      await arrive(lv, clock, [sold('a', 10, '10:00', `${D}T10:01:00`), sold('b', 20, '11:00', `${D}T11:01:00`)])
+      clock.set(tpe(`${D}T12:00:00`))
+      await lv.restate(REVENUE, D)
+      await arrive(lv, clock, [sold('c', 5, '12:00', `${D}T12:30:00`)])
+      // The rebuild finds D dirty at 12:30; before it holds the lock, another event and a restatement commit at 12:40.
+      meanwhile = async () => {
+        await arrive(lv, clock, [sold('d', 7, '12:10', `${D}T12:40:00`)])
+        await lv.restate(REVENUE, D)
+      }
+      assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, trigger: 'cron' })), [['rebuild', REVENUE, D, 'skipped', 2, 'not dirty']])
+      assert.equal(await cutoffs(lv), [
+        [1, 'manual', 2],
+        [2, 'manual', 4],
+      ])
+    } finally {
+      await engine.close()
+    }
+  })
 
   test(
     'jobs and restatements refuse a period that has not begun, and write nothing',

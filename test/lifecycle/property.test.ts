@@ -296,7 +296,11 @@ for (const factory of await engines()) {
           const doc = await lv.report(VIEW, period, { revision: meta.revision })
           // (b) Unchanged since it was written.
           assert.equal(frozen(doc), frozen(snapshots.get(snapshotKey(period, meta.revision)) as ReportDocument), `${period} revision ${meta.revision} changed`)
-          assert.equal({ computedAt: doc.computedAt, cutoffSeq: doc.cutoffSeq }, expected.get(snapshotKey(period, meta.revision)), `${period} revision ${meta.revision}: the cutoff is the last seq received by its now`)
+          assert.equal(
+            { computedAt: doc.computedAt, cutoffSeq: doc.cutoffSeq },
+            expected.get(snapshotKey(period, meta.revision)),
+            `${period} revision ${meta.revision}: the cutoff is the last seq received by its now`,
+          )
           assert.equal(cellsOf(doc), model.cells(period, doc.cutoffSeq), `${period} revision ${meta.revision} at seq ${doc.cutoffSeq}`)
           assert.equal({ eventCount: doc.eventCount, lateEventCount: doc.lateEventCount, completeness: doc.completeness }, model.facts(period, doc.cutoffSeq))
           const previous = history[meta.revision - 2]

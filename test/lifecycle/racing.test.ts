@@ -132,7 +132,13 @@ if (!hasPostgres) {
       const engine = await openEngine(database.location)
       try {
         const lateview = await Lateview.fromEngine(engine, [parseViewDefinition(VIEW, 'racing.json')], systemClock)
-        const revisions = await engine.db.selectFrom('revisions').select(['period', 'revision', 'kind', 'trigger', 'cutoff_seq']).where('view', '=', 'racing').orderBy('period').orderBy('revision').execute()
+        const revisions = await engine.db
+          .selectFrom('revisions')
+          .select(['period', 'revision', 'kind', 'trigger', 'cutoff_seq'])
+          .where('view', '=', 'racing')
+          .orderBy('period')
+          .orderBy('revision')
+          .execute()
         const backwards: string[] = []
         for (const period of periods) {
           const history = revisions.filter((r) => r.period === period)
@@ -150,8 +156,14 @@ if (!hasPostgres) {
         // The race did what it is for: many revisions of both kinds, from both processes.
         assert.ok(revisions.length >= 20, `${revisions.length} revisions`)
         assert.ok(revisions.some((r) => r.kind === 'manual') && revisions.some((r) => r.kind === 'revision'), JSON.stringify(revisions.slice(0, 5)))
-        const stored = await engine.db.selectFrom('events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
-        const distinct = await engine.db.selectFrom('events').select((eb) => eb.fn.count<string>('id').distinct().as('n')).executeTakeFirstOrThrow()
+        const stored = await engine.db
+          .selectFrom('events')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+        const distinct = await engine.db
+          .selectFrom('events')
+          .select((eb) => eb.fn.count<string>('id').distinct().as('n'))
+          .executeTakeFirstOrThrow()
         assert.is(Number(stored.n), sent, 'every event stored once')
         assert.is(Number(distinct.n), sent)
         const { realtime, revisions: checked } = await lateview.verifyStore()

@@ -44,17 +44,20 @@ const DAY_SALES = [
   refund('r1', 20, { occurredAt: `${D}T18:00:00+08:00`, receivedAt: `${D}T18:01:00+08:00` }),
 ]
 const EVENING_SALE = sold('w2', 30, '22:30', `${D}T22:30:10`, { source: 'online-1', channel: 'web' })
-const STORE_UPLOAD = [
-  sold('s3', 200, '11:00', '2026-11-26T02:00:00', { source: 'store-003', store: '003' }),
-  sold('s4', 30, '19:30', '2026-11-26T02:00:00', { source: 'store-002', store: '002' }),
-]
+const STORE_UPLOAD = [sold('s3', 200, '11:00', '2026-11-26T02:00:00', { source: 'store-003', store: '003' }), sold('s4', 30, '19:30', '2026-11-26T02:00:00', { source: 'store-002', store: '002' })]
 const LATE_SALE = sold('s5', 55.55, '13:00', '2026-11-27T10:00:00', { source: 'store-004', store: '004' })
 const VOID_AFTER_CLOSE = retraction('s2-void', 's2', { source: 'store-002', occurredAt: `${D}T15:00:00+08:00`, receivedAt: '2026-11-29T09:00:00+08:00' })
 
 const FLASH_ROWS = [row('001', 'pos', 109.5, 0, 129.5, 2), row('001', 'web', 45.25, 1, 45.25, 1), row('002', 'pos', 80, 1, 80, 1)]
 const CONSOLIDATED_ROWS = [row('001', 'pos', 109.5, 0, 129.5, 2), row('001', 'web', 75.25, 2, 45.25, 2), row('002', 'pos', 110, 2, 80, 2), row('003', 'pos', 200, 1, 200, 1)]
 const REVISED_ROWS = [...CONSOLIDATED_ROWS, row('004', 'pos', 55.55, 1, 55.55, 1)]
-const RESTATED_ROWS = [row('001', 'pos', 109.5, 0, 129.5, 2), row('001', 'web', 75.25, 2, 45.25, 2), row('002', 'pos', 30, 1, 30, 1), row('003', 'pos', 200, 1, 200, 1), row('004', 'pos', 55.55, 1, 55.55, 1)]
+const RESTATED_ROWS = [
+  row('001', 'pos', 109.5, 0, 129.5, 2),
+  row('001', 'web', 75.25, 2, 45.25, 2),
+  row('002', 'pos', 30, 1, 30, 1),
+  row('003', 'pos', 200, 1, 200, 1),
+  row('004', 'pos', 55.55, 1, 55.55, 1),
+]
 
 for (const factory of await engines()) {
   const test = suite(`lifecycle/timeline (${factory.name})`)
@@ -155,7 +158,10 @@ for (const factory of await engines()) {
       clock.set(closeAt)
       assert.equal(summarise(await lv.jobs.run('close', { now: closeAt, trigger: 'cron' })), [['close', REVENUE, D, 'published', 4, 'final at cutoff seq 8']])
       const r4 = await keep(4)
-      assert.equal({ kind: r4.kind, status: r4.status, trigger: r4.trigger, cutoffSeq: r4.cutoffSeq, computedAt: r4.computedAt }, { kind: 'final', status: 'final', trigger: 'cron', cutoffSeq: 8, computedAt: '2026-11-27T19:30:00.000Z' })
+      assert.equal(
+        { kind: r4.kind, status: r4.status, trigger: r4.trigger, cutoffSeq: r4.cutoffSeq, computedAt: r4.computedAt },
+        { kind: 'final', status: 'final', trigger: 'cron', cutoffSeq: 8, computedAt: '2026-11-27T19:30:00.000Z' },
+      )
       assert.equal(r4.rows, REVISED_ROWS)
       assert.is(r4.hash, r3.hash)
       assert.equal(await periodState(lv, REVENUE, D), { status: 'final', latestRevision: 4, dirtySinceSeq: null })
@@ -286,7 +292,17 @@ for (const factory of await engines()) {
       assert.equal([run.job, run.view, run.period, run.trigger, run.outcome, run.revision, run.now], ['restate', LAB, D, 'manual', 'published', 4, '2026-12-03T08:00:00.000Z'])
       const r4 = await lv.report(LAB, D)
       assert.equal(
-        { revision: r4.revision, kind: r4.kind, trigger: r4.trigger, status: r4.status, computedAt: r4.computedAt, cutoffSeq: r4.cutoffSeq, eventCount: r4.eventCount, lateEventCount: r4.lateEventCount, completeness: r4.completeness },
+        {
+          revision: r4.revision,
+          kind: r4.kind,
+          trigger: r4.trigger,
+          status: r4.status,
+          computedAt: r4.computedAt,
+          cutoffSeq: r4.cutoffSeq,
+          eventCount: r4.eventCount,
+          lateEventCount: r4.lateEventCount,
+          completeness: r4.completeness,
+        },
         { revision: 4, kind: 'restatement', trigger: 'restatement', status: 'final', computedAt: '2026-12-03T08:00:00.000Z', cutoffSeq: 5, eventCount: 5, lateEventCount: 2, completeness: 1 },
       )
       assert.equal(r4.rows, [labRow('berlin', 'BE', 2, 1), labRow('cologne', 'NW', 1, 1), labRow('hamburg', 'HH', 1, 1), labRow('munich', 'BY', 1, 0)])
@@ -311,7 +327,9 @@ for (const factory of await engines()) {
       const consolidateAt = at('2026-11-26T03:00:00+08:00')
       assert.equal(summarise(await lv.jobs.run('consolidate', { view: REVENUE, now: consolidateAt, trigger: 'cron' })), [['consolidate', REVENUE, D, 'published', 2, 'consolidated at cutoff seq 6']])
       assert.equal(await lv.jobs.run('consolidate', { view: REVENUE, now: consolidateAt, trigger: 'cron' }), [])
-      assert.equal(summarise(await lv.jobs.run('consolidate', { view: REVENUE, period: D, now: consolidateAt, trigger: 'manual' })), [['consolidate', REVENUE, D, 'skipped', 2, 'already consolidated']])
+      assert.equal(summarise(await lv.jobs.run('consolidate', { view: REVENUE, period: D, now: consolidateAt, trigger: 'manual' })), [
+        ['consolidate', REVENUE, D, 'skipped', 2, 'already consolidated'],
+      ])
       assert.is(await count(lv), 2)
 
       await arrive(lv, clock, [LATE_SALE])
@@ -354,12 +372,11 @@ for (const factory of await engines()) {
       // The unchanged run counts as done: the consolidation is not attempted again.
       assert.equal(await lv.jobs.run('consolidate', { view: REVENUE, now: consolidateAt + 60_000, trigger: 'cron' }), [])
       // Events that cancel out (a sale and its retraction) leave the figures as they were.
-      await arrive(lv, clock, [
-        sold('x1', 999, '20:00', '2026-11-26T09:00:00'),
-        retraction('x1-void', 'x1', { occurredAt: `${D}T20:00:00+08:00`, receivedAt: '2026-11-26T09:05:00+08:00' }),
-      ])
+      await arrive(lv, clock, [sold('x1', 999, '20:00', '2026-11-26T09:00:00'), retraction('x1-void', 'x1', { occurredAt: `${D}T20:00:00+08:00`, receivedAt: '2026-11-26T09:05:00+08:00' })])
       assert.equal(await periodState(lv, REVENUE, D), { status: 'provisional', latestRevision: 1, dirtySinceSeq: 5 })
-      assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, now: at('2026-11-26T09:15:00+08:00'), trigger: 'cron' })), [['rebuild', REVENUE, D, 'unchanged', 1, 'revision at cutoff seq 6']])
+      assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, now: at('2026-11-26T09:15:00+08:00'), trigger: 'cron' })), [
+        ['rebuild', REVENUE, D, 'unchanged', 1, 'revision at cutoff seq 6'],
+      ])
       assert.is(await count(lv), 1)
       assert.equal(await periodState(lv, REVENUE, D), { status: 'provisional', latestRevision: 1, dirtySinceSeq: null })
       assert.equal(await recordedRuns(lv, REVENUE, D), [
@@ -377,7 +394,9 @@ for (const factory of await engines()) {
       await lv.jobs.run('flash', { view: REVENUE, now: at(`${D}T22:00:00+08:00`), trigger: 'cron' })
       // D ended at 2026-11-26 00:00 local: the window holds it until 2026-12-03 00:00 local.
       await arrive(lv, clock, [sold('a', 10, '09:00', '2026-12-02T20:00:00', { source: 'store-005', store: '005' })])
-      assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, now: at('2026-12-02T23:45:00+08:00'), trigger: 'cron' })), [['rebuild', REVENUE, D, 'published', 2, 'revision at cutoff seq 5']])
+      assert.equal(summarise(await lv.jobs.run('rebuild', { view: REVENUE, now: at('2026-12-02T23:45:00+08:00'), trigger: 'cron' })), [
+        ['rebuild', REVENUE, D, 'published', 2, 'revision at cutoff seq 5'],
+      ])
       await arrive(lv, clock, [sold('b', 5, '09:30', '2026-12-03T00:00:00', { source: 'store-006', store: '006' })])
       assert.equal(await lv.jobs.run('rebuild', { view: REVENUE, now: at('2026-12-03T00:00:00+08:00'), trigger: 'cron' }), [])
       assert.equal(await periodState(lv, REVENUE, D), { status: 'provisional', latestRevision: 2, dirtySinceSeq: 6 })

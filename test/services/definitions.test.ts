@@ -24,10 +24,7 @@ const base = {
   granularity: 'day',
   dimensions: ['store'],
 }
-const V1 = parseViewDefinition(
-  { ...base, version: 1, measures: { rev: { sum: 'amount', decimals: 2 }, cnt: { count: true }, top: { max: 'amount', decimals: 2 } } },
-  'views/kt.json',
-)
+const V1 = parseViewDefinition({ ...base, version: 1, measures: { rev: { sum: 'amount', decimals: 2 }, cnt: { count: true }, top: { max: 'amount', decimals: 2 } } }, 'views/kt.json')
 /** Measures reordered, rev at 0 decimals, an avg added. */
 const V2 = parseViewDefinition(
   { ...base, version: 2, measures: { cnt: { count: true }, rev: { sum: 'amount', decimals: 0 }, top: { max: 'amount', decimals: 2 }, avgamt: { avg: 'amount' } } },
@@ -71,7 +68,9 @@ for (const factory of await engines()) {
       const clock = new ManualClock(at(`${D}T12:00:00Z`))
       const first = await open(engine, [V1], clock)
       await first.lateview.ingest([sale('e1', 'A', 10.4, `${D}T10:01:00Z`), sale('e2', 'A', 5.2, `${D}T10:02:00Z`), sale('e3', 'B', 7, `${D}T10:03:00Z`)], { imported: true })
-      assert.equal(summarise(await first.lateview.jobs.run('flash', { view: 'kt', period: D, now: at(`${D}T22:00:00Z`), trigger: 'cron' })), [['flash', 'kt', D, 'published', 1, 'flash at cutoff seq 3']])
+      assert.equal(summarise(await first.lateview.jobs.run('flash', { view: 'kt', period: D, now: at(`${D}T22:00:00Z`), trigger: 'cron' })), [
+        ['flash', 'kt', D, 'published', 1, 'flash at cutoff seq 3'],
+      ])
       const url = `/v1/views/kt/periods/${D}`
       const published = await json(first.app, `${url}?revision=1`)
       const publishedCsv = await csv(first.app, `${url}?revision=1`)
@@ -239,7 +238,10 @@ for (const factory of await engines()) {
       assert.equal([error.message, error.details], ['a stored value 90000000000000 is too large for measure rev of view kt at 6 decimals (version 2)', { view: 'kt', measure: 'rev' }])
       assert.equal(await engine.db.selectFrom('view_versions').select('version').execute(), [{ version: 1 }])
       const again = await Lateview.fromEngine(engine, [V1], clock)
-      assert.equal((await again.realtime('kt')).cells.map((c) => c.measures), [{ rev: 90_000_000_000_000, cnt: 1, top: 90_000_000_000_000 }])
+      assert.equal(
+        (await again.realtime('kt')).cells.map((c) => c.measures),
+        [{ rev: 90_000_000_000_000, cnt: 1, top: 90_000_000_000_000 }],
+      )
     } finally {
       await engine.close()
     }

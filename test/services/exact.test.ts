@@ -19,10 +19,7 @@ import { summarise } from '../helpers/lifecycle.js'
 
 const D = '2026-11-20'
 const view = (name: string, measures: Record<string, unknown>, types = ['sale', 'refund']) =>
-  parseViewDefinition(
-    { name, eventTypes: types, sign: { [types[1] as string]: -1 }, timezone: 'UTC', granularity: 'day', dimensions: [], measures },
-    `${name}.json`,
-  )
+  parseViewDefinition({ name, eventTypes: types, sign: { [types[1] as string]: -1 }, timezone: 'UTC', granularity: 'day', dimensions: [], measures }, `${name}.json`)
 const VIEWS = [
   // Its own event types: billions at 6 decimals are more than one value may be at 9.
   view('big', { amt: { sum: 'amount', decimals: 6 } }, ['bigsale', 'bigrefund']),
@@ -114,7 +111,9 @@ for (const factory of await engines()) {
       await lv.ingest([event(5000000000, 'bigsale', `${D}T10:00:00Z`), event(0.000001, 'bigsale', `${D}T10:01:00Z`), event(5000000000, 'bigsale', `${D}T10:02:00Z`)], { imported: true })
       assert.equal(summarise(await lv.jobs.run('flash', { view: 'big', period: D, now: at(`${D}T10:30:00Z`), trigger: 'cron' })), [['flash', 'big', D, 'published', 1, 'flash at cutoff seq 3']])
       await lv.ingest([event(5000000000, 'bigrefund', `${D}T11:00:00Z`)], { imported: true })
-      assert.equal(summarise(await lv.jobs.run('consolidate', { view: 'big', period: D, now: at(`${D}T11:30:00Z`), trigger: 'cron' })), [['consolidate', 'big', D, 'published', 2, 'consolidated at cutoff seq 4']])
+      assert.equal(summarise(await lv.jobs.run('consolidate', { view: 'big', period: D, now: at(`${D}T11:30:00Z`), trigger: 'cron' })), [
+        ['consolidate', 'big', D, 'published', 2, 'consolidated at cutoff seq 4'],
+      ])
 
       const P = `/v1/views/big/periods/${D}`
       assert.equal(shownInJson(await text(app, '/v1/views/big/realtime'), 'amt'), ['5000000000.000001'])
@@ -131,28 +130,43 @@ for (const factory of await engines()) {
       assert.equal(shownInJson(await text(app, '/v1/alerts?kind=ReportRevised'), 'amt'), ['10000000000.000001', '5000000000.000001', '-5000000000'])
       const { realtime, revisions } = await lv.verifyStore()
       assert.equal([realtime.differences, revisions.differences], [[], []])
-    }),
-  )
+    }))
 
   test('a sum past the int64 range is refused at ingest, naming view and measure; nothing is written', () =>
     fresh(async (lv, app) => {
       // 9007199.254 at 9 decimals is 9007199254000000 units, just under 2^53: 1,024 of them pass int64.
       const first = Array.from({ length: 600 }, () => event(9007199.254))
       await lv.ingest(first, { imported: true })
-      const error = await rejection(() => lv.ingest(Array.from({ length: 600 }, () => event(9007199.254)), { imported: true }), 'LV_ERR_MEASURE_OVERFLOW')
+      const error = await rejection(
+        () =>
+          lv.ingest(
+            Array.from({ length: 600 }, () => event(9007199.254)),
+            { imported: true },
+          ),
+        'LV_ERR_MEASURE_OVERFLOW',
+      )
       assert.equal(error.details, { view: 'fine', measure: 'amt', period: D, dims: {} })
       assert.is(error.message, `measure amt of view fine would leave the range lateview keeps exactly (±9223372036.854775807 at 9 decimals) in period ${D}, cell []; nothing was written`)
       // One batch whose own sum is past the range is refused the same way.
-      await rejection(() => lv.ingest(Array.from({ length: 1100 }, () => event(9007199.254)), { imported: true }), 'LV_ERR_MEASURE_OVERFLOW')
-      const stored = await lv.engine.db.selectFrom('events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+      await rejection(
+        () =>
+          lv.ingest(
+            Array.from({ length: 1100 }, () => event(9007199.254)),
+            { imported: true },
+          ),
+        'LV_ERR_MEASURE_OVERFLOW',
+      )
+      const stored = await lv.engine.db
+        .selectFrom('events')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
       assert.is(Number(stored.n), 600)
       assert.equal(shownInJson(await text(app, '/v1/views/fine/realtime'), 'amt'), [oracleText(600n * 9007199254000000n, 9)])
       assert.equal(summarise(await lv.jobs.run('flash', { view: 'fine', period: D, now: at(`${D}T22:00:00Z`), trigger: 'cron' })), [['flash', 'fine', D, 'published', 1, 'flash at cutoff seq 600']])
       assert.equal(shownInJson(await text(app, `/v1/views/fine/periods/${D}`), 'amt'), ['5404319552.4', '5404319552.4'])
       const { realtime, revisions } = await lv.verifyStore()
       assert.equal([realtime.differences, revisions.differences], [[], []])
-    }),
-  )
+    }))
 
   test('rounding is symmetric: a correction cancels what it corrects; 1.005 is 1.01 and 1.115 is 1.12', () =>
     fresh(async (lv, app) => {
@@ -173,18 +187,22 @@ for (const factory of await engines()) {
       assert.match(tiny, '"measures":{"amt":0.000000001,"mean":0.000000001,"low":0.000000001}')
       await lv.restate('fine', '2026-11-19')
       assert.is(await text(app, '/v1/views/fine/periods/2026-11-19?format=csv'), 'amt,mean,low,eventCount\r\n0.000000001,0.000000001,0.000000001,1\r\n')
-    }),
-  )
+    }))
 
   test('a single value is refused past 2^53 units at its decimals, before anything is written', () =>
     fresh(async (lv) => {
       const error = await rejection(() => lv.ingest([event(9007199.254741), event(1)], { imported: true }), 'LV_ERR_EVENTS_INVALID')
       assert.equal(error.details.errors, [
-        { index: 0, id: `e${counter - 1}`, code: 'LV_EVENT_FIELD_INVALID', field: 'data.amount', message: 'value is too large for measure amt of view fine: at 9 decimals a value is at most 9007199.254740991' },
+        {
+          index: 0,
+          id: `e${counter - 1}`,
+          code: 'LV_EVENT_FIELD_INVALID',
+          field: 'data.amount',
+          message: 'value is too large for measure amt of view fine: at 9 decimals a value is at most 9007199.254740991',
+        },
       ])
       assert.equal((await lv.realtime('fine')).cells, [])
-    }),
-  )
+    }))
 
   // --------------------------------------------------------------------------- the property
 
@@ -205,7 +223,11 @@ for (const factory of await engines()) {
   })
   const scenarioArb = fc.array(fc.array(itemArb, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 6 })
   /** Always among the runs: two batches near 2^53 units each that pass int64 together, then a retraction. */
-  const overflowing = [[{ amount: 9007199.254, refund: false, retract: 1, copies: 600 }], [{ amount: 9007199.254, refund: false, retract: 1, copies: 600 }], [{ amount: 1, refund: false, retract: 0, copies: 1 }]]
+  const overflowing = [
+    [{ amount: 9007199.254, refund: false, retract: 1, copies: 600 }],
+    [{ amount: 9007199.254, refund: false, retract: 1, copies: 600 }],
+    [{ amount: 1, refund: false, retract: 0, copies: 1 }],
+  ]
 
   test('property: Realtime, revisions and as-of equal a BigInt oracle at any magnitude, or the batch is refused', async () => {
     const decimals = { fine: 9, cents: 2, whole: 0 } as const
@@ -218,8 +240,7 @@ for (const factory of await engines()) {
           const lv = await Lateview.fromEngine(engine, VIEWS, clock)
           // The oracle: every stored event's value per view, and which are retracted.
           const stored: Array<{ id: string; amount: number; sign: 1 | -1; retracted: boolean }> = []
-          const sums = (name: keyof typeof decimals) =>
-            stored.filter((e) => !e.retracted).reduce((s, e) => s + BigInt(e.sign) * oracleScaled(e.amount, decimals[name]), 0n)
+          const sums = (name: keyof typeof decimals) => stored.filter((e) => !e.retracted).reduce((s, e) => s + BigInt(e.sign) * oracleScaled(e.amount, decimals[name]), 0n)
           const revisions: Array<{ revision: number; expected: Record<string, string> }> = []
           let minute = 0
           for (const batch of batches) {
@@ -264,7 +285,7 @@ for (const factory of await engines()) {
               assert.is(shown, expected, `${name} after batch ${minute}`)
             }
             const [run] = await lv.jobs.run('rebuild', { view: 'fine', period: D, now: at(received), trigger: 'manual' })
-            const published = run?.outcome === 'published' ? run : (await lv.restate('fine', D))
+            const published = run?.outcome === 'published' ? run : await lv.restate('fine', D)
             if (published.outcome === 'published') revisions.push({ revision: published.revision as number, expected: { amt: oracleText(sums('fine'), 9), at: received } })
           }
           // Every revision and every as-of still reads what the oracle said then.

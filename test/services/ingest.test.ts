@@ -71,11 +71,23 @@ for (const factory of await engines()) {
       ])
       assert.equal([r.accepted, r.duplicates, r.firstSeq, r.lastSeq], [5, 2, 2, 6])
       const seqs = []
-      for (const [source, id] of [['store-002', 'b1'], ['store-001', 'a2'], ['store-002', 'b2'], ['store-002', 'r1'], ['store-001', 'a3']] as const) {
+      for (const [source, id] of [
+        ['store-002', 'b1'],
+        ['store-001', 'a2'],
+        ['store-002', 'b2'],
+        ['store-002', 'r1'],
+        ['store-001', 'a3'],
+      ] as const) {
         const e = await getEvent(lv.engine.db, source, id)
         seqs.push([id, e?.seq, e?.targetSeq])
       }
-      assert.equal(seqs, [['b1', 2, null], ['a2', 3, null], ['b2', 4, null], ['r1', 5, 2], ['a3', 6, null]])
+      assert.equal(seqs, [
+        ['b1', 2, null],
+        ['a2', 3, null],
+        ['b2', 4, null],
+        ['r1', 5, 2],
+        ['a3', 6, null],
+      ])
       await exact(lv)
     }),
   )
@@ -252,9 +264,7 @@ for (const factory of await engines()) {
     fresh(async (lv) => {
       await lv.ingest([sale('a', 10, { store: '002' }), sale('b', 20)])
       await lv.ingest([labResult('t1', 1)])
-      assert.equal(await cells(lv, 'daily_positive_tests'), [
-        { period: '2026-11-25', dims: { lab: 'berlin', region: 'north' }, measures: { tests: 1, positives: 1 }, eventCount: 1 },
-      ])
+      assert.equal(await cells(lv, 'daily_positive_tests'), [{ period: '2026-11-25', dims: { lab: 'berlin', region: 'north' }, measures: { tests: 1, positives: 1 }, eventCount: 1 }])
       const r = await lv.ingest([retraction('r-a', 'a'), retraction('r-t1', 't1', { source: 'lab-berlin' })])
       assert.equal([r.accepted, r.firstSeq, r.lastSeq], [2, 4, 5])
       assert.equal(await cells(lv, 'daily_revenue'), [rev('2026-11-25', '001', 'pos', 20, 1, 20, 1)])
@@ -398,7 +408,10 @@ for (const factory of await engines()) {
       // Both are on 25 November in UTC.
       assert.equal(await cells(lv, 'extremes'), [ext('2026-11-25', '001', 1, 2, 2)])
       // 23:30 UTC is 00:30 on the 26th in Berlin.
-      assert.equal((await cells(lv, 'daily_positive_tests')).map((c) => c.period), ['2026-11-26'])
+      assert.equal(
+        (await cells(lv, 'daily_positive_tests')).map((c) => c.period),
+        ['2026-11-26'],
+      )
     }),
   )
 

@@ -67,7 +67,12 @@ for (const factory of await engines()) {
     fresh(async (lv) => {
       const cutoffs = await history(lv)
       await lv.engine.db.updateTable('revision_cells').set({ m0: 1 }).where('view', '=', 'extremes').where('from_revision', '=', 2).execute()
-      await lv.engine.db.updateTable('cells').set((eb) => ({ event_count: eb('event_count', '+', 1) })).where('view', '=', 'daily_revenue').where('period', '=', '2026-11-26').execute()
+      await lv.engine.db
+        .updateTable('cells')
+        .set((eb) => ({ event_count: eb('event_count', '+', 1) }))
+        .where('view', '=', 'daily_revenue')
+        .where('period', '=', '2026-11-26')
+        .execute()
       const verified = await lv.verifyStore()
       assert.equal(verified.revisions.differences, [{ view: 'extremes', period: D, revision: 2, problem: `1 cells differ from a recomputation at seq ${cutoffs[1]}` }])
       assert.equal(
@@ -138,7 +143,11 @@ for (const factory of await engines()) {
       }
       // Some on the days around it, which the range leaves out.
       for (let i = 0; i < 30; i++) {
-        events.push(sale(`out-${i}`, 1, { occurredAt: new Date(at('2026-11-25T00:00:00+08:00') + (i % 2 === 0 ? -1 : 1) * (i + 1) * 3_600_000 - (i % 2 === 0 ? 0 : 1) + (i % 2 === 0 ? 0 : 24 * 3_600_000)).toISOString() }))
+        events.push(
+          sale(`out-${i}`, 1, {
+            occurredAt: new Date(at('2026-11-25T00:00:00+08:00') + (i % 2 === 0 ? -1 : 1) * (i + 1) * 3_600_000 - (i % 2 === 0 ? 0 : 1) + (i % 2 === 0 ? 0 : 24 * 3_600_000)).toISOString(),
+          }),
+        )
       }
       await lv.ingest(events)
       // Retractions arrive later, one of them at another occurrence instant than its target's.

@@ -92,7 +92,10 @@ for (const factory of await engines()) {
       ])
       clock.advance(60_000)
       assert.equal(await syncViews(engine, compileViews([tests, revenueV1]), clock), [])
-      assert.equal((await viewStates(engine)).map((s) => s.updated_at), [T0, T0])
+      assert.equal(
+        (await viewStates(engine)).map((s) => s.updated_at),
+        [T0, T0],
+      )
     }),
   )
 
@@ -204,7 +207,10 @@ for (const factory of await engines()) {
       assert.equal((await lv.realtime('daily_revenue', { from: '2026-11-26' })).cells, [
         { period: '2026-11-26', dims: { store: '001', channel: 'web' }, measures: { revenue: 0.01, orders: 1, largest: 12.5 }, eventCount: 1 },
       ])
-      assert.equal((await engine.db.selectFrom('view_state').select('updated_at').execute()).map((r) => r.updated_at), [T0, T0])
+      assert.equal(
+        (await engine.db.selectFrom('view_state').select('updated_at').execute()).map((r) => r.updated_at),
+        [T0, T0],
+      )
       const verified = await lv.verify(['daily_revenue'])
       assert.equal(verified.differences.length, 1)
 

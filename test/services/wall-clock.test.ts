@@ -19,10 +19,7 @@ const CHATHAM = parseViewDefinition(
   { name: 'chatham', eventTypes: ['reading'], timezone: 'Pacific/Chatham', granularity: 'hour', dimensions: [], measures: { n: { count: true }, v: { sum: 'value', decimals: 0 } } },
   'chatham.json',
 )
-const DAYS = parseViewDefinition(
-  { name: 'days', eventTypes: ['reading'], timezone: 'UTC', granularity: 'day', dimensions: [], measures: { n: { count: true } } },
-  'days.json',
-)
+const DAYS = parseViewDefinition({ name: 'days', eventTypes: ['reading'], timezone: 'UTC', granularity: 'day', dimensions: [], measures: { n: { count: true } } }, 'days.json')
 
 const reading = (id: string, occurredAt: string, value = 1) => ({ id, source: 'probe', type: 'reading', occurredAt, data: { value }, receivedAt: '2026-10-01T00:00:00Z' })
 
@@ -78,11 +75,14 @@ for (const factory of await engines()) {
     'Chatham, clocks going forward: the 15-minute hour 03 and the 45-minute hour 02 are periods every path can read',
     fresh(async (lv) => {
       await lv.ingest([reading('a', '2026-09-27T02:40:00+12:45', 1), reading('b', '2026-09-27T03:50:00+13:45', 2), reading('c', '2026-09-27T04:00:00+13:45', 4)], { imported: true })
-      assert.equal((await lv.realtime('chatham', { from: '2026-09-27T02', to: '2026-09-27T04' })).cells.map((c) => [c.period, c.measures.v]), [
-        ['2026-09-27T02', 1],
-        ['2026-09-27T03', 2],
-        ['2026-09-27T04', 4],
-      ])
+      assert.equal(
+        (await lv.realtime('chatham', { from: '2026-09-27T02', to: '2026-09-27T04' })).cells.map((c) => [c.period, c.measures.v]),
+        [
+          ['2026-09-27T02', 1],
+          ['2026-09-27T03', 2],
+          ['2026-09-27T04', 4],
+        ],
+      )
       for (const job of ['flash', 'consolidate', 'close'] as const) {
         const [run] = await lv.jobs.run(job, { view: 'chatham', period: '2026-09-27T03', now: at('2026-10-01T00:00:00Z'), trigger: 'manual' })
         assert.ok(run && run.outcome !== 'failed', JSON.stringify(run))
@@ -99,7 +99,10 @@ for (const factory of await engines()) {
       const spelled = (occurredAt: string) => ({ id: 'edge', source: 'probe', type: 'reading', occurredAt, data: { value: 1 }, receivedAt: '2026-10-01T00:00:00Z' })
       const first = await lv.ingest([spelled('2026-05-31T23:59:59.999999999+0000')], { imported: true })
       assert.is(first.accepted, 1)
-      assert.equal((await lv.realtime('days')).cells.map((c) => c.period), ['2026-05-31'])
+      assert.equal(
+        (await lv.realtime('days')).cells.map((c) => c.period),
+        ['2026-05-31'],
+      )
       for (const spelling of ['2026-05-31T23:59:59.999+00:00', '2026-05-31T23:59:59.9999Z', '2026-06-01T09:44:59.999999+09:45', '2026-05-31t23:59:59.999z', '2026-05-31T23:59:59.999+00']) {
         const again = await lv.ingest([spelled(spelling)], { imported: true })
         assert.equal([again.accepted, again.duplicates], [0, 1], spelling)

@@ -34,7 +34,10 @@ const extremes = compileViews([
 if (!extremes) throw new Error('no extremes view')
 
 async function count(engine: Engine, table: 'events' | 'cells' | 'view_state'): Promise<number> {
-  const row = await engine.db.selectFrom(table).select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()
+  const row = await engine.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .executeTakeFirstOrThrow()
   return Number(row.n)
 }
 
@@ -190,10 +193,7 @@ for (const factory of await engines()) {
       const r3 = await put(engine, clock, [sale('d', 1)])
       clock.set(T0 + 4_000)
       const r4 = await put(engine, clock, [sale('e', 1)])
-      assert.equal(
-        [r1.receivedAt, r2.receivedAt, r3.receivedAt, r4.receivedAt],
-        ['2026-11-27T00:00:00.000Z', '2026-11-27T00:00:00.000Z', '2026-11-27T00:00:05.000Z', '2026-11-27T00:00:05.000Z'],
-      )
+      assert.equal([r1.receivedAt, r2.receivedAt, r3.receivedAt, r4.receivedAt], ['2026-11-27T00:00:00.000Z', '2026-11-27T00:00:00.000Z', '2026-11-27T00:00:05.000Z', '2026-11-27T00:00:05.000Z'])
       assert.equal(await seqsAndTimes(engine), [
         [1, 'a', T0],
         [2, 'b', T0],
@@ -228,9 +228,7 @@ for (const factory of await engines()) {
   test(
     'getEvent returns the stored event with seq and receivedAt; null for an unknown key',
     fresh(async (engine, clock) => {
-      await put(engine, clock, [
-        { id: 'sale-1', source: 'store-042', type: 'sale', occurredAt: '2026-11-25T10:03:00+08:00', data: { store: '042', channel: 'pos', amount: 129.5, tags: ['a'] } },
-      ])
+      await put(engine, clock, [{ id: 'sale-1', source: 'store-042', type: 'sale', occurredAt: '2026-11-25T10:03:00+08:00', data: { store: '042', channel: 'pos', amount: 129.5, tags: ['a'] } }])
       clock.advance(1_000)
       await put(engine, clock, [{ id: 'void-1', source: 'store-042', type: 'void', occurredAt: '2026-11-26T09:00:00Z', retracts: 'sale-1' }])
       assert.equal(await getEvent(engine.db, 'store-042', 'sale-1'), {
@@ -283,7 +281,10 @@ for (const factory of await engines()) {
       assert.equal(await ids(4), ['a', 'b'])
       assert.equal(await ids(5), ['b'])
       assert.equal(await ids(6), ['b', 'e'])
-      assert.equal((await periodEvents(engine.db, ['visit'], range, 6)).map((e) => e.id), ['d'])
+      assert.equal(
+        (await periodEvents(engine.db, ['visit'], range, 6)).map((e) => e.id),
+        ['d'],
+      )
       const [b] = await periodEvents(engine.db, ['refund'], range, 6)
       assert.equal(b, {
         seq: 2,

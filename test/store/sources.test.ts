@@ -52,12 +52,15 @@ buckets('below 256 ms every lag is its own bucket; above, a bucket is narrower t
   // [2^e, 2^(e+1)) is cut into 128 buckets of 2^(e-7): 256 and 257 share one, 258 starts the next.
   assert.equal([256, 257, 258, 511, 512, 515, 516].map(lagBucket), [256, 256, 257, 383, 384, 384, 385])
   assert.equal([256, 257, 383, 384].map(lagBucketCeiling), [257, 259, 511, 515])
-  assert.equal([-256, -257, -258, -515].map((l) => bucketOf(l)), [
-    { bucket: -256, ceiling: -256 },
-    { bucket: -256, ceiling: -256 },
-    { bucket: -257, ceiling: -258 },
-    { bucket: -384, ceiling: -512 },
-  ])
+  assert.equal(
+    [-256, -257, -258, -515].map((l) => bucketOf(l)),
+    [
+      { bucket: -256, ceiling: -256 },
+      { bucket: -256, ceiling: -256 },
+      { bucket: -257, ceiling: -258 },
+      { bucket: -384, ceiling: -512 },
+    ],
+  )
   // One hour: 3,600,000 in [2^21, 2^22), buckets of 2^14 = 16,384 ms: [3,588,096, 3,604,479].
   assert.equal(bucketOf(3_600_000), { bucket: 14 * 128 + 219, ceiling: 3_604_479 })
   for (const lag of edgeLags(52)) {
@@ -288,7 +291,10 @@ for (const factory of factories) {
     const kept = await factory.open()
     try {
       const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(upgraded.db)
-      assert.equal(rows.map((r) => r.name), Object.keys(await migrations(factory.name).getMigrations()).sort())
+      assert.equal(
+        rows.map((r) => r.name),
+        Object.keys(await migrations(factory.name).getMigrations()).sort(),
+      )
       await put(kept, arrivals, [1, 50, 120])
       const built = await sketchRows(upgraded)
       assert.ok(built.length > 200)
@@ -343,7 +349,8 @@ for (const factory of factories) {
     try {
       // 600 sources an hour for 3 hours: more rows than a page, in every hour.
       const arrivals: Arrival[] = []
-      for (let h = 0; h < 3; h++) for (let s = 0; s < 600; s++) arrivals.push({ id: `h${h}-${s}`, source: `src-${String(s).padStart(3, '0')}`, receivedAt: T0 + h * HOUR_MS + s, lag: 1000 * (h + 1) + s })
+      for (let h = 0; h < 3; h++)
+        for (let s = 0; s < 600; s++) arrivals.push({ id: `h${h}-${s}`, source: `src-${String(s).padStart(3, '0')}`, receivedAt: T0 + h * HOUR_MS + s, lag: 1000 * (h + 1) + s })
       await put(engine, arrivals)
       const now = T0 + 2 * HOUR_MS + 30 * MIN
       for (const windowMs of [1, HOUR_MS, HOUR_MS + 30 * MIN, 2 * HOUR_MS + 30 * MIN, 3 * HOUR_MS]) {
@@ -367,37 +374,45 @@ for (const factory of factories) {
     gap: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 * MIN }), fc.constantFrom(HOUR_MS - 1, HOUR_MS, 1)),
     retract: fc.option(fc.nat(), { freq: 6 }),
   })
-  const query = fc.record({ at: fc.integer({ min: -HOUR_MS, max: 30 * HOUR_MS }), windowMs: fc.oneof(fc.integer({ min: 1, max: 2 * DAY }), fc.constantFrom(1, HOUR_MS - 1, HOUR_MS, HOUR_MS + 1, DAY)) })
+  const query = fc.record({
+    at: fc.integer({ min: -HOUR_MS, max: 30 * HOUR_MS }),
+    windowMs: fc.oneof(fc.integer({ min: 1, max: 2 * DAY }), fc.constantFrom(1, HOUR_MS - 1, HOUR_MS, HOUR_MS + 1, DAY)),
+  })
 
   test('count, max and last arrival per source equal a direct computation; p50 and p99 are within 1/128 of the exact nearest rank (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), fc.array(fc.integer({ min: 1, max: 20 }), { maxLength: 6 }), fc.array(query, { minLength: 1, maxLength: 6 }), async (steps, sizes, queries) => {
-        const arrivals: Arrival[] = []
-        const voided = new Set<string>()
-        let at = T0
-        steps.forEach((s, k) => {
-          at += s.gap
-          const originals = arrivals.filter((a) => a.retracts === undefined && !voided.has(a.id))
-          const target = s.retract === null || originals.length === 0 ? undefined : originals[s.retract % originals.length]
-          if (target) {
-            voided.add(target.id)
-            arrivals.push({ id: `v${k}`, source: target.source, receivedAt: at, lag: 0, retracts: target.id })
-          } else arrivals.push({ id: `e${k}`, source: s.source, receivedAt: at, lag: s.lag })
-        })
-        const engine = await factory.open()
-        try {
-          await put(engine, arrivals, sizes)
-          for (const q of queries) {
-            const now = T0 + q.at
-            assertFigures((await sourceLateness(engine.db, now, q.windowMs)).sources, expected(arrivals, now, q.windowMs), `now T0+${q.at}, window ${q.windowMs}`)
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 60 }),
+        fc.array(fc.integer({ min: 1, max: 20 }), { maxLength: 6 }),
+        fc.array(query, { minLength: 1, maxLength: 6 }),
+        async (steps, sizes, queries) => {
+          const arrivals: Arrival[] = []
+          const voided = new Set<string>()
+          let at = T0
+          steps.forEach((s, k) => {
+            at += s.gap
+            const originals = arrivals.filter((a) => a.retracts === undefined && !voided.has(a.id))
+            const target = s.retract === null || originals.length === 0 ? undefined : originals[s.retract % originals.length]
+            if (target) {
+              voided.add(target.id)
+              arrivals.push({ id: `v${k}`, source: target.source, receivedAt: at, lag: 0, retracts: target.id })
+            } else arrivals.push({ id: `e${k}`, source: s.source, receivedAt: at, lag: s.lag })
+          })
+          const engine = await factory.open()
+          try {
+            await put(engine, arrivals, sizes)
+            for (const q of queries) {
+              const now = T0 + q.at
+              assertFigures((await sourceLateness(engine.db, now, q.windowMs)).sources, expected(arrivals, now, q.windowMs), `now T0+${q.at}, window ${q.windowMs}`)
+            }
+            const kept = await sketchRows(engine)
+            await rebuild(engine)
+            assert.equal(await sketchRows(engine), kept, 'migration 0008 builds what ingest kept')
+          } finally {
+            await engine.close()
           }
-          const kept = await sketchRows(engine)
-          await rebuild(engine)
-          assert.equal(await sketchRows(engine), kept, 'migration 0008 builds what ingest kept')
-        } finally {
-          await engine.close()
-        }
-      }),
+        },
+      ),
       { numRuns: NUM_RUNS, includeErrorInReport: true },
     )
   })

@@ -207,15 +207,15 @@ if (browserMissing && !process.env.CI) {
       assert.is(await events.first().getAttribute('data-event-id'), first.id)
       assert.is((await events.first().locator('td').first().textContent())?.trim(), first.id)
       const contributions = await page.locator('#events tbody tr td:nth-child(6)').allTextContents()
-      assert.equal(contributions.map(shown), change.events.map((e) => cents(e.contribution.revenue)))
+      assert.equal(
+        contributions.map(shown),
+        change.events.map((e) => cents(e.contribution.revenue)),
+      )
 
       // The URL holds the state; opening it elsewhere restores it.
       const url = page.url()
       const hash = new URLSearchParams(new URL(url).hash.slice(1))
-      assert.equal(
-        { view: hash.get('view'), period: hash.get('period'), from: hash.get('from'), to: hash.get('to'), row: hash.get('row') },
-        { view: VIEW, period, from: '1', to: '3', row: rowKey },
-      )
+      assert.equal({ view: hash.get('view'), period: hash.get('period'), from: hash.get('from'), to: hash.get('to'), row: hash.get('row') }, { view: VIEW, period, from: '1', to: '3', row: rowKey })
 
       // Download CSV exports the shown table: header, one line per row, the total.
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()])
@@ -225,7 +225,10 @@ if (browserMissing && !process.env.CI) {
       const shownRows = await page.locator('#comparison tbody tr').count()
       assert.is(lines.length, shownRows + 2)
       assert.is(lines[0], 'store,channel,State,revenue before (rev 1),revenue after (rev 3),Change,Explaining events')
-      assert.ok(lines.includes(`${change.dims.store},${change.dims.channel},changed,${change.before?.revenue},${change.after?.revenue},${change.delta.revenue},${change.events.length}`), lines.join('\n'))
+      assert.ok(
+        lines.includes(`${change.dims.store},${change.dims.channel},changed,${change.before?.revenue},${change.after?.revenue},${change.delta.revenue},${change.events.length}`),
+        lines.join('\n'),
+      )
 
       mkdirSync(OUTPUT, { recursive: true })
       await page.evaluate('window.scrollTo(0, 0)')
@@ -264,7 +267,10 @@ if (browserMissing && !process.env.CI) {
       await page.click('#token-form button[type="submit"]')
       await page.locator('#app').waitFor({ state: 'visible' })
       const views = await getJson<{ views: Array<{ name: string }> }>(server, '/v1/views', TOKEN)
-      assert.equal(await page.locator('#view-select option').allTextContents(), views.views.map((v) => v.name))
+      assert.equal(
+        await page.locator('#view-select option').allTextContents(),
+        views.views.map((v) => v.name),
+      )
       assert.ok(await page.locator('#auth').isHidden())
       // A string, evaluated in the page: the test is type-checked without the DOM library.
       assert.is(await page.evaluate('sessionStorage.getItem("lateview.token")'), TOKEN)

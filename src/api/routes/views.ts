@@ -8,17 +8,13 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
     views: lateview.programs.map((p) => toViewFile(p.view)),
   }))
 
-  app.get<{ Params: { view: string } }>(
-    '/v1/views/:view',
-    { config: { scope: 'read' }, schema: { summary: 'A view definition and the status of its periods', tags: ['views'] } },
-    async (request) => {
-      const program = lateview.view(request.params.view)
-      return {
-        ...toViewFile(program.view),
-        status: await lateview.status(program.name),
-      }
-    },
-  )
+  app.get<{ Params: { view: string } }>('/v1/views/:view', { config: { scope: 'read' }, schema: { summary: 'A view definition and the status of its periods', tags: ['views'] } }, async (request) => {
+    const program = lateview.view(request.params.view)
+    return {
+      ...toViewFile(program.view),
+      status: await lateview.status(program.name),
+    }
+  })
 
   app.get<{ Params: { view: string } }>(
     '/v1/views/:view/versions',
@@ -56,7 +52,8 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
         }
       }
       for (const dim of Object.keys(where)) {
-        if (!program.view.dimensions.includes(dim)) throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is neither from, to nor a dimension of view ${program.name} (${program.view.dimensions.join(', ')})`)
+        if (!program.view.dimensions.includes(dim))
+          throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is neither from, to nor a dimension of view ${program.name} (${program.view.dimensions.join(', ')})`)
       }
       return lateview.realtime(program.name, { ...(from ? { from } : {}), ...(to ? { to } : {}), where })
     },
