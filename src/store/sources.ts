@@ -1,5 +1,5 @@
-import { SqliteAdapter, type Kysely } from 'kysely'
-import { queryRows } from './engine.js'
+import type { Kysely } from 'kysely'
+import { engineOf, queryRows } from './engine.js'
 import type { Schema, SourceLagsTable } from './schema.js'
 
 /**
@@ -81,7 +81,7 @@ export interface SourceHourChange {
 }
 
 function isSqlite(db: Kysely<Schema>): boolean {
-  return db.getExecutor().adapter instanceof SqliteAdapter
+  return engineOf(db).kind === 'sqlite'
 }
 
 /** The stored text of `[bucket, count, …]`: the numbers comma-separated, without brackets. */

@@ -1,0 +1,85 @@
+import { sql, type Kysely } from 'kysely'
+import type { ViewProgram } from '../domain/aggregate.js'
+import type { StoredEvent } from '../domain/event.js'
+import type { AppendedEvent, CellWrite } from './engine.js'
+import { assertStorable } from './int64.js'
+import { SLOT_COLUMNS, type CellsTable, type EventsTable, type Schema } from './schema.js'
+
+/** Rows as the store writes and reads them, the same on both engines. */
+
+/** The events-table row of an appended event. */
+export function eventRow(a: AppendedEvent): EventsTable {
+  const e = a.event
+  const t = a.target
+  return {
+    seq: a.seq,
+    source: e.source,
+    id: e.id,
+    type: e.type,
+    occurred_at: e.occurredAt,
+    received_at: a.receivedAt,
+    data: e.dataJson ?? JSON.stringify(e.data),
+    retracts: e.retracts,
+    target_seq: t === null ? null : t.seq,
+    eff_type: t === null ? e.type : t.type,
+    eff_occurred_at: t === null ? e.occurredAt : t.occurredAt,
+  }
+}
+
+export function rowToEvent(row: EventsTable): StoredEvent {
+  return {
+    seq: row.seq,
+    id: row.id,
+    source: row.source,
+    type: row.type,
+    occurredAt: row.occurred_at,
+    receivedAt: row.received_at,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    retracts: row.retracts,
+    targetSeq: row.target_seq,
+  }
+}
+
+/**
+ * The upsert of one view's cells; `excluded` holds the change. A sum that leaves the int64 range
+ * is caught: SQLite turns it into a REAL, which the slot's check constraint (migration 0006)
+ * refuses by name; PostgreSQL (the sum computed as numeric first) turns it into null here,
+ * returned, rather than an error that names no measure.
+ */
+export function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite[], engine: 'sqlite' | 'postgres') {
+  const ops = program.ops
+  const rows = changes.map((c) => {
+    const row: Partial<CellsTable> = { view: program.name, period: c.period, dims_key: c.dimsKey, event_count: c.state.eventCount }
+    ops.forEach((_, i) => {
+      row[SLOT_COLUMNS[i] as keyof CellsTable] = (c.state.slots[i] ?? null) as never
+    })
+    return row as CellsTable
+  })
+  return db
+    .insertInto('cells')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(['view', 'period', 'dims_key']).doUpdateSet((eb) => {
+        const set: Record<string, unknown> = { event_count: eb('cells.event_count', '+', eb.ref('excluded.event_count')) }
+        ops.forEach((op, i) => {
+          const col = SLOT_COLUMNS[i] as string
+          const cur = sql.ref(`cells.${col}`)
+          const add = sql.ref(`excluded.${col}`)
+          if (op !== 'add') set[col] = sql`case when ${add} is null then ${cur} when ${cur} is null or ${add} ${sql.raw(op === 'min' ? '<' : '>')} ${cur} then ${add} else ${cur} end`
+          else if (engine === 'sqlite') set[col] = sql`coalesce(${cur}, 0) + coalesce(${add}, 0)`
+          else set[col] = sql`case when abs(coalesce(${cur}, 0)::numeric + coalesce(${add}, 0)) <= 9223372036854775807 then coalesce(${cur}, 0) + coalesce(${add}, 0) end`
+        })
+        return set as never
+      }),
+    )
+}
+
+/** The slots that add up (sums, counts, an avg's two): the ones a batch can push out of range. */
+export function addSlots(program: ViewProgram): number[] {
+  return program.ops.flatMap((op, i) => (op === 'add' ? [i] : []))
+}
+
+/** A change that is itself out of range is refused before anything is bound. */
+export function assertChanges(program: ViewProgram, changes: CellWrite[]): void {
+  for (const c of changes) assertStorable(program, c.period, c.dimsKey, c.state)
+}
