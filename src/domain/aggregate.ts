@@ -205,14 +205,16 @@ export class ViewProgram {
   }
 
   /**
-   * Adds an event's contribution straight into a cell state: the same arithmetic as
-   * `contribution` + `applyContribution`, without the intermediate arrays (scans of many events).
+   * Adds an event's contribution (its type's sign applied) straight into a cell state: the same
+   * arithmetic as `contribution` + `applyContribution`, without the intermediate arrays. With
+   * `direction` -1 it takes back the contribution of an event a retraction voids: sums and counts
+   * subtract, a min or max is left as it is (arithmetic cannot undo it). Prefer `foldEvent`.
    */
-  addTo(state: CellState, type: string, data: Record<string, unknown>): void {
-    const sign = this.view.sign[type] ?? 1
+  addTo(state: CellState, type: string, data: Record<string, unknown>, direction: 1 | -1 = 1): void {
+    const sign = direction * (this.view.sign[type] ?? 1)
     const measures = this.view.measures
     const slots = state.slots
-    state.eventCount += 1
+    state.eventCount += direction
     for (let i = 0; i < measures.length; i++) {
       const m = measures[i] as MeasureDefinition
       const slot = this.#slotOf[i] as number
@@ -228,12 +230,12 @@ export class ViewProgram {
       } else if (m.kind === 'avg') {
         if (scaled !== null) {
           slots[slot] = addScaled(slots[slot] ?? 0, scaled)
-          slots[slot + 1] = addScaled(slots[slot + 1] ?? 0, 1)
+          slots[slot + 1] = addScaled(slots[slot + 1] ?? 0, direction)
         } else {
           slots[slot] ??= 0
           slots[slot + 1] ??= 0
         }
-      } else if (scaled !== null) {
+      } else if (scaled !== null && direction === 1) {
         const cur = slots[slot] ?? null
         if (cur === null || (m.kind === 'min' ? scaled < cur : scaled > cur)) slots[slot] = scaled
       }
@@ -307,6 +309,21 @@ export function splitCellId(id: string): { period: string; dimsKey: string } {
 }
 
 /**
+ * The one aggregation step, which every reader uses (aggregate, reports as of a cutoff, the
+ * recomputation of cells and revisions, ingest's deltas): folds an event of `program`'s view
+ * (selected and valid; its type's sign applied) into the cell `key` of `cells`, created empty
+ * when missing, and returns that cell. `key` is whatever identifies a cell in the map: a
+ * `cellId`, or a dims key in a map of one period. `direction` -1 takes back the contribution of
+ * an event a retraction voids (sums and counts subtract; min and max are left as they are).
+ */
+export function foldEvent(program: ViewProgram, cells: Map<string, CellState>, key: string, type: string, data: Record<string, unknown>, direction: 1 | -1 = 1): CellState {
+  let state = cells.get(key)
+  if (state === undefined) cells.set(key, (state = emptyCell(program.ops.length)))
+  program.addTo(state, type, data, direction)
+  return state
+}
+
+/**
  * Aggregates events from scratch: the one definition (DESIGN.md) for a given set of
  * non-retracted events. Returns cells keyed by `cellId`.
  */
@@ -314,14 +331,7 @@ export function aggregate(program: ViewProgram, events: Iterable<EventFacts>): M
   const cells = new Map<string, CellState>()
   for (const e of events) {
     if (!program.selects(e.type)) continue
-    const c = program.contribution(e)
-    const id = cellId(c.period, c.dimsKey)
-    let state = cells.get(id)
-    if (!state) {
-      state = emptyCell(program.ops.length)
-      cells.set(id, state)
-    }
-    applyContribution(state, c, program.ops)
+    foldEvent(program, cells, cellId(program.bucketer.keyOf(e.occurredAt), program.dimsKey(e.data)), e.type, e.data)
   }
   return cells
 }

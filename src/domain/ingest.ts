@@ -1,5 +1,5 @@
 import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from './alerts.js'
-import { cellId, emptyCell, applyContribution, type CellState, type ViewProgram } from './aggregate.js'
+import { cellId, foldEvent, type CellState, type ViewProgram } from './aggregate.js'
 import { dataJson, type EventLimits } from './content.js'
 import { numeral } from './decimal.js'
 import { acceptEvent, canonicalBody, EventKeyMap, inexactNumbers, MAX_CLOCK_SKEW_MS, parseEventFully, type NewEvent, type StoredEvent } from './event.js'
@@ -315,7 +315,7 @@ export function viewDelta(program: ViewProgram, admitted: readonly AdmittedEvent
   const removed = new Map<string, Array<CellState['slots']>>()
   const emptied = new Set<string>()
   const placements: Placement[] = []
-  const slotCount = program.ops.length
+  const hasMinMax = program.hasMinMax
   for (const a of admitted) {
     const facts = a.target ?? a.event
     if (!program.selects(facts.type)) continue
@@ -324,20 +324,16 @@ export function viewDelta(program: ViewProgram, admitted: readonly AdmittedEvent
     let inPeriod = periods.get(period)
     if (!inPeriod) periods.set(period, (inPeriod = { firstSeq: a.seq, cells: new Map() }))
     const dimsKey = program.dimsKey(facts.data)
-    let state = inPeriod.cells.get(dimsKey)
-    if (!state) inPeriod.cells.set(dimsKey, (state = emptyCell(slotCount)))
-    if (a.target === null) {
-      program.addTo(state, facts.type, facts.data)
-      continue
-    }
-    const c = program.contribution(facts)
-    applyContribution(state, c, program.ops, -1)
+    // An event adds its contribution; a retraction takes back its target's.
+    foldEvent(program, inPeriod.cells, dimsKey, facts.type, facts.data, a.target === null ? 1 : -1)
+    if (a.target === null) continue
     emptied.add(period)
-    if (program.hasMinMax) {
+    if (hasMinMax) {
       const id = cellId(period, dimsKey)
-      const slots = removed.get(id)
-      if (slots) slots.push(c.slots)
-      else removed.set(id, [c.slots])
+      const slots = program.contribution(facts).slots
+      const known = removed.get(id)
+      if (known) known.push(slots)
+      else removed.set(id, [slots])
     }
   }
   return { program, periods, removed, emptied, placements }

@@ -31,6 +31,15 @@ export interface Report {
   completeness: number | null
 }
 
+/**
+ * A report's completeness: the share of the view's expected sources among the sources of the
+ * events it counts, or null when the view expects none.
+ */
+export function completenessOf(view: ViewDefinition, sources: ReadonlySet<string>): number | null {
+  const expected = view.expectedSources?.sources ?? null
+  return expected && expected.length > 0 ? expected.filter((s) => sources.has(s)).length / expected.length : null
+}
+
 /** The measures of a row as a reader sees them (exact decimals), by measure name. */
 export type Measures = Record<string, Amount | null>
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
-import { cellId, emptyCell, type CellState, type ViewProgram } from '../domain/aggregate.js'
+import { cellId, foldEvent, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import { toJson } from '../domain/decimal.js'
-import { cellsHash, changedCells, totalsOf, type Report } from '../domain/lifecycle.js'
+import { cellsHash, changedCells, completenessOf, totalsOf, type Report } from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { forEachEvent, type ScanRow } from '../store/engine.js'
 import { allRetractions } from '../store/events.js'
@@ -87,9 +87,7 @@ class PeriodRevisions {
   add(row: ScanRow, dimsKey: string, data: Record<string, unknown>, voidSeq: number | undefined): void {
     const late = row.received_at >= this.range.end
     if (voidSeq === undefined || voidSeq > this.last) {
-      let state = this.cells.get(dimsKey)
-      if (!state) this.cells.set(dimsKey, (state = emptyCell(this.program.ops.length)))
-      this.program.addTo(state, row.type, data)
+      foldEvent(this.program, this.cells, dimsKey, row.type, data)
       this.eventCount++
       if (late) this.lateEventCount++
       this.sources.add(row.source)
@@ -108,16 +106,12 @@ class PeriodRevisions {
     let { eventCount, lateEventCount } = this
     const sources = this.pending.length === 0 ? this.sources : new Set(this.sources)
     for (const p of this.pending) {
-      let state = cells.get(p.dimsKey)
-      if (!state) cells.set(p.dimsKey, (state = emptyCell(this.program.ops.length)))
-      this.program.addTo(state, p.type, p.data)
+      foldEvent(this.program, cells, p.dimsKey, p.type, p.data)
       eventCount++
       if (p.late) lateEventCount++
       sources.add(p.source)
     }
-    const expected = this.program.view.expectedSources?.sources ?? null
-    const completeness = expected && expected.length > 0 ? expected.filter((s) => sources.has(s)).length / expected.length : null
-    return { cutoff, report: { cells, eventCount, lateEventCount, completeness } }
+    return { cutoff, report: { cells, eventCount, lateEventCount, completeness: completenessOf(this.program.view, sources) } }
   }
 }
 
@@ -267,11 +261,7 @@ export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[]
           }
         }
         const dimsKey = v.program.dimsKey(data)
-        if (last.cells && counts) {
-          let state = last.cells.get(dimsKey)
-          if (!state) last.cells.set(dimsKey, (state = emptyCell(v.program.ops.length)))
-          v.program.addTo(state, row.type, data)
-        }
+        if (last.cells && counts) foldEvent(v.program, last.cells, dimsKey, row.type, data)
         last.revisions?.add(row, dimsKey, data, voidSeq)
       }
     }

@@ -1,7 +1,21 @@
 import type { Kysely } from 'kysely'
-import { emptyCell, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
+import { foldEvent, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import { addScaled, amount, Decimal, numeral, parseJson, subScaled, type Scaled } from '../domain/decimal.js'
-import { cellsHash, changedCells, deltaOf, deltaScaled, matchKey, measureChanges, rescale, sameDefinition, totalsOf, type Measures, type PeriodStatus, type Report } from '../domain/lifecycle.js'
+import {
+  cellsHash,
+  changedCells,
+  completenessOf,
+  deltaOf,
+  deltaScaled,
+  matchKey,
+  measureChanges,
+  rescale,
+  sameDefinition,
+  totalsOf,
+  type Measures,
+  type PeriodStatus,
+  type Report,
+} from '../domain/lifecycle.js'
 import type { PeriodRange } from '../domain/time.js'
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
@@ -43,14 +57,9 @@ export async function computeReport(db: Kysely<Schema>, program: ViewProgram, ra
     if (row.received_at >= range.end) lateEventCount++
     sources.add(row.source)
     const data = row.parsed as Record<string, unknown>
-    const key = program.dimsKey(data)
-    let state = cells.get(key)
-    if (!state) cells.set(key, (state = emptyCell(program.ops.length)))
-    program.addTo(state, row.type, data)
+    foldEvent(program, cells, program.dimsKey(data), row.type, data)
   }
-  const expected = program.view.expectedSources?.sources ?? null
-  const completeness = expected && expected.length > 0 ? expected.filter((s) => sources.has(s)).length / expected.length : null
-  return { cells, eventCount, lateEventCount, completeness }
+  return { cells, eventCount, lateEventCount, completeness: completenessOf(program.view, sources) }
 }
 
 export interface ReportRow {
