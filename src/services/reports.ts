@@ -1,3 +1,9 @@
+/**
+ * Every read of a period's figures: the latest revision, revision N, as of an instant, the list
+ * of revisions, a diff with the events that explain it, the exceptions after close, and CSV.
+ * It is a little past 400 lines because these share one report document and one revision cache;
+ * the diff (about 150 lines) is the part to move to a file of its own when this grows.
+ */
 import type { Kysely } from 'kysely'
 import { foldEvent, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import { addScaled, amount, Decimal, numeral, parseJson, subScaled, type Scaled } from '../domain/decimal.js'
