@@ -9,20 +9,18 @@
  *
  * The short form (CI) runs 2 rounds per engine; LATEVIEW_TEST_CRASH_LONG=1 runs 5.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { systemClock } from '../../src/domain/clock.js'
 import { parseViewDefinition } from '../../src/domain/view.js'
 import { Lateview } from '../../src/services/lateview.js'
 import { openEngine } from '../../src/store/engine.js'
+import { exited, type ServerProcess, serveProcess } from '../helpers/server-process.js'
 import { storeLocations } from '../helpers/store-locations.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ROUNDS = process.env.LATEVIEW_TEST_CRASH_LONG ? 5 : 2
 const CLIENTS = 3
 const BATCH = 250
@@ -38,39 +36,9 @@ const VIEW = {
   measures: { revenue: { sum: 'amount', decimals: 2 }, orders: { count: true } },
 }
 
-interface Server {
-  child: ChildProcess
-  url: string
-}
+type Server = ServerProcess
 
-function serve(db: string, views: string): Promise<Server> {
-  const child = spawn(process.execPath, ['src/cli/lateview.mjs', 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, LATEVIEW_DB: db, LATEVIEW_VIEWS: views, PORT: '0', LATEVIEW_SCHEDULER: 'off', LATEVIEW_LOG_LEVEL: 'info', FORCE_COLOR: '0', NO_COLOR: '1' },
-  })
-  let output = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000)
-    const seen = (d: Buffer) => {
-      output += d.toString()
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve({ child, url: match[1] as string })
-      }
-    }
-    child.stdout.on('data', seen)
-    child.stderr.on('data', seen)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code ?? signal}:\n${output}`))
-    })
-  })
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()))
-}
+const serve = (db: string, views: string) => serveProcess(db, views, 'off')
 
 interface Batch {
   ids: string[]

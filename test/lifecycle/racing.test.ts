@@ -4,11 +4,9 @@
  * while. Afterwards no revision may know less than the one before it, revision numbers are
  * gap-free, every event is stored once, and `verify` finds nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { systemClock } from '../../src/domain/clock.js'
@@ -17,8 +15,8 @@ import { Lateview } from '../../src/services/lateview.js'
 import { openEngine } from '../../src/store/engine.js'
 import { engines } from '../helpers/engines.js'
 import { serverDatabase } from '../helpers/server-db.js'
+import { type ServerProcess, serveProcess } from '../helpers/server-process.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const RACE_MS = Number(process.env.LATEVIEW_RACE_MS ?? 15_000)
 const DAY_MS = 86_400_000
 
@@ -33,33 +31,9 @@ const VIEW = {
   rebuild: { every: '* * * * * *', windowDays: 7 },
 }
 
-interface Server {
-  child: ChildProcess
-  url: string
-  output: () => string
-}
+type Server = ServerProcess
 
-function serve(db: string, views: string): Promise<Server> {
-  const child = spawn(process.execPath, ['src/cli/lateview.mjs', 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, LATEVIEW_DB: db, LATEVIEW_VIEWS: views, PORT: '0', LATEVIEW_SCHEDULER: 'on', LATEVIEW_LOG_LEVEL: 'info', FORCE_COLOR: '0', NO_COLOR: '1' },
-  })
-  let output = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000)
-    const seen = (d: Buffer) => {
-      output += d.toString()
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve({ child, url: match[1] as string, output: () => output })
-      }
-    }
-    child.stdout.on('data', seen)
-    child.stderr.on('data', seen)
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)))
-  })
-}
+const serve = (db: string, views: string) => serveProcess(db, views, 'on')
 
 async function stop(server: Server): Promise<void> {
   if (server.child.exitCode !== null) return
