@@ -198,9 +198,10 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
   },
   diff: {
     summary: 'explain what changed between two revisions (or asOf:<ISO>)',
-    usage: 'lateview diff <view> <period> <from> <to> [--format table|json]',
+    usage: 'lateview diff <view> <period> <from> <to> [--format table|json|csv]',
     help: `Lists each changed cell between two revisions (numbers) or instants (asOf:<ISO>), with the
-events that explain the change.\n${ENVIRONMENT}`,
+events that explain the change. --format csv writes the comparison as the HTTP API does: one line
+per row of either side, unchanged ones too, each measure before, after and delta, events, status.\n${ENVIRONMENT}`,
     options: { format: { type: 'string' } },
     async run(values, positionals) {
       const [view, period, from, to] = positionals
@@ -213,9 +214,15 @@ events that explain the change.\n${ENVIRONMENT}`,
         }
         return { revision: positiveInt(text, 'revision', 1) }
       }
+      const format = values.format ?? 'table'
+      if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
       return withLateview(async (lateview) => {
+        if (format === 'csv') {
+          process.stdout.write(await lateview.diffCsv(view, period, side(from), side(to)))
+          return 0
+        }
         const diff = await lateview.diff(view, period, side(from), side(to))
-        if (values.format === 'json') {
+        if (format === 'json') {
           out(prettyJson(diff))
           return 0
         }

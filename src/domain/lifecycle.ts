@@ -43,13 +43,19 @@ export function completenessOf(view: ViewDefinition, sources: ReadonlySet<string
 /** The measures of a row as a reader sees them (exact decimals), by measure name. */
 export type Measures = Record<string, Amount | null>
 
-/** The row of totals over all cells: sums add, min/max take the extreme, avg is recomputed. */
-export function totalsOf(program: ViewProgram, cells: Iterable<CellState>): { measures: Measures; eventCount: number } {
+/** Cells combined into one state: sums and counts add, min/max keep the extreme, an avg keeps its sum and count. */
+export function totalCell(program: ViewProgram, cells: Iterable<CellState>): CellState {
   const total = emptyCell(program.ops.length)
   for (const cell of cells) {
     const c: Contribution = { period: '', dimsKey: '', eventCount: cell.eventCount, slots: cell.slots }
     applyContribution(total, c, program.ops, 1)
   }
+  return total
+}
+
+/** The row of totals over all cells: sums add, min/max take the extreme, avg is recomputed. */
+export function totalsOf(program: ViewProgram, cells: Iterable<CellState>): { measures: Measures; eventCount: number } {
+  const total = totalCell(program, cells)
   return { measures: program.measuresOf(total), eventCount: total.eventCount }
 }
 

@@ -7,6 +7,7 @@ import { openEngine, storeError, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readRealtime, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
+import { comparisonCsv, diffTotals } from './comparison.js'
 import { JobRunner } from './jobs.js'
 import { diffReports, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { ViewCatalog } from './definitions.js'
@@ -126,9 +127,16 @@ export class Lateview {
     return readRevisions(this.engine.db, this.view(name), period)
   }
 
-  /** The changed cells between two revisions (or as-of instants) and the events behind them. */
-  diff(name: string, period: string, from: DiffSide, to: DiffSide) {
-    return diffReports(this.engine.db, this.definitions, this.view(name), period, from, to)
+  /** The changed cells between two revisions (or as-of instants), the events behind them, and both sides' totals. */
+  async diff(name: string, period: string, from: DiffSide, to: DiffSide) {
+    const { diff, sides } = await diffReports(this.engine.db, this.definitions, this.view(name), period, from, to)
+    return { ...diff, totals: diffTotals(sides.before, sides.after) }
+  }
+
+  /** The comparison of two revisions (or as-of instants) as CSV: every row of either side, unchanged ones too. */
+  async diffCsv(name: string, period: string, from: DiffSide, to: DiffSide): Promise<string> {
+    const { diff, sides } = await diffReports(this.engine.db, this.definitions, this.view(name), period, from, to)
+    return comparisonCsv(sides.before, sides.after, diff.changes)
   }
 
   /** The definition a report was computed under (a revision's own version, or the current one). */

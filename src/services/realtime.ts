@@ -2,13 +2,14 @@ import type { Kysely } from 'kysely'
 import { sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
-import type { Measures } from '../domain/lifecycle.js'
+import { totalsOf, type Measures } from '../domain/lifecycle.js'
 import { LateviewError } from '../errors.js'
 import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import { headSeq } from '../store/events.js'
 import type { Schema } from '../store/schema.js'
 import type { ViewCatalog } from './definitions.js'
+import type { Totals } from './reports.js'
 import { recomputeStore, type RevisionDifference } from './recompute.js'
 
 export interface RealtimeQuery {
@@ -25,20 +26,23 @@ export interface RealtimeCell {
   eventCount: number
 }
 
-/** The live cells of a view and the seq they are exact at, read in one snapshot. */
-export async function readRealtime(engine: Engine, program: ViewProgram, query: RealtimeQuery = {}): Promise<{ view: string; seq: number; cells: RealtimeCell[] }> {
+/** The live cells of a view, their totals and the seq they are exact at, read in one snapshot. */
+export async function readRealtime(engine: Engine, program: ViewProgram, query: RealtimeQuery = {}): Promise<{ view: string; seq: number; cells: RealtimeCell[]; totals: Totals }> {
   for (const [dim] of Object.entries(query.where ?? {})) {
     if (!program.view.dimensions.includes(dim)) throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is not a dimension of view ${program.name}`)
   }
   const { seq, stored } = await engine.snapshot(async (db) => ({ seq: await headSeq(db), stored: await readCells(db, program, query.from, query.to) }))
   const where = Object.entries(query.where ?? {})
   const cells: RealtimeCell[] = []
+  const states: CellState[] = []
   for (const c of stored) {
     const dims = program.dimsOf(c.dimsKey)
     if (where.some(([d, v]) => String(dims[d]) !== v)) continue
     cells.push({ period: c.period, dims, measures: program.measuresOf(c.state), eventCount: c.state.eventCount })
+    states.push(c.state)
   }
-  return { view: program.name, seq, cells }
+  // From the cells' states, not their shown measures: an average needs its sum and count.
+  return { view: program.name, seq, cells, totals: totalsOf(program, states) }
 }
 
 export interface CellDifference {

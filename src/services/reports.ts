@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely'
 import { foldEvent, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
-import { addScaled, amount, Decimal, numeral, parseJson, subScaled, type Scaled } from '../domain/decimal.js'
+import { addScaled, amount, parseJson, subScaled, type Scaled } from '../domain/decimal.js'
 import {
   cellsHash,
   changedCells,
@@ -30,6 +30,7 @@ import { forEachEvent, type ScanRow } from '../store/engine.js'
 import { eventsBySeq, headSeq, scanRowToEvent } from '../store/events.js'
 import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable, Schema } from '../store/schema.js'
+import { csvText } from './csv.js'
 import type { ViewCatalog } from './definitions.js'
 import { recomputeStore, type RevisionDifference } from './recompute.js'
 
@@ -288,7 +289,8 @@ async function sideCells(db: Kysely<Schema>, definitions: ViewCatalog, current: 
  * add up exactly to the delta of every sum and count. When the two sides were published under
  * two definitions, cells are matched by dimension values and measures by name, `definition` says
  * what changed in the rules, and each change's `definitionEffect` is the part of the delta that
- * no event explains: nothing is attributed to events that did not cause it.
+ * no event explains: nothing is attributed to events that did not cause it. Returned with the
+ * two sides' figures it compared (services/comparison.ts totals them and writes them as CSV).
  */
 export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, current: ViewProgram, period: string, from: DiffSide, to: DiffSide) {
   const range = rangeOrThrow(current, period)
@@ -349,7 +351,7 @@ export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, 
         note: `the view definition changed from version ${a.program.view.version} to ${b.program.view.version} between the two sides: cells are matched by dimension values, measures by name, and definitionEffect is the part of each delta no event explains`,
       }
     : null
-  return {
+  const diff = {
     view: current.name,
     period,
     from: { label: a.label, revision: a.revision, cutoffSeq: a.cutoffSeq, viewVersion: a.program.view.version },
@@ -377,6 +379,7 @@ export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, 
       return change
     }),
   }
+  return { diff, sides: { before: a, after: b } }
 }
 
 /** Events of a closed period received after its final revision (held under policy `hold`). */
@@ -419,11 +422,6 @@ export async function verifyRevisions(db: Kysely<Schema>, definitions: ViewCatal
   return { revisions, differences }
 }
 
-function csvValue(value: unknown): string {
-  const text = value === null || value === undefined ? '' : typeof value === 'number' ? numeral(value) : value instanceof Decimal ? value.text : String(value)
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
-}
-
 /**
  * A report as CSV (RFC 4180): one row per cell, dimensions, then measures, then eventCount;
  * `program` is the definition the report was computed under. Numbers are exact, never with an exponent.
@@ -431,9 +429,8 @@ function csvValue(value: unknown): string {
 export function reportCsv(program: ViewProgram, report: ReportDocument): string {
   const view = program.view
   const measures = view.measures.map((m) => m.name)
-  const lines = [[...view.dimensions, ...measures, 'eventCount'].map(csvValue).join(',')]
-  for (const row of report.rows) {
-    lines.push([...view.dimensions.map((d) => row.dims[d]), ...measures.map((m) => row.measures[m]), row.eventCount].map(csvValue).join(','))
-  }
-  return `${lines.join('\r\n')}\r\n`
+  return csvText(
+    [...view.dimensions, ...measures, 'eventCount'],
+    report.rows.map((row) => [...view.dimensions.map((d) => row.dims[d]), ...measures.map((m) => row.measures[m]), row.eventCount]),
+  )
 }

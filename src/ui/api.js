@@ -1,5 +1,5 @@
 // @ts-check
-// The page's only way to the server: JSON over fetch, with the session's token when there is one.
+// The page's only way to the server: JSON (and the comparison's CSV) over fetch, with the session's token when there is one.
 
 /** @import { AlertList, Diff, Problem, Realtime, Report, RevisionList, Side, ViewList, ViewWithStatus } from './types.js' */
 
@@ -43,14 +43,14 @@ export function clearToken() {
 }
 
 /**
- * GETs a JSON document of the API; throws ApiProblem on any error. The readers below say which
- * document each path answers; the page trusts the server for its shape.
+ * GETs a path of the API as text, with the session's token; throws ApiProblem on any error.
  * @param {string} path
- * @returns {Promise<unknown>}
+ * @param {string} accept the media type asked for
+ * @returns {Promise<string>}
  */
-export async function api(path) {
+async function fetchText(path, accept) {
   /** @type {Record<string, string>} */
-  const headers = { accept: 'application/json' }
+  const headers = { accept }
   const token = getToken()
   if (token) headers.authorization = `Bearer ${token}`
   let response
@@ -60,15 +60,32 @@ export async function api(path) {
     throw new ApiProblem(0, { title: 'lateview does not answer', detail: `the request to ${path} failed: ${/** @type {Error} */ (error).message}` })
   }
   const text = await response.text()
-  /** @type {unknown} */
-  let body = null
-  try {
-    body = text ? JSON.parse(text) : null
-  } catch {
-    body = null
+  if (!response.ok) {
+    /** @type {unknown} */
+    let problem = null
+    try {
+      problem = text ? JSON.parse(text) : null
+    } catch {
+      problem = null
+    }
+    throw new ApiProblem(response.status, problem && typeof problem === 'object' ? /** @type {Problem} */ (problem) : { title: response.statusText, detail: text.slice(0, 300) })
   }
-  if (!response.ok) throw new ApiProblem(response.status, body && typeof body === 'object' ? /** @type {Problem} */ (body) : { title: response.statusText, detail: text.slice(0, 300) })
-  return body
+  return text
+}
+
+/**
+ * GETs a JSON document of the API; throws ApiProblem on any error. The readers below say which
+ * document each path answers; the page trusts the server for its shape.
+ * @param {string} path
+ * @returns {Promise<unknown>}
+ */
+export async function api(path) {
+  const text = await fetchText(path, 'application/json')
+  try {
+    return text ? JSON.parse(text) : null
+  } catch {
+    return null
+  }
 }
 
 /** Encodes one path segment. */
@@ -135,6 +152,19 @@ export function getReport(view, period, side) {
  */
 export function getDiff(view, period, from, to) {
   return /** @type {Promise<Diff>} */ (api(`${periodPath(view, period)}/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`))
+}
+
+/**
+ * The comparison of two sides as the server writes it in CSV: every row, each measure before,
+ * after and delta, events and status.
+ * @param {string} view
+ * @param {string} period
+ * @param {Side} from
+ * @param {Side} to
+ * @returns {Promise<string>}
+ */
+export function getDiffCsv(view, period, from, to) {
+  return fetchText(`${periodPath(view, period)}/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&format=csv`, 'text/csv')
 }
 
 /**

@@ -5,8 +5,8 @@ import { getDiff, getReport } from './api.js'
 import { $, h, tfoot, thead } from './dom.js'
 import { renderExplain } from './explain.js'
 import { buildRows, columns, figures, STATUS_TEXT, sortedRows } from './figures.js'
-import { dimLabel, formatDelta, formatInt, formatPercent, formatTime, roundAs } from './format.js'
-import { chosenMeasure, chosenPeriod, chosenView, currentCompareLoad, delta, expectedCount, measureDef, num, rowName, sideLabel, startCompareLoad, state, tz, writeHash } from './state.js'
+import { dimLabel, formatDelta, formatInt, formatPercent, formatTime } from './format.js'
+import { chosenMeasure, chosenPeriod, chosenView, currentCompareLoad, delta, expectedCount, num, rowName, sideLabel, startCompareLoad, state, tz, writeHash } from './state.js'
 
 /** @import { Comparison, Report } from './types.js' */
 
@@ -38,7 +38,8 @@ export async function loadComparison(wantedRow) {
 }
 
 /** @param {Comparison} comparison */
-function renderSidesTable({ before, after }) {
+function renderSidesTable(comparison) {
+  const { before, after, diff } = comparison
   const name = chosenMeasure()
   const table = $('sides')
   thead(table).replaceChildren(
@@ -64,7 +65,7 @@ function renderSidesTable({ before, after }) {
     ['Events counted', formatInt(before.eventCount), formatInt(after.eventCount), formatDelta(after.eventCount - before.eventCount, { count: true })],
     ['Late events (received after the period ended)', formatInt(before.lateEventCount), formatInt(after.lateEventCount), formatDelta(after.lateEventCount - before.lateEventCount, { count: true })],
     ['Completeness (expected sources that reported)', formatPercent(before.completeness, expectedCount()), formatPercent(after.completeness, expectedCount()), ''],
-    [`${name}, total`, num(before.totals.measures[name]), num(after.totals.measures[name]), totalDelta({ before, after })],
+    [`${name}, total`, num(diff.totals.before[name]), num(diff.totals.after[name]), totalDelta(comparison)],
   ]
   table.tBodies[0].replaceChildren(
     ...lines.map(([label, a, b, d], i) =>
@@ -80,12 +81,13 @@ function renderSidesTable({ before, after }) {
   )
 }
 
-/** @param {{ before: Report, after: Report }} sides */
-function totalDelta({ before, after }) {
-  const name = chosenMeasure()
-  const b = before.totals.measures[name]
-  const a = after.totals.measures[name]
-  return a === null || b === null || a === undefined || b === undefined ? '—' : delta(roundAs(a - b, measureDef()))
+/**
+ * The change of the chosen measure's total, as the diff gives it.
+ * @param {Comparison} comparison
+ */
+function totalDelta(comparison) {
+  const d = comparison.diff.totals.delta[chosenMeasure()]
+  return d === null || d === undefined ? '—' : delta(d)
 }
 
 export function renderComparison() {
@@ -122,8 +124,8 @@ export function renderComparison() {
   updateSortMarks()
   renderComparisonBody()
   const name = chosenMeasure()
-  const b = c.before.totals.measures[name]
-  const a = c.after.totals.measures[name]
+  const b = c.diff.totals.before[name]
+  const a = c.diff.totals.after[name]
   tfoot(table).replaceChildren(
     h(
       'tr',

@@ -1,31 +1,14 @@
 // @ts-check
 // The figures the page shows for the chosen measure: live totals and the rows of a comparison.
 
-import { dimLabel, isAdditive, measureKind, roundAs } from './format.js'
+import { dimLabel, isAdditive, roundAs } from './format.js'
 import { chosenMeasure, chosenView, measureDef, rowKey, shortSide, state } from './state.js'
 
-/** @import { Column, Diff, Dims, Figures, RealtimeCell, Report, Row, RowStatus } from './types.js' */
+/** @import { Column, Diff, Dims, Figures, Report, Row, RowStatus } from './types.js' */
 
-/**
- * The total of a measure over live cells; null for averages, which cells cannot give.
- * @param {RealtimeCell[]} cells
- * @param {string} name
- * @returns {number | null}
- */
-export function combine(cells, name) {
-  const kind = measureKind(measureDef(name))
-  const values = cells.map((c) => c.measures[name]).filter((v) => typeof v === 'number')
-  if (kind === 'avg') return null
-  if (values.length === 0) return kind === 'count' || kind === 'sum' ? 0 : null
-  if (kind === 'max') return Math.max(...values)
-  if (kind === 'min') return Math.min(...values)
-  const sum = values.reduce((a, b) => a + b, 0)
-  return roundAs(sum, measureDef(name))
-}
-
-/** The chosen measure's live total for the chosen period. */
+/** The chosen measure's live total for the chosen period, as the server totals its cells. */
 export function liveTotal() {
-  return state.realtime ? combine(state.realtime.cells, chosenMeasure()) : null
+  return state.realtime ? (state.realtime.totals.measures[chosenMeasure()] ?? null) : null
 }
 
 /**
@@ -76,7 +59,7 @@ export function figures(row) {
 export const STATUS_TEXT = { changed: 'changed', new: 'new', removed: 'removed', same: 'unchanged' }
 
 /**
- * The comparison's columns, as the table and the CSV show them.
+ * The comparison's columns, as the table shows them.
  * @returns {Column[]}
  */
 export function columns() {

@@ -5,7 +5,6 @@
 import { ApiProblem, getAlerts, getRealtime, getRevisions } from './api.js'
 import { handle, showAuth } from './auth.js'
 import { $, h } from './dom.js'
-import { combine } from './figures.js'
 import { formatInt, formatTime, periodLabel } from './format.js'
 import { loadStatus, selectPeriod } from './periods.js'
 import { drawTimeline, renderSideSelects } from './sides.js'
@@ -74,16 +73,15 @@ function renderLiveTotals(period, realtime) {
     return
   }
   const info = state.statuses.get(period)
-  const events = realtime.cells.reduce((a, c) => a + c.eventCount, 0)
   $('live-caption').replaceChildren(
     'Latest period ',
     h('button', { type: 'button', class: 'link', onclick: () => selectPeriod(period).catch(handle) }, periodLabel(period, view.granularity)),
     ` (${info?.status ?? 'open'}) of ${view.name}, from every event received so far · updated ${formatTime(new Date().toISOString(), tz(), { seconds: true })}, every 5 s`,
   )
   $('live-totals').replaceChildren(
-    ...Object.keys(view.measures).flatMap((name) => [h('dt', {}, name), h('dd', { dataset: { measure: name } }, num(combine(realtime.cells, name), name))]),
+    ...Object.keys(view.measures).flatMap((name) => [h('dt', {}, name), h('dd', { dataset: { measure: name } }, num(realtime.totals.measures[name], name))]),
     h('dt', {}, 'events'),
-    h('dd', {}, formatInt(events)),
+    h('dd', { dataset: { count: 'events' } }, formatInt(realtime.totals.eventCount)),
   )
 }
 

@@ -76,5 +76,5 @@ export function bindCompareControls() {
     })
   }
   $('swap').addEventListener('click', () => setSides(state.to, state.from))
-  $('download').addEventListener('click', downloadCsv)
+  $('download').addEventListener('click', () => downloadCsv().catch(handle))
 }

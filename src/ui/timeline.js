@@ -125,7 +125,9 @@ function renderRevisionTable(onSides) {
   })
   const now = liveTotal()
   const last = state.revisions[state.revisions.length - 1]
-  const nowChange = now === null || !last || last.totals.measures[name] === null ? null : roundAs(now - last.totals.measures[name], measureDef())
+  const lastTotal = last ? (last.totals.measures[name] ?? null) : null
+  // Both are the server's totals; no answer holds their difference, so it is rounded here as the revisions' changes are.
+  const nowChange = now === null || lastTotal === null ? null : roundAs(now - lastTotal, measureDef())
   rows.push(
     h(
       'tr',
@@ -134,7 +136,7 @@ function renderRevisionTable(onSides) {
       h('td', {}, 'live'),
       h('td', {}, 'not published'),
       h('td', {}, '—'),
-      h('td', { class: 'num' }, state.realtime ? formatInt(state.realtime.cells.reduce((a, c) => a + c.eventCount, 0)) : '—'),
+      h('td', { class: 'num' }, state.realtime ? formatInt(state.realtime.totals.eventCount) : '—'),
       h('td', { class: 'num' }, '—'),
       h('td', { class: 'num' }, '—'),
       h('td', { class: 'num' }, num(now)),

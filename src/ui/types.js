@@ -153,7 +153,16 @@
  */
 
 /**
- * The changed rows between two sides of a period and the events behind each change.
+ * Both sides' totals of a diff and, for each measure both sides have, the exact `after − before`
+ * (null where one side shows no value).
+ * @typedef {object} DiffTotals
+ * @property {Measures} before
+ * @property {Measures} after
+ * @property {Measures} delta
+ */
+
+/**
+ * The changed rows between two sides of a period, the events behind each change and the totals.
  * @typedef {object} Diff
  * @property {string} view
  * @property {string} period
@@ -161,6 +170,7 @@
  * @property {DiffSideInfo} to
  * @property {DefinitionChange | null} definition
  * @property {DiffChange[]} changes
+ * @property {DiffTotals} totals
  */
 
 /**
@@ -172,8 +182,8 @@
  */
 
 /**
- * The live cells of a view, exact at `seq`.
- * @typedef {{ view: string, seq: number, cells: RealtimeCell[] }} Realtime
+ * The live cells of a view and their totals (over the cells returned), exact at `seq`.
+ * @typedef {{ view: string, seq: number, cells: RealtimeCell[], totals: Totals }} Realtime
  */
 
 /**
@@ -255,7 +265,7 @@
  */
 
 /**
- * A column of the comparison table and of its CSV.
+ * A column of the comparison table.
  * @typedef {object} Column
  * @property {string} key
  * @property {string} label

@@ -20,7 +20,7 @@ const STORED_A = {
   data: { store: '001', channel: 'pos', amount: 129.5 },
 }
 
-const EMPTY_REVENUE = { view: 'daily_revenue', seq: 0, cells: [] }
+const EMPTY_REVENUE = { view: 'daily_revenue', seq: 0, cells: [], totals: { measures: { revenue: 0, orders: 0, largest: null }, eventCount: 0 } }
 
 for (const factory of await engines()) {
   const test = suite<ApiContext>(`api events (${factory.name})`, {} as ApiContext)
@@ -56,6 +56,7 @@ for (const factory of await engines()) {
       view: 'daily_revenue',
       seq: 2,
       cells: [{ period: '2026-11-26', dims: { store: '001', channel: 'pos' }, measures: { revenue: 149.5, orders: 2, largest: 129.5 }, eventCount: 2 }],
+      totals: { measures: { revenue: 149.5, orders: 2, largest: 129.5 }, eventCount: 2 },
     })
   })
 
@@ -117,6 +118,7 @@ for (const factory of await engines()) {
       view: 'daily_revenue',
       seq: 2,
       cells: [{ period: '2026-11-26', dims: { store: 'web', channel: 'web' }, measures: { revenue: 75, orders: 2, largest: 45 }, eventCount: 2 }],
+      totals: { measures: { revenue: 75, orders: 2, largest: 45 }, eventCount: 2 },
     })
     const problem = expectProblem(await post(api.app, ce('w3', '2026-11-26T11:00:00+08:00', 1), { contentType: 'application/cloudevents-batch+json' }), 400, 'LV_ERR_BODY_INVALID')
     assert.is(problem.detail, 'a CloudEvents batch must be a JSON array')
@@ -230,6 +232,7 @@ for (const factory of await engines()) {
       view: 'daily_revenue',
       seq: 3,
       cells: [{ period: '2026-11-26', dims: { store: '001', channel: 'pos' }, measures: { revenue: 20, orders: 1, largest: 20 }, eventCount: 1 }],
+      totals: { measures: { revenue: 20, orders: 1, largest: 20 }, eventCount: 1 },
     })
     expectProblem(await get(api.app, '/v1/events/store-002/c'), 404, 'LV_ERR_EVENT_NOT_FOUND')
   })
@@ -255,6 +258,7 @@ for (const factory of await engines()) {
       view: 'daily_revenue',
       seq: 1,
       cells: [{ period: '2026-11-26', dims: { store: '001', channel: 'pos' }, measures: { revenue: 129.5, orders: 1, largest: 129.5 }, eventCount: 1 }],
+      totals: { measures: { revenue: 129.5, orders: 1, largest: 129.5 }, eventCount: 1 },
     })
     // Within one batch too.
     const inBatch = expectProblem(await post(api.app, [C, { ...C, occurredAt: '2026-11-26T09:00:01+08:00' }]), 409, 'LV_ERR_EVENT_CONFLICT')
@@ -286,11 +290,12 @@ for (const factory of await engines()) {
       view: 'daily_revenue',
       seq: 3,
       cells: [{ period: '2026-11-26', dims: { store: '001', channel: 'pos' }, measures: { revenue: 20, orders: 1, largest: 20 }, eventCount: 1 }],
+      totals: { measures: { revenue: 20, orders: 1, largest: 20 }, eventCount: 1 },
     })
     // An event and its retraction in one batch leave nothing behind.
     const x = sale('x', '002', '2026-11-26T09:00:00+08:00', 7)
     assert.equal(expectOk(await post(api.app, [x, { ...r1, id: 'rx', source: 'store-002', retracts: 'x' }, { ...r1, id: 'r2', retracts: 'b' }])), answer(3, 0, 4, 6, '2026-11-26T12:01:00.000Z'))
-    assert.equal(expectOk(await get(api.app, '/v1/views/daily_revenue/realtime')), { view: 'daily_revenue', seq: 6, cells: [] })
+    assert.equal(expectOk(await get(api.app, '/v1/views/daily_revenue/realtime')), { ...EMPTY_REVENUE, seq: 6 })
   })
 
   test('?import=true keeps each receivedAt, refuses an earlier one, and needs receivedAt on every event', async ({ api }) => {

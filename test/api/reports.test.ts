@@ -378,6 +378,7 @@ for (const factory of await engines()) {
           events: [{ ...R1_EVENT, contribution: { revenue: -10, orders: -1, largest: -10 } }],
         },
       ],
+      totals: { before: R1_TOTALS.measures, after: R2_TOTALS.measures, delta: { revenue: -90, orders: -1, largest: -49.5 } },
     })
     // Backwards, every contribution changes sign and still adds up to the delta.
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=2&to=1`)), {
@@ -405,6 +406,7 @@ for (const factory of await engines()) {
           events: [{ ...R1_EVENT, contribution: { revenue: 10, orders: 1, largest: -10 } }],
         },
       ],
+      totals: { before: R2_TOTALS.measures, after: R1_TOTALS.measures, delta: { revenue: 90, orders: 1, largest: 49.5 } },
     })
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=2&to=2`)), {
       view: 'daily_revenue',
@@ -413,6 +415,7 @@ for (const factory of await engines()) {
       to: { label: 'revision 2', revision: 2, cutoffSeq: 7, viewVersion: 1 },
       definition: null,
       changes: [],
+      totals: { before: R2_TOTALS.measures, after: R2_TOTALS.measures, delta: { revenue: 0, orders: 0, largest: 0 } },
     })
   })
 
@@ -446,6 +449,7 @@ for (const factory of await engines()) {
           ],
         },
       ],
+      totals: { before: { revenue: 150.5, orders: 2, largest: 100 }, after: R2_TOTALS.measures, delta: { revenue: -60, orders: 0, largest: -49.5 } },
     })
     // Revision 2 to everything known now: the late sale of store 004 is a new cell.
     assert.equal(expectOk(await get(api.app, `${P}/diff?from=2&to=asOf:2026-11-26T00:00:00Z`)), {
@@ -465,7 +469,24 @@ for (const factory of await engines()) {
           ],
         },
       ],
+      totals: { before: R2_TOTALS.measures, after: { revenue: 97.75, orders: 3, largest: 50.5 }, delta: { revenue: 7.25, orders: 1, largest: 0 } },
     })
+  })
+
+  test('GET …/diff?format=csv: every row of either side, unchanged ones too, with events and status', async ({ api }) => {
+    await given(api.app)
+    const csv = await get(api.app, `${P}/diff?from=1&to=asOf:2026-11-26T00:00:00Z&format=csv`)
+    assert.is(csv.statusCode, 200, csv.body)
+    assert.is(csv.headers['content-type'], 'text/csv; charset=utf-8')
+    assert.is(csv.headers['content-disposition'], 'attachment; filename="daily_revenue-2026-11-02-1-vs-asOf-2026-11-26T00-00-00Z.csv"')
+    assert.is(
+      csv.body,
+      'store,channel,revenue_before,revenue_after,revenue_delta,orders_before,orders_after,orders_delta,largest_before,largest_after,largest_delta,events,status\r\n' +
+        '001,pos,100,20,-80,1,1,0,100,20,-80,2,changed\r\n' +
+        '002,pos,30,20,-10,1,0,-1,30,30,0,1,changed\r\n' +
+        '004,pos,,7.25,7.25,,1,1,,7.25,,1,new\r\n' +
+        'web,web,50.5,50.5,0,1,1,0,50.5,50.5,0,0,same\r\n',
+    )
   })
 
   test('GET /v1/views/:view: periods open, provisional and final, and the dirty ones', async ({ api }) => {

@@ -52,7 +52,14 @@ const S001_25 = { period: '2026-11-25', dims: { store: '001', channel: 'pos' }, 
 const S002_25 = { period: '2026-11-25', dims: { store: '002', channel: 'pos' }, measures: { revenue: 3.1, orders: 1, largest: 3.1 }, eventCount: 1 }
 const S002_26 = { period: '2026-11-26', dims: { store: '002', channel: 'pos' }, measures: { revenue: 50, orders: 1, largest: 50 }, eventCount: 1 }
 
-const revenue = (cells: unknown[]) => ({ view: 'daily_revenue', seq: 9, cells })
+/** The realtime answer of daily_revenue at seq 9: these cells, and their totals (revenue, orders, largest, events). */
+const revenue = (cells: unknown[], [total, orders, largest, eventCount]: [number, number, number | null, number]) => ({
+  view: 'daily_revenue',
+  seq: 9,
+  cells,
+  totals: { measures: { revenue: total, orders, largest }, eventCount },
+})
+const NO_REVENUE: [number, number, null, number] = [0, 0, null, 0]
 
 for (const factory of await engines()) {
   const test = suite<ApiContext>(`api views (${factory.name})`, {} as ApiContext)
@@ -97,12 +104,17 @@ for (const factory of await engines()) {
   })
 
   test('realtime of an empty store: no cells at seq 0', async ({ api }) => {
-    assert.equal(expectOk(await get(api.app, '/v1/views/daily_revenue/realtime')), { view: 'daily_revenue', seq: 0, cells: [] })
+    assert.equal(expectOk(await get(api.app, '/v1/views/daily_revenue/realtime')), {
+      view: 'daily_revenue',
+      seq: 0,
+      cells: [],
+      totals: { measures: { revenue: 0, orders: 0, largest: null }, eventCount: 0 },
+    })
   })
 
   test('realtime: exact cells by period in the view time zone, refunds signed', async ({ api }) => {
     await ingestAll(api)
-    assert.equal(expectOk(await get(api.app, '/v1/views/daily_revenue/realtime')), revenue([WEB_24, S001_25, S002_25, S002_26]))
+    assert.equal(expectOk(await get(api.app, '/v1/views/daily_revenue/realtime')), revenue([WEB_24, S001_25, S002_25, S002_26], [272.85, 4, 129.5, 6]))
     // 23:30Z is 00:30 the next day in Berlin; 22:59Z is still the same day.
     assert.equal(expectOk(await get(api.app, '/v1/views/daily_positive_tests/realtime')), {
       view: 'daily_positive_tests',
@@ -112,21 +124,23 @@ for (const factory of await engines()) {
         { period: '2026-11-26', dims: { lab: 'berlin', region: 'north' }, measures: { tests: 1, positives: 1 }, eventCount: 1 },
         { period: '2026-11-26', dims: { lab: 'munich', region: 'south' }, measures: { tests: 1, positives: 1 }, eventCount: 1 },
       ],
+      totals: { measures: { tests: 3, positives: 2 }, eventCount: 3 },
     })
   })
 
   test('realtime: from and to (inclusive) and dimension filters', async ({ api }) => {
     await ingestAll(api)
     const cells = async (query: string) => expectOk(await get(api.app, `/v1/views/daily_revenue/realtime?${query}`))
-    assert.equal(await cells('from=2026-11-25&to=2026-11-25'), revenue([S001_25, S002_25]))
-    assert.equal(await cells('from=2026-11-25'), revenue([S001_25, S002_25, S002_26]))
-    assert.equal(await cells('to=2026-11-24'), revenue([WEB_24]))
-    assert.equal(await cells('to=2026-11-23'), revenue([]))
-    assert.equal(await cells('store=001'), revenue([S001_25]))
-    assert.equal(await cells('store=002'), revenue([S002_25, S002_26]))
-    assert.equal(await cells('to=2026-11-25&store=002&channel=pos'), revenue([S002_25]))
-    assert.equal(await cells('channel=web'), revenue([WEB_24]))
-    assert.equal(await cells('store=999'), revenue([]))
+    // The totals are over the cells returned.
+    assert.equal(await cells('from=2026-11-25&to=2026-11-25'), revenue([S001_25, S002_25], [142.85, 2, 129.5, 4]))
+    assert.equal(await cells('from=2026-11-25'), revenue([S001_25, S002_25, S002_26], [192.85, 3, 129.5, 5]))
+    assert.equal(await cells('to=2026-11-24'), revenue([WEB_24], [80, 1, 80, 1]))
+    assert.equal(await cells('to=2026-11-23'), revenue([], NO_REVENUE))
+    assert.equal(await cells('store=001'), revenue([S001_25], [139.75, 1, 129.5, 3]))
+    assert.equal(await cells('store=002'), revenue([S002_25, S002_26], [53.1, 2, 50, 2]))
+    assert.equal(await cells('to=2026-11-25&store=002&channel=pos'), revenue([S002_25], [3.1, 1, 3.1, 1]))
+    assert.equal(await cells('channel=web'), revenue([WEB_24], [80, 1, 80, 1]))
+    assert.equal(await cells('store=999'), revenue([], NO_REVENUE))
   })
 
   test('realtime: a malformed period is 400 LV_ERR_PERIOD_MALFORMED', async ({ api }) => {

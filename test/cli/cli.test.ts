@@ -189,7 +189,7 @@ plain('<command> --help prints its usage and exits 0', async () => {
     exits(result, 0)
     assert.ok(result.stdout.startsWith(`Usage: lateview ${COMMANDS[i]}`), result.stdout)
   })
-  assert.ok((results[5] as Result).stdout.startsWith('Usage: lateview diff <view> <period> <from> <to> [--format table|json]\n\n'))
+  assert.ok((results[5] as Result).stdout.startsWith('Usage: lateview diff <view> <period> <from> <to> [--format table|json|csv]\n\n'))
 })
 
 plain('bad usage exits 2 with the reason on stderr: unknown command, fixtures nope, unknown option', async () => {
@@ -361,6 +361,48 @@ for (const factory of FACTORIES) {
     const seqs = [...text.matchAll(/^ *(\d+) {2}(?:store|online)-/gm)].map((m) => Number(m[1]))
     assert.ok(seqs.length >= changed.length)
     for (const seq of seqs) assert.ok(seq > K1 && seq <= K2, String(seq))
+  })
+
+  test('diff … --format csv: every row of either side with before, after, delta, explaining events and status', async () => {
+    // The events received between the two cutoffs, each counted in the cell it (or the event it retracts) falls in.
+    const bySourceId = new Map(HISTORY_STORED.map((s) => [`${s.event.source}\u0000${s.event.id}`, s.event]))
+    const explaining = new Map<string, number>()
+    for (const s of HISTORY_STORED) {
+      if (s.seq <= K1 || s.seq > K2) continue
+      const facts = s.event.retracts === undefined ? s.event : bySourceId.get(`${s.event.source}\u0000${s.event.retracts}`)
+      if (!facts?.occurredAt.startsWith('2026-11-02')) continue
+      const key = JSON.stringify([facts.data.store, facts.data.channel])
+      explaining.set(key, (explaining.get(key) ?? 0) + 1)
+    }
+    const text = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v))
+    const lines = [...new Set([...R1.keys(), ...R2.keys()])].sort().map((key) => {
+      const [store, channel] = JSON.parse(key) as [string, string]
+      const b = R1.get(key)
+      const a = R2.get(key)
+      const same = JSON.stringify(b) === JSON.stringify(a)
+      const largest = b?.largestCents === a?.largestCents ? 0 : b?.largestCents == null || a?.largestCents == null ? null : (a.largestCents - b.largestCents) / 100
+      return [
+        store,
+        channel,
+        text(b && b.cents / 100),
+        text(a && a.cents / 100),
+        ((a?.cents ?? 0) - (b?.cents ?? 0)) / 100,
+        text(b?.orders),
+        text(a?.orders),
+        (a?.orders ?? 0) - (b?.orders ?? 0),
+        text(b && b.largestCents !== null ? b.largestCents / 100 : null),
+        text(a && a.largestCents !== null ? a.largestCents / 100 : null),
+        text(largest),
+        same ? 0 : (explaining.get(key) ?? 0),
+        same ? 'same' : !b ? 'new' : !a ? 'removed' : 'changed',
+      ].join(',')
+    })
+    assert.ok(lines.some((l) => l.endsWith(',same')) && lines.some((l) => l.endsWith(',changed')), lines.join('\n'))
+    const expected = `store,channel,revenue_before,revenue_after,revenue_delta,orders_before,orders_after,orders_delta,largest_before,largest_after,largest_delta,events,status\r\n${lines.join('\r\n')}\r\n`
+    assert.is(exits(await lateview(['diff', 'daily_revenue', '2026-11-02', '1', '2', '--format', 'csv'], history), 0).stdout, expected)
+    const bad = await lateview(['diff', 'daily_revenue', '2026-11-02', '1', '2', '--format', 'xml'], history)
+    assert.equal([bad.code, bad.stdout], [2, ''])
+    assert.match(bad.stderr, /^lateview diff: --format is table, json or csv\n/)
   })
 
   test('verify after the jobs: realtime cells and both revisions recompute exactly', async () => {

@@ -152,6 +152,19 @@ for (const factory of await engines()) {
           definitionEffect: { cnt: 0, rev: 0 },
         },
       ])
+      // The totals: each side's under its own definition, the delta for the measures both have, by name.
+      assert.equal(diff.totals, {
+        before: { rev: 22.6, cnt: 3, top: 10.4 },
+        after: { cnt: 3, rev: 22, top: 10.4, avgamt: 7.533333 },
+        delta: { cnt: 0, rev: -0.6, top: 0 },
+      })
+      // As CSV: the measures in version 2's order, avgamt with no value before and no delta.
+      assert.is(
+        await csv(second.app, `${url}/diff?from=1&to=2`),
+        'store,cnt_before,cnt_after,cnt_delta,rev_before,rev_after,rev_delta,top_before,top_after,top_delta,avgamt_before,avgamt_after,avgamt_delta,events,status\r\n' +
+          'A,2,2,0,15.6,15,-0.6,10.4,10.4,0,,7.8,,0,changed\r\n' +
+          'B,1,1,0,7,7,0,7,7,0,,7,,0,changed\r\n',
+      )
 
       // A late sale: revision 3 under version 2; a diff from revision 1 splits the change between the event and the rules.
       clock.set(at('2026-11-21T02:00:00Z'))

@@ -116,7 +116,8 @@ for (const factory of await engines()) {
       ])
 
       const P = `/v1/views/big/periods/${D}`
-      assert.equal(shownInJson(await text(app, '/v1/views/big/realtime'), 'amt'), ['5000000000.000001'])
+      // The one cell and the totals.
+      assert.equal(shownInJson(await text(app, '/v1/views/big/realtime'), 'amt'), ['5000000000.000001', '5000000000.000001'])
       // Revision 1 holds 10000000000.000001: 17 significant digits, more than a double keeps.
       assert.equal(shownInJson(await text(app, `${P}?revision=1`), 'amt'), ['10000000000.000001', '10000000000.000001'])
       assert.equal(shownInJson(await text(app, `${P}?revision=2`), 'amt'), ['5000000000.000001', '5000000000.000001'])
@@ -124,7 +125,8 @@ for (const factory of await engines()) {
       assert.is(await text(app, `${P}?revision=1&format=csv`), 'amt,eventCount\r\n10000000000.000001,3\r\n')
       assert.is(await text(app, `${P}?format=csv`), 'amt,eventCount\r\n5000000000.000001,4\r\n')
       const diff = await text(app, `${P}/diff?from=1&to=2`)
-      assert.equal(shownInJson(diff, 'amt'), ['10000000000.000001', '5000000000.000001', '-5000000000', '-5000000000'])
+      // The change (before, after, delta, the contribution of the refund), then the totals (before, after, delta).
+      assert.equal(shownInJson(diff, 'amt'), ['10000000000.000001', '5000000000.000001', '-5000000000', '-5000000000', '10000000000.000001', '5000000000.000001', '-5000000000'])
       assert.equal(shownInJson(await text(app, `${P}/revisions`), 'amt'), ['10000000000.000001', '5000000000.000001'])
       // The alert of the change carries the exact totals too.
       assert.equal(shownInJson(await text(app, '/v1/alerts?kind=ReportRevised'), 'amt'), ['10000000000.000001', '5000000000.000001', '-5000000000'])
@@ -161,7 +163,7 @@ for (const factory of await engines()) {
         .select((eb) => eb.fn.countAll<string>().as('n'))
         .executeTakeFirstOrThrow()
       assert.is(Number(stored.n), 600)
-      assert.equal(shownInJson(await text(app, '/v1/views/fine/realtime'), 'amt'), [oracleText(600n * 9007199254000000n, 9)])
+      assert.equal(shownInJson(await text(app, '/v1/views/fine/realtime'), 'amt'), [oracleText(600n * 9007199254000000n, 9), oracleText(600n * 9007199254000000n, 9)])
       assert.equal(summarise(await lv.jobs.run('flash', { view: 'fine', period: D, now: at(`${D}T22:00:00Z`), trigger: 'cron' })), [['flash', 'fine', D, 'published', 1, 'flash at cutoff seq 600']])
       assert.equal(shownInJson(await text(app, `/v1/views/fine/periods/${D}`), 'amt'), ['5404319552.4', '5404319552.4'])
       const { realtime, revisions } = await lv.verifyStore()
@@ -180,7 +182,14 @@ for (const factory of await engines()) {
       // At 9 decimals: 1.115 plus a billionth; the mean 1.115000001 / 8 = 0.139375000125 shown at 9 decimals.
       await lv.ingest([event(0.000000001)], { imported: true })
       const body = await text(app, '/v1/views/fine/realtime')
-      assert.equal([shownInJson(body, 'amt'), shownInJson(body, 'mean'), shownInJson(body, 'low')], [['1.115000001'], ['0.139375'], ['-2.5']])
+      assert.equal(
+        [shownInJson(body, 'amt'), shownInJson(body, 'mean'), shownInJson(body, 'low')],
+        [
+          ['1.115000001', '1.115000001'],
+          ['0.139375', '0.139375'],
+          ['-2.5', '-2.5'],
+        ],
+      )
       // Tiny figures print as plain numerals, never 1e-9, in JSON and CSV.
       await lv.ingest([event(0.000000001, 'sale', `${D}T10:00:00Z`, '2026-11-19')], { imported: true })
       const tiny = await text(app, '/v1/views/fine/realtime?from=2026-11-19&to=2026-11-19')

@@ -6,7 +6,7 @@
  * Without /usr/bin/chromium the suite is skipped with a message, except under CI, where a missing
  * browser is a failure (.ci/run installs it).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -49,6 +49,10 @@ interface Change {
   delta: Measures
   events: DiffEvent[]
 }
+interface DiffDoc {
+  changes: Change[]
+  totals: { before: Measures; after: Measures; delta: Measures }
+}
 interface ReportDoc {
   revision: number | null
   eventCount: number
@@ -56,9 +60,15 @@ interface ReportDoc {
   rows: Array<{ dims: Record<string, string>; measures: Measures }>
   totals: { measures: Measures }
 }
+interface Totals {
+  measures: Measures
+  eventCount: number
+}
 
 interface Context {
   dir: string
+  /** A copy of the demo store, for a server with authentication on. */
+  authDb: string
   server: RunningServer
   browser: Browser
   failure: unknown
@@ -91,6 +101,33 @@ async function getJson<T>(server: RunningServer, path: string, token?: string): 
   return (await res.json()) as T
 }
 
+async function getText(server: RunningServer, path: string, token?: string): Promise<string> {
+  const res = await fetch(`${server.address}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+  assert.is(res.status, 200, `GET ${path} answered ${res.status}`)
+  return res.text()
+}
+
+/** A period with at least three revisions whose 1 → 3 diff changed rows, and that diff. */
+async function comparedPeriod(server: RunningServer, token?: string): Promise<{ period: string; diff: DiffDoc }> {
+  const status = await getJson<{ status: { periods: Record<string, string[]> } }>(server, `/v1/views/${VIEW}`, token)
+  const candidates = [...(status.status.periods.provisional ?? []), ...(status.status.periods.final ?? [])].sort()
+  for (const p of candidates) {
+    const revisions = await getJson<{ revisions: unknown[] }>(server, `/v1/views/${VIEW}/periods/${p}/revisions`, token)
+    if (revisions.revisions.length < 3) continue
+    const d = await getJson<DiffDoc>(server, `/v1/views/${VIEW}/periods/${p}/diff?from=1&to=3`, token)
+    if (d.changes.some((c) => c.events.length > 0)) return { period: p, diff: d }
+  }
+  throw new Error(`no period of ${VIEW} has revisions 1 and 3 that differ: ${candidates.join(', ')}`)
+}
+
+/** Clicks Download CSV and returns the saved file's name and text. */
+async function downloadCsv(page: Page, dir: string, name: string): Promise<{ file: string; text: string }> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()])
+  const path = join(dir, name)
+  await download.saveAs(path)
+  return { file: download.suggestedFilename(), text: readFileSync(path, 'utf8') }
+}
+
 /** A figure as the page shows it ("1,612.97", "+2,312.72", "−24.03") as a number. */
 function shown(text: string | null): number {
   return Number((text ?? '').trim().replace(/,/g, '').replace(/^\+/, '').replace('\u2212', '-'))
@@ -111,6 +148,7 @@ if (browserMissing && !process.env.CI) {
   })
   skipped.skip('the page compares revisions 1 and 3 and lists the explaining events', () => {})
   skipped.skip('with auth on, the page asks for a token once and then loads the views', () => {})
+  skipped.skip("with auth on, Download CSV fetches the server's CSV with the token", () => {})
   skipped.run()
 } else {
   const test = suite<Context>('ui analyst page', {} as Context)
@@ -121,6 +159,8 @@ if (browserMissing && !process.env.CI) {
       ctx.dir = mkdtempSync(join(tmpdir(), 'lateview-ui-'))
       const db = join(ctx.dir, 'demo.db')
       await buildDemoStore(db)
+      ctx.authDb = join(ctx.dir, 'auth-demo.db')
+      copyFileSync(db, ctx.authDb)
       ctx.server = await startServer(serverEnv(db))
       ctx.browser = await chromium.launch(LAUNCH)
     } catch (error) {
@@ -138,22 +178,8 @@ if (browserMissing && !process.env.CI) {
     if (ctx.failure) throw ctx.failure
     const { server, browser } = ctx
 
-    // A period with at least three revisions whose 1 → 3 diff changed rows.
     const status = await getJson<{ status: { periods: Record<string, string[]> } }>(server, `/v1/views/${VIEW}`)
-    const candidates = [...(status.status.periods.provisional ?? []), ...(status.status.periods.final ?? [])].sort()
-    let period: string | null = null
-    let diff: { changes: Change[] } | null = null
-    for (const p of candidates) {
-      const revisions = await getJson<{ revisions: unknown[] }>(server, `/v1/views/${VIEW}/periods/${p}/revisions`)
-      if (revisions.revisions.length < 3) continue
-      const d = await getJson<{ changes: Change[] }>(server, `/v1/views/${VIEW}/periods/${p}/diff?from=1&to=3`)
-      if (d.changes.some((c) => c.events.length > 0)) {
-        period = p
-        diff = d
-        break
-      }
-    }
-    assert.ok(period && diff, `no period of ${VIEW} has revisions 1 and 3 that differ: ${candidates.join(', ')}`)
+    const { period, diff } = await comparedPeriod(server)
     const before = await getJson<ReportDoc>(server, `/v1/views/${VIEW}/periods/${period}?revision=1`)
     const after = await getJson<ReportDoc>(server, `/v1/views/${VIEW}/periods/${period}?revision=3`)
     const change = [...diff.changes].sort((a, b) => b.events.length - a.events.length)[0] as Change
@@ -185,8 +211,12 @@ if (browserMissing && !process.env.CI) {
       assert.is(shown(await cellText(page, `#comparison tbody tr[data-key="${rowKey}"] td[data-col="before"]`)), cents(change.before?.revenue))
       assert.is(shown(await cellText(page, `#comparison tbody tr[data-key="${rowKey}"] td[data-col="after"]`)), cents(change.after?.revenue))
       assert.is(shown(await cellText(page, `#comparison tbody tr[data-key="${rowKey}"] td[data-col="delta"]`)), cents(change.delta.revenue))
-      assert.is(shown(await cellText(page, '#comparison tfoot td[data-col="before"]')), cents(before.totals.measures.revenue))
-      assert.is(shown(await cellText(page, '#comparison tfoot td[data-col="after"]')), cents(after.totals.measures.revenue))
+      // The totals and their change are the diff's; its sides' totals are the reports' own.
+      assert.equal([diff.totals.before, diff.totals.after], [before.totals.measures, after.totals.measures])
+      assert.is(shown(await cellText(page, '#comparison tfoot td[data-col="before"]')), cents(diff.totals.before.revenue))
+      assert.is(shown(await cellText(page, '#comparison tfoot td[data-col="after"]')), cents(diff.totals.after.revenue))
+      assert.is(shown(await cellText(page, '#comparison tfoot td[data-col="delta"]')), cents(diff.totals.delta.revenue))
+      assert.equal((await page.locator('#sides tr[data-line="total"] td').allTextContents()).map(shown), [diff.totals.before.revenue, diff.totals.after.revenue, diff.totals.delta.revenue].map(cents))
       // Both sides' late-event counts, side by side.
       assert.is(shown(await cellText(page, '#sides tr[data-line="late"] td[data-side="before"]')), before.lateEventCount)
       assert.is(shown(await cellText(page, '#sides tr[data-line="late"] td[data-side="after"]')), after.lateEventCount)
@@ -217,18 +247,35 @@ if (browserMissing && !process.env.CI) {
       const hash = new URLSearchParams(new URL(url).hash.slice(1))
       assert.equal({ view: hash.get('view'), period: hash.get('period'), from: hash.get('from'), to: hash.get('to'), row: hash.get('row') }, { view: VIEW, period, from: '1', to: '3', row: rowKey })
 
-      // Download CSV exports the shown table: header, one line per row, the total.
-      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()])
-      const csvPath = join(ctx.dir, 'shown.csv')
-      await download.saveAs(csvPath)
-      const lines = readFileSync(csvPath, 'utf8').trim().split('\r\n')
+      // Download CSV saves the server's comparison CSV: a header, one line per row shown, no total line.
+      const csv = await downloadCsv(page, ctx.dir, 'shown.csv')
+      assert.is(csv.file, `${VIEW}-${period}-revenue-1-vs-3.csv`)
+      assert.is(csv.text, await getText(server, `/v1/views/${VIEW}/periods/${period}/diff?from=1&to=3&format=csv`))
+      const lines = csv.text.trim().split('\r\n')
       const shownRows = await page.locator('#comparison tbody tr').count()
-      assert.is(lines.length, shownRows + 2)
-      assert.is(lines[0], 'store,channel,State,revenue before (rev 1),revenue after (rev 3),Change,Explaining events')
-      assert.ok(
-        lines.includes(`${change.dims.store},${change.dims.channel},changed,${change.before?.revenue},${change.after?.revenue},${change.delta.revenue},${change.events.length}`),
-        lines.join('\n'),
-      )
+      assert.is(lines.length, shownRows + 1)
+      assert.is(lines[0], 'store,channel,revenue_before,revenue_after,revenue_delta,orders_before,orders_after,orders_delta,largest_before,largest_after,largest_delta,events,status')
+      const figures = ['revenue', 'orders', 'largest'].flatMap((m) => [change.before?.[m], change.after?.[m], change.delta[m]].map((v) => (v === null || v === undefined ? '' : String(v))))
+      assert.ok(lines.includes([change.dims.store, change.dims.channel, ...figures, change.events.length, 'changed'].join(',')), lines.join('\n'))
+
+      // The live figures are the server's totals: the strip's of the latest period, the timeline's "now" of this one.
+      const periods = Object.values(status.status.periods).flat().sort()
+      const latest = periods[periods.length - 1] as string
+      const liveLatest = await getJson<{ totals: Totals }>(server, `/v1/views/${VIEW}/realtime?from=${latest}&to=${latest}`)
+      await page.locator('#live-totals dd[data-measure="revenue"]').waitFor()
+      for (const m of ['revenue', 'orders', 'largest']) {
+        assert.is(shown(await cellText(page, `#live-totals dd[data-measure="${m}"]`)), cents(liveLatest.totals.measures[m]), m)
+      }
+      assert.is(shown(await cellText(page, '#live-totals dd[data-count="events"]')), liveLatest.totals.eventCount)
+      const live = await getJson<{ totals: Totals }>(server, `/v1/views/${VIEW}/realtime?from=${period}&to=${period}`)
+      const last = await getJson<ReportDoc>(server, `/v1/views/${VIEW}/periods/${period}`)
+      const now = page.locator('#revisions tr.now-row td')
+      assert.is(shown(await now.nth(4).textContent()), live.totals.eventCount)
+      assert.is(shown(await now.nth(7).textContent()), cents(live.totals.measures.revenue))
+      const nowChange = (Math.round((live.totals.measures.revenue ?? NaN) * 100) - Math.round((last.totals.measures.revenue ?? NaN) * 100)) / 100
+      const nowChangeText = (await now.nth(8).textContent()) ?? ''
+      assert.ok(nowChangeText.trim() !== '', 'the now row shows its change since the last revision')
+      assert.is(shown(nowChangeText), nowChange)
 
       mkdirSync(OUTPUT, { recursive: true })
       await page.evaluate('window.scrollTo(0, 0)')
@@ -278,6 +325,33 @@ if (browserMissing && !process.env.CI) {
       // Entered once: a reload in the same tab goes straight to the page.
       await page.reload()
       await page.locator('#view-select option').first().waitFor({ state: 'attached' })
+      assert.ok(await page.locator('#auth').isHidden())
+    } finally {
+      await context.close()
+      await server.close()
+    }
+  })
+
+  test("with auth on, Download CSV fetches the server's CSV with the token", async (ctx) => {
+    if (ctx.failure) throw ctx.failure
+    const tokens = join(ctx.dir, 'tokens-csv.json')
+    writeFileSync(tokens, JSON.stringify({ [TOKEN]: ['read'] }))
+    const server = await startServer(serverEnv(ctx.authDb, { LATEVIEW_TOKENS: tokens }))
+    const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true })
+    try {
+      const { period } = await comparedPeriod(server, TOKEN)
+      const path = `/v1/views/${VIEW}/periods/${period}/diff?from=1&to=3&format=csv`
+      // Without the token the CSV is refused: a download that matches it was fetched with the token.
+      assert.is((await fetch(`${server.address}${path}`)).status, 401)
+      const page = await context.newPage()
+      await page.goto(`${server.address}/#view=${VIEW}&period=${period}&from=1&to=3`)
+      await page.locator('#token-form').waitFor({ state: 'visible' })
+      await page.fill('#token-input', TOKEN)
+      await page.click('#token-form button[type="submit"]')
+      await page.locator('#comparison thead th[data-col="after"]', { hasText: 'rev 3' }).waitFor()
+      const csv = await downloadCsv(page, ctx.dir, 'with-token.csv')
+      assert.is(csv.file, `${VIEW}-${period}-revenue-1-vs-3.csv`)
+      assert.is(csv.text, await getText(server, path, TOKEN))
       assert.ok(await page.locator('#auth').isHidden())
     } finally {
       await context.close()

@@ -78,17 +78,32 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
     async (request) => lateview.revisions(request.params.view, request.params.period),
   )
 
-  app.get<PeriodParams & { Querystring: { from: string; to: string } }>(
+  app.get<PeriodParams & { Querystring: { from: string; to: string; format?: string } }>(
     '/v1/views/:view/periods/:period/diff',
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'Changed cells between two revisions (or asOf:<ISO> instants) and the events that explain each change',
+        summary: "Changed cells between two revisions (or asOf:<ISO> instants), the events that explain each change and both sides' totals; JSON or CSV",
+        description:
+          'JSON: { changes, totals: { before, after, delta } }. CSV (?format=csv or Accept: text/csv): one line per combination of dimensions on either side, unchanged ones too, with <measure>_before, <measure>_after, <measure>_delta, events and status (changed, new, removed, same).',
         tags: ['reports'],
-        querystring: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string' }, to: { type: 'string' } }, additionalProperties: false },
+        querystring: {
+          type: 'object',
+          required: ['from', 'to'],
+          properties: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] } },
+          additionalProperties: false,
+        },
       },
     },
-    async (request) => lateview.diff(request.params.view, request.params.period, diffSide('from', request.query.from), diffSide('to', request.query.to)),
+    async (request, reply: FastifyReply) => {
+      const { view, period } = request.params
+      const from = diffSide('from', request.query.from)
+      const to = diffSide('to', request.query.to)
+      if (!wantsCsv(request)) return lateview.diff(view, period, from, to)
+      const csv = await lateview.diffCsv(view, period, from, to)
+      const name = `${view}-${period}-${request.query.from}-vs-${request.query.to}`.replace(/[^A-Za-z0-9._-]+/g, '-')
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(csv)
+    },
   )
 
   app.get<PeriodParams>(

@@ -37,8 +37,8 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'Live cells of a view, exact at the returned seq',
-        description: 'from and to are period keys (inclusive); any other parameter filters a dimension, e.g. ?store=042',
+        summary: 'Live cells of a view and their totals, exact at the returned seq',
+        description: 'from and to are period keys (inclusive); any other parameter filters a dimension, e.g. ?store=042. totals are over the cells returned.',
         tags: ['views'],
         querystring: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' } }, additionalProperties: { type: 'string' } },
       },
