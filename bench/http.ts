@@ -105,7 +105,7 @@ export async function measureHttp(backend: Backend, sizes: Sizes, budgetMs: numb
     const raw = report.results.bare as IngestReport['results'][string]
     const alerts = Number(
       (
-        await lateview.engine.db
+        await lateview.engine.db.kysely
           .selectFrom('alerts')
           .select((eb) => eb.fn.countAll<number>().as('n'))
           .executeTakeFirstOrThrow()

@@ -158,7 +158,7 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
     const alerts = async (lateview: Lateview) =>
       Number(
         (
-          await lateview.engine.db
+          await lateview.engine.db.kysely
             .selectFrom('alerts')
             .select((eb) => eb.fn.countAll<number>().as('n'))
             .executeTakeFirstOrThrow()

@@ -401,9 +401,9 @@ export async function measureSources(backend: Backend, store: ReadStore, sizes: 
   try {
     const sketch = (await migrations(engine.kind).getMigrations())['0008_source_lags']
     if (!sketch) throw new Error('no migration 0008_source_lags')
-    await sql`drop table source_lags`.execute(engine.db)
-    sketchBuildMs = (await timed(() => sketch.up(engine.db as Kysely<unknown>))).ms
-    const row = await engine.db
+    await sql`drop table source_lags`.execute(engine.db.kysely)
+    sketchBuildMs = (await timed(() => sketch.up(engine.db.kysely as Kysely<unknown>))).ms
+    const row = await engine.db.kysely
       .selectFrom('source_lags')
       .select((eb) => [eb.fn.max('last_received_at').as('newest'), eb.fn.countAll<number | string>().as('rows')])
       .executeTakeFirstOrThrow()

@@ -27,7 +27,7 @@ try {
   const programs = compileViews(loadViewFiles(viewsDir))
   const db = engine.db
   const head = await headSeq(db)
-  const counted = await db
+  const counted = await db.kysely
     .selectFrom('events')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow()
@@ -38,7 +38,7 @@ try {
   const recomputeMs = performance.now() - started
   const cpu = process.cpuUsage(cpuBefore)
   const verifyMs = 0
-  const stored = await db
+  const stored = await db.kysely
     .selectFrom('cells')
     .select(['view', (eb) => eb.fn.countAll<number>().as('n')])
     .groupBy('view')

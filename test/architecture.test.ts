@@ -181,4 +181,48 @@ test('the check sees the store’s own queries', () => {
   }
 })
 
+/**
+ * How a database is told apart: a Kysely adapter, dialect or driver class, a client class, or
+ * Kysely's executor. The store's `Db` carries its engine from `openEngine`, so none is needed.
+ */
+const SNIFF = /\binstanceof\s+(\w+\.)?(\w*(Adapter|Dialect|Driver)|BetterSqlite3|Database|Pool|Client)\b|\.getExecutor\b|\.adapter\b/
+
+/** Lines of `text` (code only: comments are blanked) that find an engine by inspecting an object. */
+function sniffingIn(file: string, text: string): Finding[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true)
+  const found: Finding[] = []
+  const visit = (node: ts.Node) => {
+    if (ts.isBinaryExpression(node) || ts.isPropertyAccessExpression(node)) {
+      const code = node.getText(source)
+      if (SNIFF.test(code) && !found.some((f) => f.line === source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1)) {
+        found.push({ file, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, what: code.length > 60 ? `${code.slice(0, 60)}…` : code })
+        return
+      }
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(source)
+  return found
+}
+
+test('no code finds the engine by inspecting a database object', () => {
+  const found = tsFiles('src').flatMap((f) => sniffingIn(f, read(f)))
+  assert.ok(found.length === 0, `the engine is passed with the connection (store/db.ts's Db), not inferred:\n${shown(found)}`)
+})
+
+test('the engine check sees the ways of inspecting', () => {
+  const code = [
+    'if (db.getExecutor().adapter instanceof SqliteAdapter) x()', // 1
+    'const pg = kysely.getExecutor()', // 2
+    'return raw instanceof BetterSqlite3', // 3
+    'if (pool instanceof pg.Pool) y()', // 4
+    "if (db.engine === 'sqlite') z()", // fine: passed
+    '// db.getExecutor().adapter instanceof SqliteAdapter, in prose', // fine: a comment
+  ].join('\n')
+  assert.equal(
+    sniffingIn('sample.ts', code).map((f) => f.line),
+    [1, 2, 3, 4],
+  )
+})
+
 test.run()

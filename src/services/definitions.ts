@@ -1,12 +1,12 @@
+import type { Db } from '../store/db.js'
 import { createHash } from 'node:crypto'
-import type { Kysely } from 'kysely'
 import { ViewProgram } from '../domain/aggregate.js'
 import { canonicalJson } from '../domain/event.js'
 import { toIso } from '../domain/time.js'
 import { storedDefinition, toViewFile, ViewDefinitionError, type ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { insertViewVersion, versionCount, viewVersions } from '../store/definitions.js'
-import type { Schema, ViewVersionsTable } from '../store/schema.js'
+import type { ViewVersionsTable } from '../store/schema.js'
 import { viewFileOf } from './view-files.js'
 
 /** A definition version as `GET /v1/views/:view/versions` shows it. */
@@ -49,7 +49,7 @@ export class ViewCatalog {
   }
 
   /** The program of a stored version of a view (the current one without a look at the store). */
-  async at(db: Kysely<Schema>, name: string, version: number): Promise<ViewProgram> {
+  async at(db: Db, name: string, version: number): Promise<ViewProgram> {
     const key = `${name}\u0000${version}`
     let program = this.#versions.get(key)
     if (program === undefined) {
@@ -68,7 +68,7 @@ export class ViewCatalog {
    * older than the store's newest): a published revision must be read under the exact
    * definition it was computed with.
    */
-  async register(db: Kysely<Schema>, now: number): Promise<void> {
+  async register(db: Db, now: number): Promise<void> {
     const stored = await viewVersions(db)
     for (const program of this.programs) {
       const view = program.view
@@ -102,7 +102,7 @@ export class ViewCatalog {
    * views: cells and revisions written under the old definition would mix with the new ones.
    * One count per write while nothing changed.
    */
-  async assertCurrent(db: Kysely<Schema>): Promise<void> {
+  async assertCurrent(db: Db): Promise<void> {
     const count = await versionCount(db)
     if (count === this.#known) return
     const newest = new Map<string, number>()
@@ -123,7 +123,7 @@ export class ViewCatalog {
   }
 
   /** Every stored version of a view, oldest first. */
-  async versions(db: Kysely<Schema>, name: string): Promise<DefinitionVersion[]> {
+  async versions(db: Db, name: string): Promise<DefinitionVersion[]> {
     const current = this.#current.get(name)
     return (await viewVersions(db, name)).map((row: ViewVersionsTable) => ({
       version: row.version,

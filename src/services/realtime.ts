@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { Db } from '../store/db.js'
 import { sameCell, splitCellId, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
@@ -7,7 +7,6 @@ import { LateviewError } from '../errors.js'
 import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import { headSeq } from '../store/events.js'
-import type { Schema } from '../store/schema.js'
 import type { ViewCatalog } from './definitions.js'
 import type { Totals } from './reports.js'
 import { recomputeStore, type RevisionDifference } from './recompute.js'
@@ -60,7 +59,7 @@ export interface RealtimeCheck {
 }
 
 /** The stored cells of each view against their recomputation. */
-async function cellDifferences(db: Kysely<Schema>, programs: ViewProgram[], seq: number, recomputed: Map<string, Map<string, CellState>>): Promise<RealtimeCheck> {
+async function cellDifferences(db: Db, programs: ViewProgram[], seq: number, recomputed: Map<string, Map<string, CellState>>): Promise<RealtimeCheck> {
   const differences: CellDifference[] = []
   let count = 0
   for (const program of programs) {

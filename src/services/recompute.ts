@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { Db } from '../store/db.js'
 import { cellId, foldEvent, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import { toJson } from '../domain/decimal.js'
 import { cellsHash, changedCells, completenessOf, totalsOf, type Report } from '../domain/lifecycle.js'
@@ -6,7 +6,6 @@ import type { PeriodRange } from '../domain/time.js'
 import { forEachEvent, type ScanRow } from '../store/engine.js'
 import { allRetractions } from '../store/events.js'
 import { revisionCells, revisionSummaries } from '../store/revisions.js'
-import type { Schema } from '../store/schema.js'
 import type { ViewCatalog } from './definitions.js'
 
 /** What one pass over the store recomputes. */
@@ -124,7 +123,7 @@ const WINDOW = 250_000
  * passes each cutoff). Each event is read and parsed once for all views; memory holds the cells,
  * the voided seqs and the revisions' metadata, never the events.
  */
-export async function recomputeStore(db: Kysely<Schema>, programs: ViewProgram[], maxSeq: number, options: RecomputeOptions): Promise<Recomputed> {
+export async function recomputeStore(db: Db, programs: ViewProgram[], maxSeq: number, options: RecomputeOptions): Promise<Recomputed> {
   const result: Recomputed = { cells: new Map(), revisions: 0, differences: [] }
   // One entry per definition met: the current ones (with their Realtime cells), and every older
   // version a revision was published under (revisions only).

@@ -4,7 +4,7 @@
  * It is a little past 400 lines because these share one report document and one revision cache;
  * the diff (about 150 lines) is the part to move to a file of its own when this grows.
  */
-import type { Kysely } from 'kysely'
+import type { Db } from '../store/db.js'
 import { foldEvent, type CellState, type DimValue, type ViewProgram } from '../domain/aggregate.js'
 import { addScaled, amount, parseJson, subScaled, type Scaled } from '../domain/decimal.js'
 import {
@@ -29,7 +29,7 @@ import type { StoredEvent } from '../domain/event.js'
 import { forEachEvent, type ScanRow } from '../store/engine.js'
 import { eventsBySeq, headSeq, scanRowToEvent } from '../store/events.js'
 import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
-import type { RevisionsTable, Schema } from '../store/schema.js'
+import type { RevisionsTable } from '../store/schema.js'
 import { csvText } from './csv.js'
 import type { ViewCatalog } from './definitions.js'
 import { recomputeStore, type RevisionDifference } from './recompute.js'
@@ -47,7 +47,7 @@ export function rangeOrThrow(program: ViewProgram, period: string): PeriodRange 
  * `Report(V, P, K)` computed from the store: the period's events with seq <= K not voided by a
  * retraction with seq <= K, aggregated, with the counts a revision records.
  */
-export async function computeReport(db: Kysely<Schema>, program: ViewProgram, range: PeriodRange, cutoffSeq: number): Promise<Report> {
+export async function computeReport(db: Db, program: ViewProgram, range: PeriodRange, cutoffSeq: number): Promise<Report> {
   const originals: ScanRow[] = []
   const voided = new Set<number>()
   await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: cutoffSeq, unordered: true, parse: true }, (row) => {
@@ -129,7 +129,7 @@ export function revisionMeta(r: RevisionsTable) {
   }
 }
 
-async function statusOf(db: Kysely<Schema>, program: ViewProgram, period: string): Promise<PeriodStatus> {
+async function statusOf(db: Db, program: ViewProgram, period: string): Promise<PeriodStatus> {
   const row = await periodRow(db, program.name, period)
   return row ? row.status : 'open'
 }
@@ -166,7 +166,7 @@ export class RevisionCache {
  * The latest revision (or revision N) of a period, read under the definition it was published
  * with; 404-class error when there is none.
  */
-export async function readRevision(db: Kysely<Schema>, definitions: ViewCatalog, current: ViewProgram, period: string, revision?: number, cache?: RevisionCache): Promise<ReportDocument> {
+export async function readRevision(db: Db, definitions: ViewCatalog, current: ViewProgram, period: string, revision?: number, cache?: RevisionCache): Promise<ReportDocument> {
   rangeOrThrow(current, period)
   const state = await periodRow(db, current.name, period)
   const wanted = revision ?? state?.latest_revision
@@ -196,7 +196,7 @@ export async function readRevision(db: Kysely<Schema>, definitions: ViewCatalog,
 }
 
 /** What was known of a period at instant `at`: computed from the store (`revision: null`). */
-export async function readAsOf(db: Kysely<Schema>, program: ViewProgram, period: string, at: number, now: number): Promise<ReportDocument> {
+export async function readAsOf(db: Db, program: ViewProgram, period: string, at: number, now: number): Promise<ReportDocument> {
   const range = rangeOrThrow(program, period)
   const cutoff = await cutoffAt(db, at)
   const report = await computeReport(db, program, range, cutoff.seq)
@@ -221,7 +221,7 @@ export async function readAsOf(db: Kysely<Schema>, program: ViewProgram, period:
 }
 
 /** Every revision's metadata and totals, oldest first. */
-export async function readRevisions(db: Kysely<Schema>, program: ViewProgram, period: string) {
+export async function readRevisions(db: Db, program: ViewProgram, period: string) {
   rangeOrThrow(program, period)
   const rows = await listRevisions(db, program.name, period)
   return {
@@ -270,7 +270,7 @@ export interface DefinitionChange {
   note: string
 }
 
-async function sideCells(db: Kysely<Schema>, definitions: ViewCatalog, current: ViewProgram, period: string, range: PeriodRange, side: DiffSide) {
+async function sideCells(db: Db, definitions: ViewCatalog, current: ViewProgram, period: string, range: PeriodRange, side: DiffSide) {
   if ('revision' in side) {
     const meta = await getRevision(db, current.name, period, side.revision)
     if (!meta) throw new LateviewError('LV_ERR_REVISION_NOT_FOUND', `period ${period} of view ${current.name} has no revision ${side.revision}`, { view: current.name, period })
@@ -292,7 +292,7 @@ async function sideCells(db: Kysely<Schema>, definitions: ViewCatalog, current: 
  * no event explains: nothing is attributed to events that did not cause it. Returned with the
  * two sides' figures it compared (services/comparison.ts totals them and writes them as CSV).
  */
-export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, current: ViewProgram, period: string, from: DiffSide, to: DiffSide) {
+export async function diffReports(db: Db, definitions: ViewCatalog, current: ViewProgram, period: string, from: DiffSide, to: DiffSide) {
   const range = rangeOrThrow(current, period)
   const a = await sideCells(db, definitions, current, period, range, from)
   const b = await sideCells(db, definitions, current, period, range, to)
@@ -383,7 +383,7 @@ export async function diffReports(db: Kysely<Schema>, definitions: ViewCatalog, 
 }
 
 /** Events of a closed period received after its final revision (held under policy `hold`). */
-export async function readExceptions(db: Kysely<Schema>, program: ViewProgram, period: string) {
+export async function readExceptions(db: Db, program: ViewProgram, period: string) {
   const range = rangeOrThrow(program, period)
   const state = await periodRow(db, program.name, period)
   const cutoff = state && state.status === 'final' ? state.latest_cutoff_seq : null
@@ -417,7 +417,7 @@ export type { RevisionDifference } from './recompute.js'
  * Recomputes every stored revision at its cutoff and compares: an empty list means every
  * published figure holds. One pass over the events for all views (see recomputeStore).
  */
-export async function verifyRevisions(db: Kysely<Schema>, definitions: ViewCatalog, programs: ViewProgram[]): Promise<{ revisions: number; differences: RevisionDifference[] }> {
+export async function verifyRevisions(db: Db, definitions: ViewCatalog, programs: ViewProgram[]): Promise<{ revisions: number; differences: RevisionDifference[] }> {
   const { revisions, differences } = await recomputeStore(db, programs, await headSeq(db), { revisions: definitions })
   return { revisions, differences }
 }

@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely'
+import type { Db } from '../store/db.js'
 import { isoDuration } from '../domain/alerts.js'
 import { toIso } from '../domain/time.js'
-import type { Schema } from '../store/schema.js'
 import { addToSourceLags, countBuckets, HOUR_MS, hourOf, lagBucket, lagBucketCeiling, sourceLagPage, type SourceHourChange } from '../store/sources.js'
 
 export interface SourceLateness {
@@ -36,7 +35,7 @@ export interface LaggedEvent {
  * transaction: summed per (receivedAt hour, source) first, so a row is written once per batch.
  * A retraction adds nothing and takes nothing away: its target did arrive with its lag.
  */
-export async function addSourceLags(db: Kysely<Schema>, accepted: readonly LaggedEvent[]): Promise<void> {
+export async function addSourceLags(db: Db, accepted: readonly LaggedEvent[]): Promise<void> {
   await addToSourceLags(db, lagChanges(accepted))
 }
 
@@ -105,7 +104,7 @@ function percentile(buckets: Map<number, number>, sorted: number[], count: numbe
  * and p99 are the nearest-rank lag rounded up to its bucket's end: never below it, and less
  * than 1/128 of its magnitude above it. Ordered by source.
  */
-export async function sourceLateness(db: Kysely<Schema>, now: number, windowMs: number): Promise<SourcesReport> {
+export async function sourceLateness(db: Db, now: number, windowMs: number): Promise<SourcesReport> {
   const fromHour = hourOf(now - windowMs)
   const toHour = hourOf(now)
   const bySource = new Map<string, { count: number; max: number; last: number; buckets: Map<number, number> }>()

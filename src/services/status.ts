@@ -1,7 +1,7 @@
-import type { Kysely } from 'kysely'
+import type { Db } from '../store/db.js'
 import { headSeq } from '../store/events.js'
 import { knownPeriods, periodRows } from '../store/revisions.js'
-import type { PeriodsTable, Schema } from '../store/schema.js'
+import type { PeriodsTable } from '../store/schema.js'
 
 /** Where a view stands: the store's head seq, its periods by status, and those a rebuild has yet to see to. */
 export interface ViewStatus {
@@ -11,7 +11,7 @@ export interface ViewStatus {
 }
 
 /** The status part of GET /v1/views/:view. A period with Realtime data and no state row yet is open. */
-export async function viewStatus(db: Kysely<Schema>, view: string): Promise<ViewStatus> {
+export async function viewStatus(db: Db, view: string): Promise<ViewStatus> {
   const seq = await headSeq(db)
   const rows = await periodRows(db, view)
   const byPeriod = new Map(rows.map((r) => [r.period, r]))

@@ -1,6 +1,6 @@
+import type { Db } from '../store/db.js'
 import { createHmac, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
-import type { Kysely } from 'kysely'
 import { ALERT_KINDS, type AlertKind } from '../domain/alerts.js'
 import type { Clock } from '../domain/clock.js'
 import { toJson } from '../domain/decimal.js'
@@ -25,7 +25,7 @@ import {
   type DeliveryClaim,
 } from '../store/alerts.js'
 import type { Engine } from '../store/engine.js'
-import type { AlertsTable, DeliveriesTable, Schema, WebhooksTable } from '../store/schema.js'
+import type { AlertsTable, DeliveriesTable, WebhooksTable } from '../store/schema.js'
 import { alertDocument } from './alert-documents.js'
 
 /** `whsec_` + base64 of 24 random bytes, as the Standard Webhooks specification shows secrets. */
@@ -319,7 +319,7 @@ export class WebhookDispatcher {
   }
 
   /** Records an attempt under the claim's lease; false (and logged) when the lease was lost. */
-  async #record(claim: DeliveryClaim, outcome: AttemptOutcome, also?: (db: Kysely<Schema>) => Promise<void>): Promise<boolean> {
+  async #record(claim: DeliveryClaim, outcome: AttemptOutcome, also?: (db: Db) => Promise<void>): Promise<boolean> {
     const attempt = await recordAttempt(this.engine, claim, outcome, also)
     if (attempt !== null) return true
     this.options.log?.('webhook attempt not recorded: its lease was taken over', { delivery: claim.delivery.id, statusCode: outcome.statusCode, error: outcome.error })

@@ -1,16 +1,16 @@
+import type { Db } from './db.js'
 import { randomBytes } from 'node:crypto'
-import type { Kysely } from 'kysely'
 import type { AlertKind, NewAlert } from '../domain/alerts.js'
 import { toJson } from '../domain/decimal.js'
 import { marks, queryRows, type Engine } from './engine.js'
-import type { AlertsTable, DeliveriesTable, DeliveryAttemptsTable, Schema, WebhooksTable } from './schema.js'
+import type { AlertsTable, DeliveriesTable, DeliveryAttemptsTable, WebhooksTable } from './schema.js'
 
 function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url')}`
 }
 
 /** Queues a delivery of an alert (or its resolution) to every live subscription that wants its kind. */
-async function fanOut(db: Kysely<Schema>, alerts: AlertsTable[], event: DeliveriesTable['event'], now: number): Promise<void> {
+async function fanOut(db: Db, alerts: AlertsTable[], event: DeliveriesTable['event'], now: number): Promise<void> {
   if (alerts.length === 0) return
   const hooks = await queryRows<WebhooksTable>(db, 'select * from webhooks where disabled_at is null and deleted_at is null')
   const rows: DeliveriesTable[] = []
@@ -37,7 +37,7 @@ async function fanOut(db: Kysely<Schema>, alerts: AlertsTable[], event: Deliveri
     }
   }
   for (let i = 0; i < rows.length; i += 500)
-    await db
+    await db.kysely
       .insertInto('deliveries')
       .values(rows.slice(i, i + 500))
       .execute()
@@ -47,7 +47,7 @@ async function fanOut(db: Kysely<Schema>, alerts: AlertsTable[], event: Deliveri
  * Writes alerts (and their deliveries) in the caller's transaction: the outbox. An alert with a
  * `onceKey` already raised is skipped. Returns the rows written.
  */
-export async function raiseAlerts(db: Kysely<Schema>, alerts: NewAlert[], now: number): Promise<AlertsTable[]> {
+export async function raiseAlerts(db: Db, alerts: NewAlert[], now: number): Promise<AlertsTable[]> {
   if (alerts.length === 0) return []
   const keys = alerts.map((a) => a.onceKey).filter((k): k is string => k !== undefined)
   const seen = new Set<string>()
@@ -96,16 +96,16 @@ export async function raiseAlerts(db: Kysely<Schema>, alerts: NewAlert[], now: n
 }
 
 /** Resolves firing alerts (in the caller's transaction) and queues the resolution to subscribers. */
-export async function resolveAlerts(db: Kysely<Schema>, ids: number[], at: number): Promise<AlertsTable[]> {
+export async function resolveAlerts(db: Db, ids: number[], at: number): Promise<AlertsTable[]> {
   if (ids.length === 0) return []
-  await db.updateTable('alerts').set({ status: 'resolved', resolved_at: at }).where('id', 'in', ids).where('status', '=', 'firing').execute()
-  const rows = await db.selectFrom('alerts').selectAll().where('id', 'in', ids).execute()
+  await db.kysely.updateTable('alerts').set({ status: 'resolved', resolved_at: at }).where('id', 'in', ids).where('status', '=', 'firing').execute()
+  const rows = await db.kysely.selectFrom('alerts').selectAll().where('id', 'in', ids).execute()
   await fanOut(db, rows, 'resolved', at)
   return rows
 }
 
 /** Firing MissingData alerts, optionally of one view. */
-export async function firingMissingData(db: Kysely<Schema>, view?: string): Promise<AlertsTable[]> {
+export async function firingMissingData(db: Db, view?: string): Promise<AlertsTable[]> {
   const firing = "select * from alerts where kind = 'MissingData' and status = 'firing'"
   return view ? queryRows<AlertsTable>(db, `${firing} and view = ?`, [view]) : queryRows<AlertsTable>(db, firing)
 }
@@ -119,8 +119,8 @@ export interface AlertQuery {
 }
 
 /** Alerts, newest first. */
-export async function listAlerts(db: Kysely<Schema>, query: AlertQuery): Promise<AlertsTable[]> {
-  let q = db.selectFrom('alerts').selectAll()
+export async function listAlerts(db: Db, query: AlertQuery): Promise<AlertsTable[]> {
+  let q = db.kysely.selectFrom('alerts').selectAll()
   if (query.kind) q = q.where('kind', '=', query.kind)
   if (query.status) q = q.where('status', '=', query.status)
   if (query.since !== undefined) q = q.where('created_at', '>=', query.since)
@@ -128,47 +128,47 @@ export async function listAlerts(db: Kysely<Schema>, query: AlertQuery): Promise
   return q.orderBy('id', 'desc').limit(query.limit).execute()
 }
 
-export async function getAlert(db: Kysely<Schema>, id: number): Promise<AlertsTable | null> {
-  return (await db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst()) ?? null
+export async function getAlert(db: Db, id: number): Promise<AlertsTable | null> {
+  return (await db.kysely.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst()) ?? null
 }
 
 // ---------------------------------------------------------------- webhooks
 
 /** Stores a new subscription (its secret too) and returns its row. */
-export async function insertWebhook(db: Kysely<Schema>, url: string, kinds: string[] | null, secret: string, now: number): Promise<WebhooksTable> {
+export async function insertWebhook(db: Db, url: string, kinds: string[] | null, secret: string, now: number): Promise<WebhooksTable> {
   const row: WebhooksTable = { id: newId('wh'), url, kinds: kinds === null ? null : JSON.stringify(kinds), secret, created_at: now, disabled_at: null, disabled_reason: null, deleted_at: null }
-  await db.insertInto('webhooks').values(row).execute()
+  await db.kysely.insertInto('webhooks').values(row).execute()
   return row
 }
 
 /** Subscriptions not deleted, oldest first. */
-export async function listWebhooks(db: Kysely<Schema>): Promise<WebhooksTable[]> {
-  return db.selectFrom('webhooks').selectAll().where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').execute()
+export async function listWebhooks(db: Db): Promise<WebhooksTable[]> {
+  return db.kysely.selectFrom('webhooks').selectAll().where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').execute()
 }
 
 /** A subscription not deleted, or null. */
-export async function getWebhook(db: Kysely<Schema>, id: string): Promise<WebhooksTable | null> {
-  return (await db.selectFrom('webhooks').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst()) ?? null
+export async function getWebhook(db: Db, id: string): Promise<WebhooksTable | null> {
+  return (await db.kysely.selectFrom('webhooks').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst()) ?? null
 }
 
 /** Removes a subscription (kept as deleted for the delivery log) and cancels its pending deliveries. */
-export async function deleteWebhook(db: Kysely<Schema>, id: string, now: number): Promise<boolean> {
-  const result = await db.updateTable('webhooks').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst()
-  await db.updateTable('deliveries').set({ status: 'cancelled' }).where('webhook_id', '=', id).where('status', '=', 'pending').execute()
+export async function deleteWebhook(db: Db, id: string, now: number): Promise<boolean> {
+  const result = await db.kysely.updateTable('webhooks').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst()
+  await db.kysely.updateTable('deliveries').set({ status: 'cancelled' }).where('webhook_id', '=', id).where('status', '=', 'pending').execute()
   return Number(result.numUpdatedRows) > 0
 }
 
 /** Disables a subscription (a receiver answered 410 Gone) and cancels its pending deliveries. */
-export async function disableWebhook(db: Kysely<Schema>, id: string, reason: string, now: number): Promise<void> {
-  await db.updateTable('webhooks').set({ disabled_at: now, disabled_reason: reason }).where('id', '=', id).execute()
-  await db.updateTable('deliveries').set({ status: 'cancelled' }).where('webhook_id', '=', id).where('status', '=', 'pending').execute()
+export async function disableWebhook(db: Db, id: string, reason: string, now: number): Promise<void> {
+  await db.kysely.updateTable('webhooks').set({ disabled_at: now, disabled_reason: reason }).where('id', '=', id).execute()
+  await db.kysely.updateTable('deliveries').set({ status: 'cancelled' }).where('webhook_id', '=', id).where('status', '=', 'pending').execute()
 }
 
 // ---------------------------------------------------------------- deliveries
 
 /** Pending deliveries due at `now` and not leased by another dispatcher. */
-export async function dueDeliveries(db: Kysely<Schema>, now: number, limit: number): Promise<DeliveriesTable[]> {
-  return db
+export async function dueDeliveries(db: Db, now: number, limit: number): Promise<DeliveriesTable[]> {
+  return db.kysely
     .selectFrom('deliveries')
     .selectAll()
     .where('status', '=', 'pending')
@@ -181,7 +181,7 @@ export async function dueDeliveries(db: Kysely<Schema>, now: number, limit: numb
 }
 
 /** When a pending delivery can next be claimed (it is due and any lease on it has run out), or null. */
-export async function nextDueAt(db: Kysely<Schema>): Promise<number | null> {
+export async function nextDueAt(db: Db): Promise<number | null> {
   // A delivery leased by a process that died is due already: waking at its due time would poll
   // it until the lease runs out.
   const [row] = await queryRows<{ due: number | string | null }>(
@@ -201,14 +201,14 @@ export interface DeliveryClaim {
  * Leases a pending delivery that is due at `now` and not leased (or whose lease ran out) for one
  * attempt, until `leaseUntil`; null when another dispatcher holds it or it is no longer due.
  */
-export async function claimDelivery(db: Kysely<Schema>, id: string, now: number, leaseUntil: number): Promise<DeliveryClaim | null> {
+export async function claimDelivery(db: Db, id: string, now: number, leaseUntil: number): Promise<DeliveryClaim | null> {
   // lease_until alone cannot tell two leases apart: two claims may set the same instant (a
   // manual clock, hosts whose clocks differ). The token names this lease and no other.
   const token = randomBytes(12).toString('base64url')
   // The row may have moved since it was listed as due (another dispatcher attempted it): the one
   // statement that takes it checks everything again, so of two claimers only one updates it, and
   // the row it returns is the one the attempt must follow.
-  const row = await db
+  const row = await db.kysely
     .updateTable('deliveries')
     .set({ lease_until: leaseUntil, lease_token: token })
     .where('id', '=', id)
@@ -235,9 +235,9 @@ export interface AttemptOutcome {
  * the delivery's; `also` then runs in that transaction. Returns the attempt's number, or null
  * when the lease was lost (taken over once it ran out) and nothing was written.
  */
-export async function recordAttempt(engine: Engine, claim: DeliveryClaim, outcome: AttemptOutcome, also?: (db: Kysely<Schema>) => Promise<void>): Promise<number | null> {
+export async function recordAttempt(engine: Engine, claim: DeliveryClaim, outcome: AttemptOutcome, also?: (db: Db) => Promise<void>): Promise<number | null> {
   return engine.write(async ({ db }) => {
-    let current = db.selectFrom('deliveries').selectAll().where('id', '=', claim.delivery.id)
+    let current = db.kysely.selectFrom('deliveries').selectAll().where('id', '=', claim.delivery.id)
     // SQLite's write transaction excludes every other writer; on PostgreSQL claims do not take the
     // writers' lock, so the row is held against them until this record commits.
     if (engine.kind === 'postgres') current = current.forUpdate()
@@ -245,7 +245,7 @@ export async function recordAttempt(engine: Engine, claim: DeliveryClaim, outcom
     // Every record and every new claim replaces the token: one that differs means another
     // dispatcher took the delivery over, and its outcome is the newer one.
     if (!row || row.lease_token !== claim.token || row.status === 'delivered') return null
-    const last = await db
+    const last = await db.kysely
       .selectFrom('delivery_attempts')
       .select((eb) => eb.fn.max('attempt').as('n'))
       .where('delivery_id', '=', row.id)
@@ -254,11 +254,11 @@ export async function recordAttempt(engine: Engine, claim: DeliveryClaim, outcom
     // version crashed between writing the two) must not make every later attempt collide with it.
     const attempt = Number(last?.n ?? 0) + 1
     const logged: DeliveryAttemptsTable = { delivery_id: row.id, attempt, at: outcome.at, status_code: outcome.statusCode, error: outcome.error, duration_ms: outcome.durationMs }
-    await db.insertInto('delivery_attempts').values(logged).execute()
+    await db.kysely.insertInto('delivery_attempts').values(logged).execute()
     // A delivery cancelled while its attempt ran (the subscription went away) stays cancelled;
     // the request was made all the same, so it is logged.
     const status = row.status === 'pending' ? outcome.status : row.status
-    const moved = await db
+    const moved = await db.kysely
       .updateTable('deliveries')
       .set({
         attempts: attempt,
@@ -281,35 +281,40 @@ export async function recordAttempt(engine: Engine, claim: DeliveryClaim, outcom
 }
 
 /** A subscription's deliveries, newest first. */
-export async function listDeliveries(db: Kysely<Schema>, webhookId: string, limit: number): Promise<DeliveriesTable[]> {
-  return db.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute()
+export async function listDeliveries(db: Db, webhookId: string, limit: number): Promise<DeliveriesTable[]> {
+  return db.kysely.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute()
 }
 
 /** One delivery of a subscription, or null. */
-export async function getDelivery(db: Kysely<Schema>, webhookId: string, id: string): Promise<DeliveriesTable | null> {
-  return (await db.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).where('id', '=', id).executeTakeFirst()) ?? null
+export async function getDelivery(db: Db, webhookId: string, id: string): Promise<DeliveriesTable | null> {
+  return (await db.kysely.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).where('id', '=', id).executeTakeFirst()) ?? null
 }
 
 /** The attempts logged for these deliveries, by delivery and number. */
-export async function attemptsOf(db: Kysely<Schema>, ids: string[]): Promise<DeliveryAttemptsTable[]> {
+export async function attemptsOf(db: Db, ids: string[]): Promise<DeliveryAttemptsTable[]> {
   if (ids.length === 0) return []
-  return db.selectFrom('delivery_attempts').selectAll().where('delivery_id', 'in', ids).orderBy('delivery_id').orderBy('attempt').execute()
+  return db.kysely.selectFrom('delivery_attempts').selectAll().where('delivery_id', 'in', ids).orderBy('delivery_id').orderBy('attempt').execute()
 }
 
 /**
  * Puts a delivery back in the queue for a fresh run of the backoff schedule (a retry by hand);
  * false when it is unknown or was delivered, which it then stays.
  */
-export async function requeueDelivery(db: Kysely<Schema>, id: string, now: number): Promise<boolean> {
+export async function requeueDelivery(db: Db, id: string, now: number): Promise<boolean> {
   // A lease still running is kept: the attempt in flight is recorded under it (it was sent), and
   // no second dispatcher sends beside it.
-  const result = await db.updateTable('deliveries').set({ status: 'pending', cycle_attempts: 0, next_attempt_at: now }).where('id', '=', id).where('status', '<>', 'delivered').executeTakeFirst()
+  const result = await db.kysely
+    .updateTable('deliveries')
+    .set({ status: 'pending', cycle_attempts: 0, next_attempt_at: now })
+    .where('id', '=', id)
+    .where('status', '<>', 'delivered')
+    .executeTakeFirst()
   return Number(result.numUpdatedRows) === 1
 }
 
 /** Deliveries waiting for an attempt. */
-export async function countPending(db: Kysely<Schema>): Promise<number> {
-  const row = await db
+export async function countPending(db: Db): Promise<number> {
+  const row = await db.kysely
     .selectFrom('deliveries')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('status', '=', 'pending')

@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely'
+import type { Db } from './db.js'
 import { cellId, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import { exactRows, marks, queryRows, type WriteTx } from './engine.js'
 import { stateOf } from './revisions.js'
-import type { CellsTable, Schema } from './schema.js'
+import type { CellsTable } from './schema.js'
 
 export interface StoredCell {
   period: string
@@ -15,7 +15,7 @@ function toCell(row: CellsTable, slotCount: number): StoredCell {
 }
 
 /** Realtime cells of a view, optionally limited to periods from..to (inclusive keys), exact. */
-export async function readCells(db: Kysely<Schema>, program: ViewProgram, from?: string, to?: string): Promise<StoredCell[]> {
+export async function readCells(db: Db, program: ViewProgram, from?: string, to?: string): Promise<StoredCell[]> {
   let text = 'select * from cells where view = ?'
   const params: unknown[] = [program.name]
   if (from !== undefined) {
@@ -31,13 +31,13 @@ export async function readCells(db: Kysely<Schema>, program: ViewProgram, from?:
 }
 
 /** One Realtime cell, or null. */
-export async function readCell(db: Kysely<Schema>, program: ViewProgram, period: string, dimsKey: string): Promise<CellState | null> {
+export async function readCell(db: Db, program: ViewProgram, period: string, dimsKey: string): Promise<CellState | null> {
   const [row] = await exactRows<CellsTable>(db, 'select * from cells where view = ? and period = ? and dims_key = ?', [program.name, period, dimsKey])
   return row ? toCell(row, program.ops.length).state : null
 }
 
 /** Realtime cells of a view as a map keyed by `cellId`. */
-export async function readCellMap(db: Kysely<Schema>, program: ViewProgram): Promise<Map<string, CellState>> {
+export async function readCellMap(db: Db, program: ViewProgram): Promise<Map<string, CellState>> {
   const map = new Map<string, CellState>()
   for (const c of await readCells(db, program)) map.set(cellId(c.period, c.dimsKey), c.state)
   return map
@@ -45,7 +45,7 @@ export async function readCellMap(db: Kysely<Schema>, program: ViewProgram): Pro
 
 /** Overwrites one cell with an absolute state; null (or no events left) removes it. */
 export async function setCell(tx: WriteTx, program: ViewProgram, period: string, dimsKey: string, state: CellState | null): Promise<void> {
-  await tx.db.deleteFrom('cells').where('view', '=', program.name).where('period', '=', period).where('dims_key', '=', dimsKey).execute()
+  await tx.db.kysely.deleteFrom('cells').where('view', '=', program.name).where('period', '=', period).where('dims_key', '=', dimsKey).execute()
   if (state && state.eventCount !== 0) await tx.addToCells(program, [{ period, dimsKey, state }])
 }
 
@@ -59,18 +59,18 @@ export async function dropEmptyCells(tx: WriteTx, program: ViewProgram, periods:
 
 /** Replaces every cell of a view. */
 export async function replaceViewCells(tx: WriteTx, program: ViewProgram, cells: Map<string, CellState>): Promise<void> {
-  await tx.db.deleteFrom('cells').where('view', '=', program.name).execute()
+  await tx.db.kysely.deleteFrom('cells').where('view', '=', program.name).execute()
   const writes = [...cells].filter(([, s]) => s.eventCount !== 0).map(([id, state]) => ({ ...splitCellId(id), state }))
   await tx.addToCells(program, writes)
 }
 
 /** The definition text a view's stored cells were computed under, or null. */
-export async function viewState(db: Kysely<Schema>, view: string): Promise<string | null> {
-  const row = await db.selectFrom('view_state').select('definition').where('view', '=', view).executeTakeFirst()
+export async function viewState(db: Db, view: string): Promise<string | null> {
+  const row = await db.kysely.selectFrom('view_state').select('definition').where('view', '=', view).executeTakeFirst()
   return row?.definition ?? null
 }
 
-export async function putViewState(db: Kysely<Schema>, view: string, version: number, definition: string, now: number): Promise<void> {
-  await db.deleteFrom('view_state').where('view', '=', view).execute()
-  await db.insertInto('view_state').values({ view, version, definition, updated_at: now }).execute()
+export async function putViewState(db: Db, view: string, version: number, definition: string, now: number): Promise<void> {
+  await db.kysely.deleteFrom('view_state').where('view', '=', view).execute()
+  await db.kysely.insertInto('view_state').values({ view, version, definition, updated_at: now }).execute()
 }

@@ -1,34 +1,34 @@
-import type { Kysely } from 'kysely'
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import type { NewEvent, StoredEvent } from '../domain/event.js'
 import { piecesOf, type PeriodRange } from '../domain/time.js'
 import type { LateviewError } from '../errors.js'
 import { forEachPaged } from './postgres/scan.js'
 import { openPostgres } from './postgres/open.js'
-import { engineOf } from './query.js'
-import type { EventsTable, Schema } from './schema.js'
+import type { Db } from './db.js'
+import type { EventsTable } from './schema.js'
 import { forEachPage, forEachRangePage, forEachRow } from './sqlite/scan.js'
 import { openSqlite } from './sqlite/open.js'
 
 export { storeError } from './faults.js'
-export { engineOf, exactRows, marks, queryRows, type EngineOf } from './query.js'
+export { exactRows, marks, queryRows, type Db } from './db.js'
 export { eventRow, rowToEvent } from './rows.js'
 
 /**
  * The contract of a store engine, SQLite (`./sqlite/`) or PostgreSQL (`./postgres/`): how to
  * connect, how a write transaction is serialised, the integer type, and the hot-path statements
  * (prepared and synchronous on SQLite, multi-row on PostgreSQL). Everything else in the store is
- * portable Kysely; which engine a database is on, `engineOf` alone tells.
+ * portable Kysely. Which engine a connection runs on is passed along with it (`Db`), never
+ * inferred from a database object.
  */
 export interface Engine {
   readonly kind: 'sqlite' | 'postgres'
-  readonly db: Kysely<Schema>
+  readonly db: Db
   /** Brings the schema up to date. */
   migrate(): Promise<void>
   /** Runs `fn` in the one write transaction at a time: seq order is commit order. */
   write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>
   /** Runs reads that must see one consistent state. */
-  snapshot<T>(fn: (db: Kysely<Schema>) => Promise<T>): Promise<T>
+  snapshot<T>(fn: (db: Db) => Promise<T>): Promise<T>
   /**
    * The store failure last met (disk full, store unreachable) while no write has succeeded since,
    * or null. `probe` first tries a small committed write, which clears it when the store takes
@@ -63,7 +63,7 @@ export interface CellWrite {
 
 /** What a write transaction offers beyond portable queries on `db`. */
 export interface WriteTx {
-  readonly db: Kysely<Schema>
+  readonly db: Db
   head(): Promise<Head>
   /** Stored events with these (source, id) keys. */
   findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]>
@@ -122,11 +122,10 @@ export async function openEngine(location: string): Promise<Engine> {
  * prepared statement iterated synchronously (nothing can interleave with it), elsewhere keyset
  * pages. This is the hot path of as-of reports, publication, verification and rebuilds.
  */
-export async function forEachEvent(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
+export async function forEachEvent(db: Db, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.types.length === 0) return
-  const engine = engineOf(db)
-  const statements = engine.statements
-  if (statements === null) return forEachPaged(db, scan, visit)
+  if (db.engine === 'postgres') return forEachPaged(db.kysely, scan, visit)
+  const statements = db.statements
   if (scan.parse && scan.range && scan.unordered) {
     for (const piece of piecesOf(scan.range)) forEachRangePage(statements, scan, piece, visit)
     return

@@ -1,23 +1,24 @@
-import type { ExpressionBuilder, Kysely } from 'kysely'
+import type { Db } from './db.js'
+import type { ExpressionBuilder } from 'kysely'
 import type { StoredEvent } from '../domain/event.js'
 import { piecesOf, type PeriodRange } from '../domain/time.js'
 import { forEachEvent, marks, queryRows, rowToEvent, type ScanRow } from './engine.js'
 import type { EventsTable, Schema } from './schema.js'
 
 /** One stored event by its (source, id), or null. */
-export async function getEvent(db: Kysely<Schema>, source: string, id: string): Promise<StoredEvent | null> {
-  const row = await db.selectFrom('events').selectAll().where('source', '=', source).where('id', '=', id).executeTakeFirst()
+export async function getEvent(db: Db, source: string, id: string): Promise<StoredEvent | null> {
+  const row = await db.kysely.selectFrom('events').selectAll().where('source', '=', source).where('id', '=', id).executeTakeFirst()
   return row ? rowToEvent(row) : null
 }
 
 /** The retraction that voids the event with this seq, if any. */
-export async function retractionOf(db: Kysely<Schema>, seq: number): Promise<StoredEvent | null> {
-  const row = await db.selectFrom('events').selectAll().where('target_seq', '=', seq).executeTakeFirst()
+export async function retractionOf(db: Db, seq: number): Promise<StoredEvent | null> {
+  const row = await db.kysely.selectFrom('events').selectAll().where('target_seq', '=', seq).executeTakeFirst()
   return row ? rowToEvent(row) : null
 }
 
 /** Which of these seqs a stored retraction already voids. */
-export async function retractedAmong(db: Kysely<Schema>, seqs: number[]): Promise<Set<number>> {
+export async function retractedAmong(db: Db, seqs: number[]): Promise<Set<number>> {
   const found = new Set<number>()
   for (let i = 0; i < seqs.length; i += 500) {
     const chunk = seqs.slice(i, i + 500)
@@ -28,8 +29,8 @@ export async function retractedAmong(db: Kysely<Schema>, seqs: number[]): Promis
 }
 
 /** The newest seq, 0 for an empty store. */
-export async function headSeq(db: Kysely<Schema>): Promise<number> {
-  const row = await db.selectFrom('events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst()
+export async function headSeq(db: Db): Promise<number> {
+  const row = await db.kysely.selectFrom('events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst()
   return row?.seq ?? 0
 }
 
@@ -38,7 +39,7 @@ export async function headSeq(db: Kysely<Schema>): Promise<number> {
  * occurred in the range, minus those voided by a retraction with seq <= maxSeq. One range scan
  * on the occurrence index (a retraction is indexed under its target's type and time).
  */
-export async function periodEvents(db: Kysely<Schema>, types: string[], range: PeriodRange, maxSeq: number): Promise<StoredEvent[]> {
+export async function periodEvents(db: Db, types: string[], range: PeriodRange, maxSeq: number): Promise<StoredEvent[]> {
   const rows: ScanRow[] = []
   const voided = new Set<number>()
   await forEachEvent(db, { types, range, maxSeq, withIds: true }, (row) => {
@@ -64,14 +65,14 @@ export function scanRowToEvent(r: ScanRow): StoredEvent {
 }
 
 /** Whether the store holds any event. */
-export async function hasEvents(db: Kysely<Schema>): Promise<boolean> {
-  const row = await db.selectFrom('events').select('seq').limit(1).executeTakeFirst()
+export async function hasEvents(db: Db): Promise<boolean> {
+  const row = await db.kysely.selectFrom('events').select('seq').limit(1).executeTakeFirst()
   return row !== undefined
 }
 
 /** The receivedAt of the first event (seq order), null for an empty store: when the store began to receive. */
-export async function firstReceivedAt(db: Kysely<Schema>): Promise<number | null> {
-  const row = await db.selectFrom('events').select('received_at').orderBy('seq').limit(1).executeTakeFirst()
+export async function firstReceivedAt(db: Db): Promise<number | null> {
+  const row = await db.kysely.selectFrom('events').select('received_at').orderBy('seq').limit(1).executeTakeFirst()
   return row ? row.received_at : null
 }
 
@@ -84,8 +85,8 @@ function inRange(range: PeriodRange) {
  * The first seq after `after` among the events of these types counting in the range,
  * retractions included, or null: the seq from which a period published at `after` is dirty.
  */
-export async function firstSeqAfter(db: Kysely<Schema>, types: string[], range: PeriodRange, after: number): Promise<number | null> {
-  const row = await db.selectFrom('events').select('seq').where('eff_type', 'in', types).where(inRange(range)).where('seq', '>', after).orderBy('seq').limit(1).executeTakeFirst()
+export async function firstSeqAfter(db: Db, types: string[], range: PeriodRange, after: number): Promise<number | null> {
+  const row = await db.kysely.selectFrom('events').select('seq').where('eff_type', 'in', types).where(inRange(range)).where('seq', '>', after).orderBy('seq').limit(1).executeTakeFirst()
   return row?.seq ?? null
 }
 
@@ -93,8 +94,16 @@ export async function firstSeqAfter(db: Kysely<Schema>, types: string[], range: 
  * The sources with an event of these types in the range received at or before `now`, each once
  * (retractions left out: a source that only voided something has not reported). Unordered.
  */
-export async function sourcesReporting(db: Kysely<Schema>, types: string[], range: PeriodRange, now: number): Promise<string[]> {
-  const rows = await db.selectFrom('events').select('source').distinct().where('eff_type', 'in', types).where(inRange(range)).where('target_seq', 'is', null).where('received_at', '<=', now).execute()
+export async function sourcesReporting(db: Db, types: string[], range: PeriodRange, now: number): Promise<string[]> {
+  const rows = await db.kysely
+    .selectFrom('events')
+    .select('source')
+    .distinct()
+    .where('eff_type', 'in', types)
+    .where(inRange(range))
+    .where('target_seq', 'is', null)
+    .where('received_at', '<=', now)
+    .execute()
   return rows.map((r) => r.source)
 }
 
@@ -102,15 +111,15 @@ export async function sourcesReporting(db: Kysely<Schema>, types: string[], rang
  * Every retraction's seq and target seq, whatever its seq: read through the retraction index
  * alone, as a bound on seq would make SQLite walk the table. The caller filters by seq.
  */
-export async function allRetractions(db: Kysely<Schema>): Promise<Array<Pick<EventsTable, 'seq' | 'target_seq'>>> {
-  return db.selectFrom('events').select(['target_seq', 'seq']).where('target_seq', 'is not', null).execute()
+export async function allRetractions(db: Db): Promise<Array<Pick<EventsTable, 'seq' | 'target_seq'>>> {
+  return db.kysely.selectFrom('events').select(['target_seq', 'seq']).where('target_seq', 'is not', null).execute()
 }
 
 /** The stored events with these seqs, by seq (unknown seqs are absent), read 500 at a time. */
-export async function eventsBySeq(db: Kysely<Schema>, seqs: readonly number[]): Promise<Map<number, StoredEvent>> {
+export async function eventsBySeq(db: Db, seqs: readonly number[]): Promise<Map<number, StoredEvent>> {
   const events = new Map<number, StoredEvent>()
   for (let i = 0; i < seqs.length; i += 500) {
-    const found = await db
+    const found = await db.kysely
       .selectFrom('events')
       .selectAll()
       .where('seq', 'in', seqs.slice(i, i + 500))

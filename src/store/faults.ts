@@ -1,6 +1,6 @@
 import { LateviewError } from '../errors.js'
 import type { Engine } from './engine.js'
-import { queryRows } from './query.js'
+import { queryRows } from './db.js'
 
 /**
  * A driver error as lateview's: a full disk (SQLite SQLITE_FULL, PostgreSQL 53100), a store out

@@ -1,10 +1,11 @@
-import { sql, type Kysely } from 'kysely'
+import type { Db } from './db.js'
+import { sql } from 'kysely'
 import { emptyCell, sameCell, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import { normalize } from '../domain/decimal.js'
 import type { PeriodStatus } from '../domain/lifecycle.js'
 import { exactRows, marks, queryRows } from './engine.js'
 import { assertStorable } from './int64.js'
-import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable, type Schema } from './schema.js'
+import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable } from './schema.js'
 
 /** A row of measure state read with `exactRows` as a cell state: slots normalized, counts as numbers. */
 export function stateOf(row: Record<string, unknown>, slotCount: number): CellState {
@@ -18,28 +19,28 @@ export function stateOf(row: Record<string, unknown>, slotCount: number): CellSt
 }
 
 /** The latest revision of a period, or null when it has none. */
-export async function latestRevision(db: Kysely<Schema>, view: string, period: string): Promise<RevisionsTable | null> {
-  const row = await db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision', 'desc').limit(1).executeTakeFirst()
+export async function latestRevision(db: Db, view: string, period: string): Promise<RevisionsTable | null> {
+  const row = await db.kysely.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision', 'desc').limit(1).executeTakeFirst()
   return row ?? null
 }
 
 /** One revision's metadata, or null. */
-export async function getRevision(db: Kysely<Schema>, view: string, period: string, revision: number): Promise<RevisionsTable | null> {
-  const row = await db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).where('revision', '=', revision).executeTakeFirst()
+export async function getRevision(db: Db, view: string, period: string, revision: number): Promise<RevisionsTable | null> {
+  const row = await db.kysely.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).where('revision', '=', revision).executeTakeFirst()
   return row ?? null
 }
 
 /** Every revision of a period, oldest first. */
-export async function listRevisions(db: Kysely<Schema>, view: string, period: string): Promise<RevisionsTable[]> {
-  return db.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision').execute()
+export async function listRevisions(db: Db, view: string, period: string): Promise<RevisionsTable[]> {
+  return db.kysely.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision').execute()
 }
 
 /** What a check of a revision against its recomputation needs: everything but its cutoff's receivedAt, kind, trigger and time. */
 export type RevisionSummary = Pick<RevisionsTable, 'view' | 'period' | 'revision' | 'cutoff_seq' | 'hash' | 'event_count' | 'late_event_count' | 'completeness' | 'view_version' | 'totals'>
 
 /** Every revision of these views (at least one), by revision number: what verification recomputes. */
-export async function revisionSummaries(db: Kysely<Schema>, views: string[]): Promise<RevisionSummary[]> {
-  return db
+export async function revisionSummaries(db: Db, views: string[]): Promise<RevisionSummary[]> {
+  return db.kysely
     .selectFrom('revisions')
     .select(['view', 'period', 'revision', 'cutoff_seq', 'hash', 'event_count', 'late_event_count', 'completeness', 'view_version', 'totals'])
     .where('view', 'in', views)
@@ -48,13 +49,13 @@ export async function revisionSummaries(db: Kysely<Schema>, views: string[]): Pr
 }
 
 /** The periods of a view that have at least one revision, in key order. */
-export async function revisedPeriods(db: Kysely<Schema>, view: string): Promise<string[]> {
-  const rows = await db.selectFrom('revisions').select('period').distinct().where('view', '=', view).orderBy('period').execute()
+export async function revisedPeriods(db: Db, view: string): Promise<string[]> {
+  const rows = await db.kysely.selectFrom('revisions').select('period').distinct().where('view', '=', view).orderBy('period').execute()
   return rows.map((r) => r.period)
 }
 
 /** The cells of one revision, by dims key: one indexed query over the copy-on-write rows, exact. */
-export async function revisionCells(db: Kysely<Schema>, view: string, period: string, revision: number, slotCount: number): Promise<Map<string, CellState>> {
+export async function revisionCells(db: Db, view: string, period: string, revision: number, slotCount: number): Promise<Map<string, CellState>> {
   const rows = await exactRows<RevisionCellsTable>(db, 'select * from revision_cells where view = ? and period = ? and from_revision <= ? and (to_revision is null or to_revision > ?)', [
     view,
     period,
@@ -72,13 +73,13 @@ export async function revisionCells(db: Kysely<Schema>, view: string, period: st
  * Without `previous` (a revision under another definition) every open row is closed. A figure
  * an int64 column cannot hold is refused (LV_ERR_MEASURE_OVERFLOW) rather than stored wrong.
  */
-export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, cells: Map<string, CellState>, previous: Map<string, CellState> | null, program: ViewProgram): Promise<void> {
+export async function insertRevision(db: Db, meta: RevisionsTable, cells: Map<string, CellState>, previous: Map<string, CellState> | null, program: ViewProgram): Promise<void> {
   const slotCount = program.ops.length
   for (const [dimsKey, cell] of cells) assertStorable(program, meta.period, dimsKey, cell)
-  await db.insertInto('revisions').values(meta).execute()
+  await db.kysely.insertInto('revisions').values(meta).execute()
   const opening: RevisionCellsTable[] = []
   if (previous === null) {
-    await db.updateTable('revision_cells').set({ to_revision: meta.revision }).where('view', '=', meta.view).where('period', '=', meta.period).where('to_revision', 'is', null).execute()
+    await db.kysely.updateTable('revision_cells').set({ to_revision: meta.revision }).where('view', '=', meta.view).where('period', '=', meta.period).where('to_revision', 'is', null).execute()
   }
   const closing: string[] = []
   for (const [dimsKey, before] of previous ?? []) {
@@ -93,7 +94,7 @@ export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, c
     opening.push(row as unknown as RevisionCellsTable)
   }
   for (let i = 0; i < closing.length; i += 500) {
-    await db
+    await db.kysely
       .updateTable('revision_cells')
       .set({ to_revision: meta.revision })
       .where('view', '=', meta.view)
@@ -103,25 +104,25 @@ export async function insertRevision(db: Kysely<Schema>, meta: RevisionsTable, c
       .execute()
   }
   for (let i = 0; i < opening.length; i += 500)
-    await db
+    await db.kysely
       .insertInto('revision_cells')
       .values(opening.slice(i, i + 500))
       .execute()
 }
 
 /** The state row of a period, or null while it is open. */
-export async function periodRow(db: Kysely<Schema>, view: string, period: string): Promise<PeriodsTable | null> {
-  return (await db.selectFrom('periods').selectAll().where('view', '=', view).where('period', '=', period).executeTakeFirst()) ?? null
+export async function periodRow(db: Db, view: string, period: string): Promise<PeriodsTable | null> {
+  return (await db.kysely.selectFrom('periods').selectAll().where('view', '=', view).where('period', '=', period).executeTakeFirst()) ?? null
 }
 
-export async function putPeriodRow(db: Kysely<Schema>, row: PeriodsTable): Promise<void> {
-  await db.deleteFrom('periods').where('view', '=', row.view).where('period', '=', row.period).execute()
-  await db.insertInto('periods').values(row).execute()
+export async function putPeriodRow(db: Db, row: PeriodsTable): Promise<void> {
+  await db.kysely.deleteFrom('periods').where('view', '=', row.view).where('period', '=', row.period).execute()
+  await db.kysely.insertInto('periods').values(row).execute()
 }
 
 /** Periods of a view by status, with dirty ones listed. */
-export async function periodRows(db: Kysely<Schema>, view: string): Promise<PeriodsTable[]> {
-  return db.selectFrom('periods').selectAll().where('view', '=', view).orderBy('period').execute()
+export async function periodRows(db: Db, view: string): Promise<PeriodsTable[]> {
+  return db.kysely.selectFrom('periods').selectAll().where('view', '=', view).orderBy('period').execute()
 }
 
 /**
@@ -129,7 +130,7 @@ export async function periodRows(db: Kysely<Schema>, view: string): Promise<Peri
  * period to the first seq of the batch that landed in it (an earlier mark is kept). Returns the
  * state rows of the touched periods that have one.
  */
-export async function markDirty(db: Kysely<Schema>, view: string, firstSeq: ReadonlyMap<string, number>): Promise<PeriodsTable[]> {
+export async function markDirty(db: Db, view: string, firstSeq: ReadonlyMap<string, number>): Promise<PeriodsTable[]> {
   const periods = [...firstSeq.keys()]
   const marked: PeriodsTable[] = []
   for (let i = 0; i < periods.length; i += 500) {
@@ -145,13 +146,13 @@ export async function markDirty(db: Kysely<Schema>, view: string, firstSeq: Read
 }
 
 /** Dirty periods of a view (changed after their latest revision). */
-export async function dirtyPeriods(db: Kysely<Schema>, view: string): Promise<PeriodsTable[]> {
-  return db.selectFrom('periods').selectAll().where('view', '=', view).where('dirty_since_seq', 'is not', null).orderBy('period').execute()
+export async function dirtyPeriods(db: Db, view: string): Promise<PeriodsTable[]> {
+  return db.kysely.selectFrom('periods').selectAll().where('view', '=', view).where('dirty_since_seq', 'is not', null).orderBy('period').execute()
 }
 
 /** The periods the rebuilder looks at: dirty ones, and provisional ones last computed under another definition version. */
-export async function periodsToRebuild(db: Kysely<Schema>, view: string, version: number): Promise<PeriodsTable[]> {
-  return db
+export async function periodsToRebuild(db: Db, view: string, version: number): Promise<PeriodsTable[]> {
+  return db.kysely
     .selectFrom('periods')
     .selectAll()
     .where('view', '=', view)
@@ -163,16 +164,16 @@ export async function periodsToRebuild(db: Kysely<Schema>, view: string, version
 export type JobOutcome = 'published' | 'unchanged' | 'skipped' | 'failed'
 
 /** Records one job run on one period. */
-export async function recordJobRun(db: Kysely<Schema>, run: Omit<JobRunsTable, 'id'>): Promise<JobRunsTable> {
-  const last = await db.selectFrom('job_runs').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst()
+export async function recordJobRun(db: Db, run: Omit<JobRunsTable, 'id'>): Promise<JobRunsTable> {
+  const last = await db.kysely.selectFrom('job_runs').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst()
   const row = { ...run, id: (last?.id ?? 0) + 1 }
-  await db.insertInto('job_runs').values(row).execute()
+  await db.kysely.insertInto('job_runs').values(row).execute()
   return row
 }
 
 /** Whether a job already ran to completion (published or unchanged) for a period. */
-export async function jobDone(db: Kysely<Schema>, job: string, view: string, period: string): Promise<boolean> {
-  const row = await db
+export async function jobDone(db: Db, job: string, view: string, period: string): Promise<boolean> {
+  const row = await db.kysely
     .selectFrom('job_runs')
     .select('id')
     .where('job', '=', job)
@@ -192,8 +193,8 @@ export interface JobRunQuery {
 }
 
 /** Recent job runs, newest first. */
-export async function listJobRuns(db: Kysely<Schema>, query: JobRunQuery): Promise<JobRunsTable[]> {
-  let q = db.selectFrom('job_runs').selectAll()
+export async function listJobRuns(db: Db, query: JobRunQuery): Promise<JobRunsTable[]> {
+  let q = db.kysely.selectFrom('job_runs').selectAll()
   if (query.job) q = q.where('job', '=', query.job)
   if (query.view) q = q.where('view', '=', query.view)
   if (query.period) q = q.where('period', '=', query.period)
@@ -206,8 +207,8 @@ export async function listJobRuns(db: Kysely<Schema>, query: JobRunQuery): Promi
  * refused when it goes backwards), so a binary search over the primary key finds it: about 23
  * point reads at 5M events, and no index on received_at for every insert to maintain.
  */
-export async function cutoffAt(db: Kysely<Schema>, at: number): Promise<{ seq: number; receivedAt: number | null }> {
-  const head = await db.selectFrom('events').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+export async function cutoffAt(db: Db, at: number): Promise<{ seq: number; receivedAt: number | null }> {
+  const head = await db.kysely.selectFrom('events').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
   if (!head) return { seq: 0, receivedAt: null }
   if (head.received_at <= at) return { seq: head.seq, receivedAt: head.received_at }
   // Invariant: seq lo (0 stands for "before everything") was received by `at`; head.seq was not.
@@ -215,7 +216,7 @@ export async function cutoffAt(db: Kysely<Schema>, at: number): Promise<{ seq: n
   let hi = head.seq
   while (hi - lo.seq > 1) {
     const mid = lo.seq + Math.floor((hi - lo.seq) / 2)
-    const row = await db.selectFrom('events').select('received_at').where('seq', '=', mid).executeTakeFirst()
+    const row = await db.kysely.selectFrom('events').select('received_at').where('seq', '=', mid).executeTakeFirst()
     if (!row) return cutoffByScan(db, at)
     if (row.received_at <= at) lo = { seq: mid, receivedAt: row.received_at }
     else hi = mid
@@ -224,20 +225,20 @@ export async function cutoffAt(db: Kysely<Schema>, at: number): Promise<{ seq: n
 }
 
 /** The same answer without relying on contiguous seqs (a store edited by hand). */
-async function cutoffByScan(db: Kysely<Schema>, at: number): Promise<{ seq: number; receivedAt: number | null }> {
-  const row = await db.selectFrom('events').select(['seq', 'received_at']).where('received_at', '<=', at).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+async function cutoffByScan(db: Db, at: number): Promise<{ seq: number; receivedAt: number | null }> {
+  const row = await db.kysely.selectFrom('events').select(['seq', 'received_at']).where('received_at', '<=', at).orderBy('seq', 'desc').limit(1).executeTakeFirst()
   return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: null }
 }
 
 /** Whether a period has Realtime data or a revision: something to report on. */
-export async function periodKnown(db: Kysely<Schema>, view: string, period: string): Promise<boolean> {
+export async function periodKnown(db: Db, view: string, period: string): Promise<boolean> {
   const rows = await queryRows(db, 'select 1 from cells where view = ? and period = ? union all select 1 from periods where view = ? and period = ?', [view, period, view, period])
   return rows.length > 0
 }
 
 /** Periods of a view with Realtime data, plus those with a state row. */
-export async function knownPeriods(db: Kysely<Schema>, view: string): Promise<string[]> {
-  const rows = await sql<{ period: string }>`select period from cells where view = ${view} union select period from periods where view = ${view}`.execute(db)
+export async function knownPeriods(db: Db, view: string): Promise<string[]> {
+  const rows = await sql<{ period: string }>`select period from cells where view = ${view} union select period from periods where view = ${view}`.execute(db.kysely)
   return rows.rows.map((r) => r.period).sort()
 }
 

@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely'
-import { engineOf, queryRows } from './engine.js'
-import type { Schema, SourceLagsTable } from './schema.js'
+import type { Db } from './db.js'
+import { queryRows } from './engine.js'
+import type { SourceLagsTable } from './schema.js'
 
 /**
  * The lag sketch of GET /v1/sources (table `source_lags`, migration 0008): per UTC hour of
@@ -80,10 +80,6 @@ export interface SourceHourChange {
   buckets: number[]
 }
 
-function isSqlite(db: Kysely<Schema>): boolean {
-  return engineOf(db).kind === 'sqlite'
-}
-
 /** The stored text of `[bucket, count, …]`: the numbers comma-separated, without brackets. */
 function bucketText(pairs: number[]): string {
   return JSON.stringify(pairs).slice(1, -1)
@@ -107,9 +103,9 @@ const COLUMNS = 'hour, source, events, max_lag, last_received_at, buckets, parts
  * into one instead, which bounds what a read parses. (RETURNING would tell the parts without a
  * read, but costs SQLite more than the read.)
  */
-export async function addToSourceLags(db: Kysely<Schema>, changes: readonly SourceHourChange[]): Promise<void> {
+export async function addToSourceLags(db: Db, changes: readonly SourceHourChange[]): Promise<void> {
   if (changes.length === 0) return
-  const sqlite = isSqlite(db)
+  const sqlite = db.engine === 'sqlite'
   const key = (hour: number, source: string) => `${hour}\u0000${source}`
   const parts = new Map<string, number>()
   if (sqlite) {
@@ -201,7 +197,7 @@ export function sumBuckets(pairs: readonly number[]): number[] {
  * Up to `limit` rows of the sketch with hour in [fromHour, toHour], in (hour, source) order,
  * after the row `after` (null: from the first): a page of a read that yields between pages.
  */
-export async function sourceLagPage(db: Kysely<Schema>, fromHour: number, toHour: number, after: { hour: number; source: string } | null, limit: number): Promise<SourceHour[]> {
+export async function sourceLagPage(db: Db, fromHour: number, toHour: number, after: { hour: number; source: string } | null, limit: number): Promise<SourceHour[]> {
   const columns = 'hour, source, events, max_lag, last_received_at, buckets'
   const rows = after
     ? await queryRows<SourceLagsTable>(db, `select ${columns} from source_lags where (hour, source) > (?, ?) and hour <= ? order by hour, source limit ?`, [after.hour, after.source, toHour, limit])

@@ -365,7 +365,7 @@ for (const factory of await engines()) {
     rig.clock.set(at(tpe('2026-11-25T10:01:00')))
     await rig.lateview.ingest([sale('s1', 'store-001', tpe('2026-11-25T10:00:00'), 100)])
     // The store loses a table the publication writes to: a real failure, mid-transaction.
-    await sql`alter table revision_cells rename to revision_cells_away`.execute(rig.engine.db)
+    await sql`alter table revision_cells rename to revision_cells_away`.execute(rig.engine.db.kysely)
     const now = at(tpe('2026-11-25T22:00:00'))
     const error = factory.name === 'sqlite' ? 'no such table: revision_cells' : 'relation "revision_cells" does not exist'
     const runs = await rig.lateview.jobs.run('flash', { view: REVENUE, period: D, now, trigger: 'manual' })
@@ -385,7 +385,7 @@ for (const factory of await engines()) {
     assert.equal(await getJson(rig.app, '/v1/alerts?kind=JobFailed'), { alerts: [failed] })
     // The revision row written before the failure was rolled back with it.
     assert.equal([await rowCount(rig.engine, 'revisions'), await rowCount(rig.engine, 'periods')], [0, 0])
-    await sql`alter table revision_cells_away rename to revision_cells`.execute(rig.engine.db)
+    await sql`alter table revision_cells_away rename to revision_cells`.execute(rig.engine.db.kysely)
     assert.equal(runsOf(await rig.lateview.jobs.run('flash', { view: REVENUE, period: D, now, trigger: 'manual' })), [[D, 'published', 1, 'flash at cutoff seq 1']])
     assert.equal(heard, [failed])
   })

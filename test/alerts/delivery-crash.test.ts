@@ -86,8 +86,8 @@ async function seed(location: string, url: string): Promise<void> {
 }
 
 async function readStore(engine: Engine): Promise<{ deliveries: DeliveriesTable[]; attempts: DeliveryAttemptsTable[] }> {
-  const deliveries = await engine.db.selectFrom('deliveries').selectAll().orderBy('alert_id').execute()
-  const attempts = await engine.db.selectFrom('delivery_attempts').selectAll().orderBy('delivery_id').orderBy('attempt').execute()
+  const deliveries = await engine.db.kysely.selectFrom('deliveries').selectAll().orderBy('alert_id').execute()
+  const attempts = await engine.db.kysely.selectFrom('delivery_attempts').selectAll().orderBy('delivery_id').orderBy('attempt').execute()
   return { deliveries: deliveries as DeliveriesTable[], attempts }
 }
 

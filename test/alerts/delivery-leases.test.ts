@@ -48,16 +48,16 @@ async function seed(engine: Engine, url: string, count: number): Promise<{ hookI
 }
 
 async function deliveriesOf(engine: Engine): Promise<DeliveriesTable[]> {
-  return (await engine.db.selectFrom('deliveries').selectAll().orderBy('alert_id').execute()) as DeliveriesTable[]
+  return (await engine.db.kysely.selectFrom('deliveries').selectAll().orderBy('alert_id').execute()) as DeliveriesTable[]
 }
 
 async function deliveryOf(engine: Engine, id: string): Promise<DeliveriesTable> {
-  return (await engine.db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) as DeliveriesTable
+  return (await engine.db.kysely.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) as DeliveriesTable
 }
 
 /** A delivery's attempts log as [number, status code]. */
 async function logOf(engine: Engine, id: string): Promise<Array<[number, number | null]>> {
-  const rows = await engine.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', id).orderBy('attempt').execute()
+  const rows = await engine.db.kysely.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', id).orderBy('attempt').execute()
   return rows.map((r) => [Number(r.attempt), r.status_code === null ? null : Number(r.status_code)])
 }
 
@@ -271,7 +271,7 @@ for (const locations of await storeLocations()) {
       const claim = await claimDelivery(a.db, d.id, T, T + 1000)
       assert.ok(claim)
       assert.is(await recordAttempt(a, claim, answered(500, T, 'pending', T)), 1)
-      await a.db
+      await a.db.kysely
         .insertInto('delivery_attempts')
         .values({ delivery_id: d.id, attempt: 2, at: T + 50, status_code: 200, error: null, duration_ms: 1 })
         .execute()
@@ -302,7 +302,7 @@ for (const locations of await storeLocations()) {
     const logs: string[] = []
     try {
       const { deliveries } = await seed(a, receiver.url(), 3)
-      await a.db.updateTable('alerts').set({ data: '{"count": ' }).where('id', '=', 2).execute()
+      await a.db.kysely.updateTable('alerts').set({ data: '{"count": ' }).where('id', '=', 2).execute()
       const x = dispatcher(a, logs)
       x.start()
       try {

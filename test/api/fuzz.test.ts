@@ -207,7 +207,7 @@ for (const factory of await engines()) {
   async function counts(engine: Engine): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
     for (const table of ['events', 'cells', 'revisions', 'alerts', 'webhooks', 'deliveries', 'job_runs', 'periods'] as const) {
-      const row = await engine.db
+      const row = await engine.db.kysely
         .selectFrom(table)
         .select((eb) => eb.fn.countAll<string>().as('n'))
         .executeTakeFirstOrThrow()

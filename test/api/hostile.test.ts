@@ -19,7 +19,7 @@ for (const factory of await engines()) {
   })
   test.after(() => factory.cleanup())
 
-  const stored = async (ctx: ApiContext) => (await ctx.api.engine.db.selectFrom('events').select('id').execute()).length
+  const stored = async (ctx: ApiContext) => (await ctx.api.engine.db.kysely.selectFrom('events').select('id').execute()).length
 
   test('a limit that is not 1 to 1000 in plain digits is 400 LV_ERR_QUERY_INVALID on every list', async ({ api }) => {
     const created = await post(api.app, { url: 'http://127.0.0.1:9/hook' }, { url: '/v1/webhooks' })
@@ -117,7 +117,7 @@ for (const factory of await engines()) {
     ] as const) {
       expectProblem(await post(api.app, payload, { url: `${P}/2026-11-26/restate`, contentType }), 400, 'LV_ERR_BODY_INVALID')
     }
-    const revisions = await api.engine.db.selectFrom('revisions').select('revision').execute()
+    const revisions = await api.engine.db.kysely.selectFrom('revisions').select('revision').execute()
     assert.equal(revisions, [])
     assert.is((expectOk(await post(api.app, {}, { url: `${P}/2026-11-26/restate` })) as { outcome: string }).outcome, 'published')
     assert.ok(NOW > 0)

@@ -39,7 +39,7 @@ async function open(db: string): Promise<{ app: FastifyInstance; lateview: Latev
 
 /** How many events the store holds, and whether every one of them was acknowledged. */
 async function stored(lateview: Lateview): Promise<string[]> {
-  return (await lateview.engine.db.selectFrom('events').select('id').orderBy('seq').execute()).map((r) => r.id)
+  return (await lateview.engine.db.kysely.selectFrom('events').select('id').orderBy('seq').execute()).map((r) => r.id)
 }
 
 const test = suite('api store faults')
@@ -87,7 +87,7 @@ if (!mountable) {
       assert.equal((expectOk(await get(app, '/readyz')) as { status: string }).status, 'ready')
       assert.is((expectOk(await post(app, refused)) as { accepted: number }).accepted, 500)
       assert.equal(await stored(lateview), [...acknowledged, ...refused.map((e) => e.id)])
-      const check = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(lateview.engine.db)
+      const check = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(lateview.engine.db.kysely)
       assert.equal(check.rows, [{ integrity_check: 'ok' }])
       const { realtime, revisions } = await lateview.verifyStore()
       assert.equal([realtime.differences, revisions.differences], [[], []])

@@ -123,7 +123,7 @@ export function expectProblem(res: LightMyRequestResponse, status: number, code:
 
 /** Rows in a table of the store. */
 export async function rowCount(engine: Engine, table: keyof Schema): Promise<number> {
-  const row = await engine.db
+  const row = await engine.db.kysely
     .selectFrom(table)
     .select((eb) => eb.fn.countAll<number | string>().as('n'))
     .executeTakeFirstOrThrow()

@@ -99,7 +99,7 @@ function recordWatcher(): KyselyPlugin {
 /** The engine, its write transactions watched; the dispatcher writes only to record attempts. */
 function watchedEngine(engine: Engine): Engine {
   const write: Engine['write'] = async (fn) => {
-    const result = await engine.write((tx) => fn(Object.create(tx, { db: { value: tx.db.withPlugin(recordWatcher()) } }) as WriteTx))
+    const result = await engine.write((tx) => fn(Object.create(tx, { db: { value: { ...tx.db, kysely: tx.db.kysely.withPlugin(recordWatcher()) } } }) as WriteTx))
     await step('after-commit')
     return result
   }

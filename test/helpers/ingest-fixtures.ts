@@ -81,7 +81,7 @@ export function problems(error: LateviewError): Array<{ index: number; id?: stri
 /** Everything an ingest can change that the tests read: head seq, event count and every view's cells. */
 export async function observable(lv: Lateview): Promise<{ head: number; events: number; cells: Record<string, RealtimeCell[]> }> {
   const head = await headSeq(lv.engine.db)
-  const row = await lv.engine.db
+  const row = await lv.engine.db.kysely
     .selectFrom('events')
     .select((eb) => eb.fn.countAll<number | string>().as('n'))
     .executeTakeFirstOrThrow()

@@ -38,6 +38,6 @@ export async function periodState(lv: Lateview, view: string, period: string) {
 
 /** Every job run recorded for a period, oldest first: [job, trigger, outcome, revision]. */
 export async function recordedRuns(lv: Lateview, view: string, period: string): Promise<Array<[string, string, string, number | null]>> {
-  const rows = await lv.engine.db.selectFrom('job_runs').selectAll().where('view', '=', view).where('period', '=', period).orderBy('id').execute()
+  const rows = await lv.engine.db.kysely.selectFrom('job_runs').selectAll().where('view', '=', view).where('period', '=', period).orderBy('id').execute()
   return rows.map((r) => [r.job, r.trigger, r.outcome, r.revision])
 }

@@ -46,7 +46,7 @@ for (const location of await storeLocations()) {
   }
   const history = async (server: RunningServer) => (await server.lateview.revisions(REVENUE, D)).revisions.map((r) => [r.revision, r.kind, r.trigger, r.cutoffSeq, r.computedAt])
   const consolidations = async (server: RunningServer) =>
-    (await server.lateview.engine.db.selectFrom('job_runs').selectAll().where('job', '=', 'consolidate').orderBy('id').execute()).map((r) => [
+    (await server.lateview.engine.db.kysely.selectFrom('job_runs').selectAll().where('job', '=', 'consolidate').orderBy('id').execute()).map((r) => [
       r.view,
       r.period,
       r.trigger,

@@ -71,12 +71,12 @@ if (!hasPostgres) {
         for (const exit of exits) assert.is(exit.code, 0, `exit ${exit.code}: ${exit.stderr}${exit.stdout}`)
         assert.equal(exits.map((e) => (/\bpublished\b/.test(e.stdout) ? 'published' : /\bskipped\b/.test(e.stdout) ? 'skipped' : e.stdout)).sort(), ['published', 'skipped'])
 
-        const revisions = await engine.db.selectFrom('revisions').selectAll().where('view', '=', REVENUE).where('period', '=', period).execute()
+        const revisions = await engine.db.kysely.selectFrom('revisions').selectAll().where('view', '=', REVENUE).where('period', '=', period).execute()
         assert.equal(
           revisions.map((r) => [r.revision, r.kind, r.trigger, r.cutoff_seq, r.event_count, new Date(r.computed_at).toISOString()]),
           [[1, 'consolidated', 'manual', 2, 2, new Date(at(now)).toISOString()]],
         )
-        const runs = await engine.db.selectFrom('job_runs').selectAll().where('view', '=', REVENUE).where('period', '=', period).orderBy('id').execute()
+        const runs = await engine.db.kysely.selectFrom('job_runs').selectAll().where('view', '=', REVENUE).where('period', '=', period).orderBy('id').execute()
         assert.equal(
           runs.map((r) => [r.job, r.outcome, r.revision, r.detail]),
           [

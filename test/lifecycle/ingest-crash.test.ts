@@ -117,7 +117,7 @@ for (const location of await storeLocations()) {
 
         const engine = await openEngine(db)
         try {
-          const rows = await engine.db.selectFrom('events').select('id').execute()
+          const rows = await engine.db.kysely.selectFrom('events').select('id').execute()
           const stored = new Set(rows.map((r) => r.id))
           assert.is(rows.length, stored.size, 'every event stored once')
           const lost = acknowledged.flatMap((b) => b.ids.filter((id) => !stored.has(id)))
@@ -142,7 +142,7 @@ for (const location of await storeLocations()) {
       const engine = await openEngine(db)
       try {
         const lateview = await Lateview.fromEngine(engine, [parseViewDefinition(VIEW, 'crashing.json')], systemClock)
-        const stored = await engine.db
+        const stored = await engine.db.kysely
           .selectFrom('events')
           .select((eb) => eb.fn.countAll<string>().as('n'))
           .executeTakeFirstOrThrow()

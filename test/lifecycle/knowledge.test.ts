@@ -154,9 +154,9 @@ for (const factory of await engines()) {
       await rejection(() => lv.restate(REVENUE, '2026-11-26'), 'LV_ERR_PERIOD_NOT_BEGUN')
       // A period that has begun but not ended can be reported on (a flash is exactly that).
       assert.equal(summarise(await lv.jobs.run('flash', { view: REVENUE, period: D, trigger: 'manual' })), [['flash', REVENUE, D, 'published', 1, 'flash at cutoff seq 1']])
-      const runs = await lv.engine.db.selectFrom('job_runs').select(['job', 'period']).execute()
+      const runs = await lv.engine.db.kysely.selectFrom('job_runs').select(['job', 'period']).execute()
       assert.equal(runs, [{ job: 'flash', period: D }])
-      const revisions = await lv.engine.db.selectFrom('revisions').select(['period', 'revision']).execute()
+      const revisions = await lv.engine.db.kysely.selectFrom('revisions').select(['period', 'revision']).execute()
       assert.equal(revisions, [{ period: D, revision: 1 }])
     }),
   )

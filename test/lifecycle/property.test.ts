@@ -285,7 +285,7 @@ for (const factory of await engines()) {
       const verified = await lv.verifyRevisions()
       assert.equal(verified.differences, [])
       assert.is(verified.revisions, snapshots.size, 'every revision came from a recorded run')
-      const periods = [...new Set((await engine.db.selectFrom('revisions').select('period').execute()).map((r) => r.period))].sort()
+      const periods = [...new Set((await engine.db.kysely.selectFrom('revisions').select('period').execute()).map((r) => r.period))].sort()
       for (const period of periods) {
         const history = (await lv.revisions(VIEW, period)).revisions
         assert.equal(

@@ -106,7 +106,7 @@ if (!hasPostgres) {
       const engine = await openEngine(database.location)
       try {
         const lateview = await Lateview.fromEngine(engine, [parseViewDefinition(VIEW, 'racing.json')], systemClock)
-        const revisions = await engine.db
+        const revisions = await engine.db.kysely
           .selectFrom('revisions')
           .select(['period', 'revision', 'kind', 'trigger', 'cutoff_seq'])
           .where('view', '=', 'racing')
@@ -130,11 +130,11 @@ if (!hasPostgres) {
         // The race did what it is for: many revisions of both kinds, from both processes.
         assert.ok(revisions.length >= 20, `${revisions.length} revisions`)
         assert.ok(revisions.some((r) => r.kind === 'manual') && revisions.some((r) => r.kind === 'revision'), JSON.stringify(revisions.slice(0, 5)))
-        const stored = await engine.db
+        const stored = await engine.db.kysely
           .selectFrom('events')
           .select((eb) => eb.fn.countAll<string>().as('n'))
           .executeTakeFirstOrThrow()
-        const distinct = await engine.db
+        const distinct = await engine.db.kysely
           .selectFrom('events')
           .select((eb) => eb.fn.count<string>('id').distinct().as('n'))
           .executeTakeFirstOrThrow()

@@ -195,7 +195,7 @@ for (const factory of await engines()) {
           [2, '2026-11-21T01:00:00.000Z', true, ['cnt', 'rev', 'top', 'avgamt']],
         ],
       )
-      const stored = await engine.db.selectFrom('view_versions').select(['version', 'definition', 'hash']).orderBy('version').execute()
+      const stored = await engine.db.kysely.selectFrom('view_versions').select(['version', 'definition', 'hash']).orderBy('version').execute()
       assert.equal(
         stored.map((r) => r.hash),
         listed.map((v) => v.hash),
@@ -229,7 +229,7 @@ for (const factory of await engines()) {
       )
       await Lateview.fromEngine(engine, [V2], clock)
       assert.is(await refused([V1]), 'view kt: version: is 1, older than version 2 in the store; versions never go back: give the definition you want version 3')
-      const rows = await engine.db.selectFrom('view_versions').select(['view', 'version']).orderBy('version').execute()
+      const rows = await engine.db.kysely.selectFrom('view_versions').select(['view', 'version']).orderBy('version').execute()
       assert.equal(rows, [
         { view: 'kt', version: 1 },
         { view: 'kt', version: 2 },
@@ -249,7 +249,7 @@ for (const factory of await engines()) {
       const finer = parseViewDefinition({ ...base, version: 2, measures: { rev: { sum: 'amount', decimals: 6 }, cnt: { count: true }, top: { max: 'amount', decimals: 2 } } }, 'views/kt.json')
       const error = await rejection(() => Lateview.fromEngine(engine, [finer], clock), 'LV_ERR_MEASURE_OVERFLOW')
       assert.equal([error.message, error.details], ['a stored value 90000000000000 is too large for measure rev of view kt at 6 decimals (version 2)', { view: 'kt', measure: 'rev' }])
-      assert.equal(await engine.db.selectFrom('view_versions').select('version').execute(), [{ version: 1 }])
+      assert.equal(await engine.db.kysely.selectFrom('view_versions').select('version').execute(), [{ version: 1 }])
       const again = await Lateview.fromEngine(engine, [V1], clock)
       assert.equal(
         (await again.realtime('kt')).cells.map((c) => c.measures),
@@ -272,8 +272,8 @@ for (const factory of await engines()) {
       await rejection(() => old.restate('kt', D), 'LV_ERR_VIEW_OUTDATED')
       const [run] = await old.jobs.run('flash', { view: 'kt', period: D, now: at(`${D}T22:00:00Z`), trigger: 'cron' })
       assert.equal([run?.outcome, run?.detail], ['failed', 'view kt is at version 2 in the store; this process runs version 1: restart it with the current view files'])
-      assert.equal(await engine.db.selectFrom('revisions').select('revision').execute(), [])
-      assert.is((await engine.db.selectFrom('events').select('id').execute()).length, 1)
+      assert.equal(await engine.db.kysely.selectFrom('revisions').select('revision').execute(), [])
+      assert.is((await engine.db.kysely.selectFrom('events').select('id').execute()).length, 1)
     } finally {
       await engine.close()
     }

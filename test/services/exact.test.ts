@@ -158,7 +158,7 @@ for (const factory of await engines()) {
           ),
         'LV_ERR_MEASURE_OVERFLOW',
       )
-      const stored = await lv.engine.db
+      const stored = await lv.engine.db.kysely
         .selectFrom('events')
         .select((eb) => eb.fn.countAll<string>().as('n'))
         .executeTakeFirstOrThrow()

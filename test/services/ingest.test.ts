@@ -270,7 +270,7 @@ for (const factory of await engines()) {
       assert.equal(await cells(lv, 'daily_revenue'), [rev('2026-11-25', '001', 'pos', 20, 1, 20, 1)])
       assert.equal(await cells(lv, 'extremes'), [ext('2026-11-25', '001', 20, 20, 1)])
       assert.equal(await cells(lv, 'daily_positive_tests'), [])
-      const rows = await lv.engine.db.selectFrom('cells').select(['view', 'period', 'dims_key', 'event_count']).orderBy('view').execute()
+      const rows = await lv.engine.db.kysely.selectFrom('cells').select(['view', 'period', 'dims_key', 'event_count']).orderBy('view').execute()
       assert.equal(rows, [
         { view: 'daily_revenue', period: '2026-11-25', dims_key: '["001","pos"]', event_count: 1 },
         { view: 'extremes', period: '2026-11-25', dims_key: '["001"]', event_count: 1 },

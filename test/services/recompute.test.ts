@@ -66,8 +66,8 @@ for (const factory of await engines()) {
     'verifyStore: a tampered revision cell and a tampered Realtime cell are reported',
     fresh(async (lv) => {
       const cutoffs = await history(lv)
-      await lv.engine.db.updateTable('revision_cells').set({ m0: 1 }).where('view', '=', 'extremes').where('from_revision', '=', 2).execute()
-      await lv.engine.db
+      await lv.engine.db.kysely.updateTable('revision_cells').set({ m0: 1 }).where('view', '=', 'extremes').where('from_revision', '=', 2).execute()
+      await lv.engine.db.kysely
         .updateTable('cells')
         .set((eb) => ({ event_count: eb('event_count', '+', 1) }))
         .where('view', '=', 'daily_revenue')

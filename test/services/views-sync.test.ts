@@ -60,7 +60,7 @@ const testCells = [
 ]
 
 async function viewStates(engine: Engine): Promise<Array<{ view: string; version: number; updated_at: number; same: boolean }>> {
-  const rows = await engine.db.selectFrom('view_state').selectAll().orderBy('view').execute()
+  const rows = await engine.db.kysely.selectFrom('view_state').selectAll().orderBy('view').execute()
   const current = new Map([...shipped, revenueV1].map((v) => [v.name, canonicalJson(v)]))
   return rows.map((r) => ({ view: r.view, version: r.version, updated_at: r.updated_at, same: current.get(r.view) === r.definition }))
 }
@@ -105,7 +105,7 @@ for (const factory of await engines()) {
       const first = await Lateview.fromEngine(engine, [revenueV1], clock)
       await first.ingest(HISTORY)
       assert.equal((await first.realtime('daily_revenue')).cells, revenueCells)
-      assert.equal(await engine.db.selectFrom('cells').select('view').where('view', '=', 'daily_positive_tests').execute(), [])
+      assert.equal(await engine.db.kysely.selectFrom('cells').select('view').where('view', '=', 'daily_positive_tests').execute(), [])
 
       clock.advance(60_000)
       assert.equal(await syncViews(engine, compileViews([revenueV1, tests]), clock), ['daily_positive_tests'])
@@ -143,7 +143,7 @@ for (const factory of await engines()) {
         { period: '2026-11-26', dims: { store: '001', channel: 'web' }, measures: { revenue: 12.5, orders: 1, largest: 12.5, smallest: 12.5 }, eventCount: 1 },
       ])
       assert.equal((await v2.realtime('daily_positive_tests')).cells, testCells)
-      const states = await engine.db.selectFrom('view_state').select(['view', 'version', 'updated_at']).orderBy('view').execute()
+      const states = await engine.db.kysely.selectFrom('view_state').select(['view', 'version', 'updated_at']).orderBy('view').execute()
       assert.equal(states, [
         { view: 'daily_positive_tests', version: 1, updated_at: T0 },
         { view: 'daily_revenue', version: 2, updated_at: T0 + 60_000 },
@@ -195,7 +195,7 @@ for (const factory of await engines()) {
       const lv = await Lateview.fromEngine(engine, [revenueV1, tests], clock)
       await lv.ingest(HISTORY)
       // Tamper with a cell: a rebuild would put the true figures back, a skipped one leaves it.
-      await engine.db.updateTable('cells').set({ m0: 1 }).where('view', '=', 'daily_revenue').where('period', '=', '2026-11-26').execute()
+      await engine.db.kysely.updateTable('cells').set({ m0: 1 }).where('view', '=', 'daily_revenue').where('period', '=', '2026-11-26').execute()
       clock.advance(60_000)
       // The same definition written with its keys in another order is the same definition.
       const sameAgain = revenueEdited((file) => {
@@ -208,7 +208,7 @@ for (const factory of await engines()) {
         { period: '2026-11-26', dims: { store: '001', channel: 'web' }, measures: { revenue: 0.01, orders: 1, largest: 12.5 }, eventCount: 1 },
       ])
       assert.equal(
-        (await engine.db.selectFrom('view_state').select('updated_at').execute()).map((r) => r.updated_at),
+        (await engine.db.kysely.selectFrom('view_state').select('updated_at').execute()).map((r) => r.updated_at),
         [T0, T0],
       )
       const verified = await lv.verify(['daily_revenue'])

@@ -34,7 +34,7 @@ const extremes = compileViews([
 if (!extremes) throw new Error('no extremes view')
 
 async function count(engine: Engine, table: 'events' | 'cells' | 'view_state'): Promise<number> {
-  const row = await engine.db
+  const row = await engine.db.kysely
     .selectFrom(table)
     .select((eb) => eb.fn.countAll<number | string>().as('n'))
     .executeTakeFirstOrThrow()
@@ -45,12 +45,12 @@ async function count(engine: Engine, table: 'events' | 'cells' | 'view_state'): 
 const ALL_MIGRATIONS = Object.keys(await migrations('sqlite').getMigrations()).sort()
 
 async function migrationNames(engine: Engine): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(engine.db)
+  const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(engine.db.kysely)
   return rows.map((r) => r.name)
 }
 
 async function seqsAndTimes(engine: Engine): Promise<Array<[number, string, number]>> {
-  const rows = await engine.db.selectFrom('events').select(['seq', 'id', 'received_at']).orderBy('seq').execute()
+  const rows = await engine.db.kysely.selectFrom('events').select(['seq', 'id', 'received_at']).orderBy('seq').execute()
   return rows.map((r) => [r.seq, r.id, r.received_at])
 }
 

@@ -134,7 +134,7 @@ type Row = { hour: number; source: string; events: number; max_lag: number; last
 
 /** The sketch, each row's parts summed: what ingest keeps and what migration 0008 builds may differ only in how the parts are cut. */
 async function sketchRows(engine: Engine): Promise<Row[]> {
-  const rows = await engine.db.selectFrom('source_lags').selectAll().orderBy('hour').orderBy('source').execute()
+  const rows = await engine.db.kysely.selectFrom('source_lags').selectAll().orderBy('hour').orderBy('source').execute()
   return rows.map((r) => {
     assert.ok(Number(r.parts) >= 1 && Number(r.parts) < MAX_PARTS, `${r.hour} ${r.source}: ${r.parts} parts`)
     const buckets = sumBuckets(JSON.parse(`[${r.buckets}]`) as number[])
@@ -146,8 +146,8 @@ async function sketchRows(engine: Engine): Promise<Row[]> {
 async function rebuild(engine: Engine): Promise<void> {
   const sketch = (await migrations(engine.kind).getMigrations())['0008_source_lags']
   if (!sketch) throw new Error('no migration 0008_source_lags')
-  await sql`drop table source_lags`.execute(engine.db)
-  await sketch.up(engine.db as Kysely<unknown>)
+  await sql`drop table source_lags`.execute(engine.db.kysely)
+  await sketch.up(engine.db.kysely as Kysely<unknown>)
 }
 
 /** The events-table rows of arrivals, as ingest would append them from seq 1. */
@@ -290,7 +290,7 @@ for (const factory of factories) {
     const upgraded = await openEngine(await storeBefore0008(location, arrivals))
     const kept = await factory.open()
     try {
-      const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(upgraded.db)
+      const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(upgraded.db.kysely)
       assert.equal(
         rows.map((r) => r.name),
         Object.keys(await migrations(factory.name).getMigrations()).sort(),
@@ -324,7 +324,7 @@ for (const factory of factories) {
       const partsAfter: number[] = []
       for (const a of arrivals) {
         await put(engine, [a])
-        const row = await engine.db.selectFrom('source_lags').select(['parts', 'buckets']).executeTakeFirstOrThrow()
+        const row = await engine.db.kysely.selectFrom('source_lags').select(['parts', 'buckets']).executeTakeFirstOrThrow()
         partsAfter.push(Number(row.parts))
         // Summed: each bucket once, ascending.
         const pairs = JSON.parse(`[${row.buckets}]`) as number[]
@@ -332,7 +332,7 @@ for (const factory of factories) {
       }
       // 1, 2, …, 15, then the 16th batch is summed with them into one part.
       assert.equal(partsAfter.slice(0, MAX_PARTS + 2), [...Array.from({ length: MAX_PARTS - 1 }, (_, i) => i + 1), 1, 2, 3])
-      const row = await engine.db.selectFrom('source_lags').select(['buckets', 'events']).executeTakeFirstOrThrow()
+      const row = await engine.db.kysely.selectFrom('source_lags').select(['buckets', 'events']).executeTakeFirstOrThrow()
       assert.is(Number(row.events), arrivals.length)
       const now = T0 + HOUR_MS - 1
       assertFigures((await sourceLateness(engine.db, now, 1)).sources, expected(arrivals, now, 1), 'one hour')

@@ -3,6 +3,7 @@ import pg from 'pg'
 import type { ViewProgram } from '../../domain/aggregate.js'
 import type { StoredEvent } from '../../domain/event.js'
 import { LateviewError } from '../../errors.js'
+import type { Db } from '../db.js'
 import type { AppendedEvent, CellWrite, Engine, Head, WriteTx } from '../engine.js'
 import { Health, probeWrite } from '../faults.js'
 import { overflowError } from '../int64.js'
@@ -56,10 +57,14 @@ export async function openPostgres(location: string): Promise<Engine> {
   pool.on('connect', (client) => client.on('error', () => undefined))
 
   class PgWriteTx implements WriteTx {
-    constructor(readonly db: Transaction<Schema>) {}
+    readonly db: Db
+
+    constructor(readonly trx: Transaction<Schema>) {
+      this.db = { engine: 'postgres', kysely: trx }
+    }
 
     async head(): Promise<Head> {
-      const row = await this.db.selectFrom('events').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+      const row = await this.trx.selectFrom('events').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
       return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: 0 }
     }
 
@@ -72,7 +77,7 @@ export async function openPostgres(location: string): Promise<Engine> {
       }
       const found: StoredEvent[] = []
       for (const [source, ids] of bySource) {
-        const rows = await this.db.selectFrom('events').selectAll().where('source', '=', source).where(sql<boolean>`id = any(${ids}::text[])`).execute()
+        const rows = await this.trx.selectFrom('events').selectAll().where('source', '=', source).where(sql<boolean>`id = any(${ids}::text[])`).execute()
         for (const row of rows) found.push(rowToEvent(row))
       }
       return found
@@ -81,7 +86,7 @@ export async function openPostgres(location: string): Promise<Engine> {
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
       const rows = events.map(eventRow)
       for (let i = 0; i < rows.length; i += 2000) {
-        await this.db
+        await this.trx
           .insertInto('events')
           .values(rows.slice(i, i + 2000))
           .execute()
@@ -92,7 +97,7 @@ export async function openPostgres(location: string): Promise<Engine> {
       assertChanges(program, changes)
       const sums = addSlots(program)
       for (let i = 0; i < changes.length; i += 1000) {
-        const upsert = cellUpsert(this.db, program, changes.slice(i, i + 1000), 'postgres').returning(['period', 'dims_key', ...sums.map((s) => SLOT_COLUMNS[s] as SlotColumn)])
+        const upsert = cellUpsert(this.trx, program, changes.slice(i, i + 1000), 'postgres').returning(['period', 'dims_key', ...sums.map((s) => SLOT_COLUMNS[s] as SlotColumn)])
         const rows = (await upsert.execute()) as unknown as Array<Record<string, unknown>>
         for (const row of rows) {
           for (const slot of sums) if (row[SLOT_COLUMNS[slot] as string] === null) throw overflowError(program, slot, row.period as string, row.dims_key as string)
@@ -103,7 +108,7 @@ export async function openPostgres(location: string): Promise<Engine> {
 
   const engine: Engine = {
     kind: 'postgres',
-    db,
+    db: { engine: 'postgres', kysely: db },
     async migrate() {
       // Kysely's migrator takes an advisory lock: processes starting together migrate once.
       // Its bookkeeping tables are looked up in every schema unless it is told which one:
@@ -128,7 +133,7 @@ export async function openPostgres(location: string): Promise<Engine> {
           db
             .transaction()
             .setIsolationLevel('repeatable read')
-            .execute((trx) => fn(trx)),
+            .execute((trx) => fn({ engine: 'postgres', kysely: trx })),
         false,
       )
     },

@@ -8,7 +8,7 @@ import type { AppendedEvent, CellWrite, Engine, Head, WriteTx } from '../engine.
 import { Health, probeWrite } from '../faults.js'
 import { overflowError } from '../int64.js'
 import { runMigrations } from '../migrate.js'
-import { runsOn, sqliteEngine } from '../query.js'
+import type { Db, SqliteDb } from '../db.js'
 import { assertChanges, cellUpsert, rowToEvent } from '../rows.js'
 import type { EventsTable, Schema } from '../schema.js'
 import { NewestIds } from './newest.js'
@@ -30,8 +30,7 @@ export function openSqlite(location: string): Engine {
   raw.pragma('busy_timeout = 5000')
   const statements = new Statements(raw)
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: statements.forKysely() }) })
-  const onThis = sqliteEngine(statements)
-  runsOn(db, onThis)
+  const onThis: SqliteDb = { engine: 'sqlite', kysely: db, statements }
   const health = new Health()
   /** The cell upsert's text per view: compiling it with Kysely for every batch is measurable. */
   const upsertSql = new WeakMap<ViewProgram, string>()
@@ -43,9 +42,10 @@ export function openSqlite(location: string): Engine {
   class SqliteWriteTx implements WriteTx {
     /** Per source, the id JavaScript puts highest among this transaction's inserts. */
     readonly inserted = new Map<string, string>()
+    readonly db: Db
 
-    constructor(readonly db: Kysely<Schema>) {
-      runsOn(db, onThis)
+    constructor(kysely: Kysely<Schema>) {
+      this.db = { engine: 'sqlite', kysely, statements }
     }
 
     async head(): Promise<Head> {
@@ -82,7 +82,7 @@ export function openSqlite(location: string): Engine {
       if (changes.length === 0) return
       assertChanges(program, changes)
       let text = upsertSql.get(program)
-      if (text === undefined) upsertSql.set(program, (text = cellUpsert(this.db, program, [changes[0] as CellWrite], 'sqlite').compile().sql))
+      if (text === undefined) upsertSql.set(program, (text = cellUpsert(this.db.kysely, program, [changes[0] as CellWrite], 'sqlite').compile().sql))
       const stmt = prepared(text)
       const n = program.ops.length
       for (const c of changes) {
@@ -101,7 +101,7 @@ export function openSqlite(location: string): Engine {
 
   const engine: Engine = {
     kind: 'sqlite',
-    db,
+    db: onThis,
     async migrate() {
       await runMigrations(db, 'sqlite')
     },
@@ -126,14 +126,7 @@ export function openSqlite(location: string): Engine {
       )
     },
     async snapshot(fn) {
-      return health.guard(
-        () =>
-          db.transaction().execute((trx) => {
-            runsOn(trx, onThis)
-            return fn(trx)
-          }),
-        false,
-      )
+      return health.guard(() => db.transaction().execute((trx) => fn({ engine: 'sqlite', kysely: trx, statements })), false)
     },
     failure(probe = false) {
       return health.failure(probe, () => probeWrite(engine))

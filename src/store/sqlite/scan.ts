@@ -1,6 +1,6 @@
 import { piecesOf, type Interval } from '../../domain/time.js'
 import type { EventScan, ScanRow } from '../engine.js'
-import { marks } from '../query.js'
+import { marks } from '../db.js'
 import type { Statements } from './statements.js'
 
 function scanSql(scan: EventScan): { where: string; params: unknown[] } {
