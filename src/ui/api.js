@@ -1,7 +1,7 @@
 // @ts-check
 // The page's only way to the server: JSON (and the comparison's CSV) over fetch, with the session's token when there is one.
 
-/** @import { AlertList, Diff, Problem, Realtime, Report, RevisionList, Side, ViewList, ViewWithStatus } from './types.js' */
+/** @import { Accuracy, AlertList, CloseAdvice, Completeness, Diff, Problem, Realtime, Report, RevisionList, Side, Vintages, ViewList, ViewWithStatus } from './types.js' */
 
 const TOKEN_KEY = 'lateview.token'
 
@@ -174,4 +174,29 @@ export function getDiffCsv(view, period, from, to) {
  */
 export function getAlerts(limit) {
   return /** @type {Promise<AlertList>} */ (api(`/v1/alerts?limit=${limit}`))
+}
+
+/**
+ * The revision analysis of a view for one measure, over the server's default range (the last 30
+ * periods with events or a revision): the revision triangle, the accuracy by release kind, the
+ * completeness curve and the close advice.
+ * @param {string} view
+ * @param {string} measure
+ * @returns {Promise<{ vintages: Vintages, accuracy: Accuracy, completeness: Completeness, closeAdvice: CloseAdvice }>}
+ */
+export async function getReliability(view, measure) {
+  const base = `/v1/views/${seg(view)}`
+  const q = `measure=${seg(measure)}`
+  const [vintages, accuracy, completeness, closeAdvice] = await Promise.all([
+    api(`${base}/vintages?${q}`),
+    api(`${base}/accuracy?${q}`),
+    api(`${base}/completeness?${q}`),
+    api(`${base}/close-advice?${q}`),
+  ])
+  return {
+    vintages: /** @type {Vintages} */ (vintages),
+    accuracy: /** @type {Accuracy} */ (accuracy),
+    completeness: /** @type {Completeness} */ (completeness),
+    closeAdvice: /** @type {CloseAdvice} */ (closeAdvice),
+  }
 }

@@ -10,6 +10,7 @@ import { $, h, showError } from './dom.js'
 import { renderExplain } from './explain.js'
 import { startLive } from './live.js'
 import { restore, selectView } from './periods.js'
+import { bindReliability, redrawReliability, reliabilityChanged } from './reliability.js'
 import { bindCompareControls, drawTimeline } from './sides.js'
 import { isWrittenHash, readHash, state, writeHash } from './state.js'
 
@@ -38,6 +39,7 @@ async function boot() {
 function bind() {
   bindAuth(boot)
   bindCompareControls()
+  bindReliability()
   renderLegend($('legend'))
   $('view-select').addEventListener('change', () => {
     state.sort = { key: null, dir: 'ascending' }
@@ -45,7 +47,11 @@ function bind() {
   })
   $('measure-select').addEventListener('change', () => {
     state.measure = $('measure-select').value
-    if (!state.period) return
+    reliabilityChanged()
+    if (!state.period) {
+      writeHash()
+      return
+    }
     drawTimeline()
     if (state.comparison) {
       renderComparison()
@@ -61,7 +67,10 @@ function bind() {
   let resize
   window.addEventListener('resize', () => {
     clearTimeout(resize)
-    resize = setTimeout(() => state.period && drawTimeline(), 150)
+    resize = setTimeout(() => {
+      if (state.period) drawTimeline()
+      redrawReliability()
+    }, 150)
   })
 }
 

@@ -233,3 +233,101 @@ export function renderStepChart(container, { points, now, marks = [], timeZone, 
   }
   container.append(svg)
 }
+
+/**
+ * A spread of shares at one lag of the completeness curve; null where no period counts.
+ * @typedef {object} CurvePoint
+ * @property {string} label the lag, short
+ * @property {number | null} min
+ * @property {number | null} p10
+ * @property {number | null} p50
+ * @property {number | null} p90
+ * @property {string} title
+ */
+
+/**
+ * Draws the completeness curve into `container`: lags evenly spaced in the order given, the
+ * p10–p90 band, the median line and the minimum as a dashed line, on a scale of shares.
+ * @param {HTMLElement} container
+ * @param {{ points: CurvePoint[], caption: string, format: (share: number) => string }} options
+ */
+export function renderCurveChart(container, { points, caption, format }) {
+  container.replaceChildren()
+  const known = points.filter((p) => p.p50 !== null)
+  if (known.length === 0) {
+    const p = document.createElement('p')
+    p.className = 'hint'
+    p.textContent = 'No period in range has a benchmark to compare with yet.'
+    container.append(p)
+    return
+  }
+  const width = Math.max(360, container.clientWidth || 800)
+  const height = 230
+  const m = { left: 52, right: 16, top: 28, bottom: 34 }
+  const values = points.flatMap((p) => [p.min, p.p10, p.p50, p.p90]).filter(/** @returns {v is number} */ (v) => typeof v === 'number')
+  const yTicks = valueTicks(Math.min(0, ...values), Math.max(1, ...values), 5)
+  const y0 = yTicks[0]
+  const y1 = yTicks[yTicks.length - 1]
+  const plotBottom = height - m.bottom
+  const stepX = (width - m.left - m.right) / Math.max(1, points.length)
+  /** @param {number} i */
+  const sx = (i) => m.left + stepX * (i + 0.5)
+  /** @param {number} v */
+  const sy = (v) => m.top + (1 - (v - y0) / (y1 - y0)) * (plotBottom - m.top)
+
+  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', class: 'step-chart curve-chart' })
+  svg.append(el('title', {}, caption))
+  svg.append(el('desc', {}, points.map((p) => `${p.label}: median ${p.p50 === null ? 'none' : format(p.p50)}`).join('; ')))
+  const grid = el('g', { class: 'grid' })
+  for (const v of yTicks) {
+    grid.append(el('line', { x1: m.left, x2: width - m.right, y1: sy(v), y2: sy(v), class: v === 1 ? 'full' : null }))
+    grid.append(el('text', { x: m.left - 6, y: sy(v) + 4, 'text-anchor': 'end', class: 'tick' }, format(v)))
+  }
+  // Labels thin out when lags crowd: every other one on a narrow chart.
+  const every = stepX < 44 ? 2 : 1
+  points.forEach((p, i) => {
+    grid.append(el('line', { x1: sx(i), x2: sx(i), y1: m.top, y2: plotBottom, class: 'vertical' }))
+    if (i % every === 0 || i === points.length - 1) grid.append(el('text', { x: sx(i), y: plotBottom + 16, 'text-anchor': 'middle', class: 'tick' }, p.label))
+  })
+  grid.append(el('line', { x1: m.left, x2: width - m.right, y1: plotBottom, y2: plotBottom, class: 'axis' }))
+  svg.append(grid)
+  svg.append(el('text', { x: m.left, y: 14, class: 'axis-title' }, caption))
+  svg.append(el('text', { x: width - m.right, y: height - 2, 'text-anchor': 'end', class: 'axis-note' }, 'time after the end of the period →'))
+
+  /**
+   * A path through the points that have `key`, broken where one has none.
+   * @param {'min' | 'p10' | 'p50' | 'p90'} key
+   */
+  const line = (key) => {
+    let d = ''
+    let pen = false
+    points.forEach((p, i) => {
+      const v = p[key]
+      if (v === null) {
+        pen = false
+        return
+      }
+      d += `${pen ? 'L' : 'M'} ${sx(i)} ${sy(v)} `
+      pen = true
+    })
+    return d.trim()
+  }
+  const band = points.map((p, i) => ({ i, lo: p.p10, hi: p.p90 })).filter((b) => b.lo !== null && b.hi !== null)
+  if (band.length > 1) {
+    const top = band.map((b) => `${sx(b.i)} ${sy(/** @type {number} */ (b.hi))}`)
+    const bottom = band.map((b) => `${sx(b.i)} ${sy(/** @type {number} */ (b.lo))}`).reverse()
+    svg.append(el('path', { d: `M ${top.join(' L ')} L ${bottom.join(' L ')} Z`, class: 'spread' }))
+  }
+  svg.append(el('path', { d: line('min'), class: 'curve-min' }))
+  svg.append(el('path', { d: line('p50'), class: 'curve-median' }))
+  const dots = el('g', { class: 'points' })
+  points.forEach((p, i) => {
+    if (p.p50 === null) return
+    const g = el('g', { class: 'curve-point' })
+    g.append(el('title', {}, p.title))
+    g.append(el('circle', { cx: sx(i), cy: sy(p.p50), r: 4 }))
+    dots.append(g)
+  })
+  svg.append(dots)
+  container.append(svg)
+}

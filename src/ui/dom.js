@@ -19,6 +19,12 @@ import { ApiProblem } from './api.js'
  *   sides: HTMLTableElement,
  *   comparison: HTMLTableElement,
  *   events: HTMLTableElement,
+ *   reliability: HTMLDetailsElement,
+ *   vintages: HTMLTableElement,
+ *   accuracy: HTMLTableElement,
+ *   completeness: HTMLTableElement,
+ *   'close-candidates': HTMLTableElement,
+ *   'source-lags': HTMLTableElement,
  * }} Elements
  */
 

@@ -209,3 +209,61 @@ export function periodLabel(key, granularity) {
 export function dimLabel(value) {
   return value === null || value === undefined || value === '' ? '(none)' : String(value)
 }
+
+/**
+ * A share as a percentage with `digits` decimals ("97.3%"); "—" when there is none.
+ * @param {number | null | undefined} share
+ * @param {number} [digits]
+ */
+export function formatShare(share, digits = 1) {
+  if (share === null || share === undefined || Number.isNaN(share)) return '—'
+  const text = Math.abs(share * 100).toFixed(digits)
+  return `${share < 0 && Number(text) !== 0 ? MINUS : ''}${text}%`
+}
+
+const DURATION = /^(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/
+
+/**
+ * The parts of an ISO 8601 duration ("-PT2H", "P1D", "PT26H3M4.5S"), or null when it is none.
+ * @param {string} iso
+ */
+function durationParts(iso) {
+  const m = DURATION.exec(iso)
+  if (!m || iso.endsWith('P') || iso.endsWith('T')) return null
+  const [years, months, weeks, days, hours, minutes, seconds] = m.slice(2).map((x) => Number(x ?? 0))
+  return { negative: m[1] === '-', years, months, weeks, days, hours, minutes, seconds }
+}
+
+/**
+ * An ISO 8601 duration of hours, minutes and seconds in ms (as the server writes lags of
+ * events); null when it is none or names calendar units.
+ * @param {string | null | undefined} iso
+ */
+export function durationMs(iso) {
+  const p = durationParts(iso ?? '')
+  if (!p || p.years || p.months || p.weeks || p.days) return null
+  const ms = Math.round(((p.hours * 60 + p.minutes) * 60 + p.seconds) * 1000)
+  return p.negative ? -ms : ms
+}
+
+/**
+ * A lag after the end of a period, short: "end", "+3 h", "−2 h", "+1 d 12 h", "+1 mo".
+ * @param {string} iso
+ */
+export function lagLabel(iso) {
+  const p = durationParts(iso)
+  if (!p) return iso
+  const parts = [
+    [p.years, 'y'],
+    [p.months, 'mo'],
+    [p.weeks, 'w'],
+    [p.days, 'd'],
+    [p.hours, 'h'],
+    [p.minutes, 'min'],
+    [p.seconds, 's'],
+  ]
+    .filter(([n]) => n)
+    .map(([n, unit]) => `${n} ${unit}`)
+  if (parts.length === 0) return 'end'
+  return `${p.negative ? MINUS : '+'}${parts.join(' ')}`
+}

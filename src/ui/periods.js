@@ -8,8 +8,9 @@ import { loadComparison } from './compare.js'
 import { $, h, showError } from './dom.js'
 import { measureKind, periodLabel } from './format.js'
 import { drawTimeline, renderSideSelects } from './sides.js'
+import { openReliability, reliabilityChanged } from './reliability.js'
 import { chosenView, currentPeriodLoad, defaultMeasure, defaultPeriod, startPeriodLoad, state, validSide, writeHash } from './state.js'
-import { renderPeriodHead } from './timeline.js'
+import { renderPeriodHead, renderPending } from './timeline.js'
 
 /** @import { Wanted } from './types.js' */
 
@@ -21,6 +22,7 @@ export async function restore(wanted) {
   const view = state.views.find((v) => v.name === wanted.view) ?? (await firstViewWithData())
   if (wanted.view && view.name !== wanted.view) showError(new Error(`the link names view ${wanted.view}, which this server does not have; showing ${view.name}`))
   await selectView(view.name, wanted)
+  openReliability(wanted.reliability ?? false)
 }
 
 /** Without a link, start on the first view that has received events (else the first view). */
@@ -43,6 +45,7 @@ export async function selectView(name, wanted = {}) {
   $('measure-select').replaceChildren(...Object.entries(view.measures).map(([n, def]) => h('option', { value: n }, `${n} (${measureKind(def)})`)))
   $('measure-select').value = state.measure
   for (const span of document.querySelectorAll('.tz')) span.textContent = view.timezone
+  reliabilityChanged()
   await loadStatus()
   let period = wanted.period
   if (period && !state.statuses.has(period)) {
@@ -60,6 +63,10 @@ export async function loadStatus() {
   const statuses = periodStatuses(doc.status)
   const changed = JSON.stringify([...statuses]) !== JSON.stringify([...state.statuses])
   state.statuses = statuses
+  const pending = new Map((doc.status?.dirty ?? []).flatMap((d) => (d.pending ? [[d.period, d.pending]] : [])))
+  const pendingChanged = state.period !== null && JSON.stringify(pending.get(state.period)) !== JSON.stringify(state.pending.get(state.period))
+  state.pending = pending
+  if (pendingChanged && state.revisions.length > 0) renderPending()
   const keys = [...statuses.keys()].sort()
   state.latestPeriod = keys[keys.length - 1] ?? null
   if (changed || !$('calendar').hasChildNodes()) drawCalendar()

@@ -4,13 +4,14 @@
 
 import { dimLabel, formatDelta, formatNumber, formatTime, measureKind } from './format.js'
 
-/** @import { Comparison, Dims, PeriodInfo, PeriodStatus, Realtime, RevisionMeta, Side, View, Wanted } from './types.js' */
+/** @import { Comparison, Dims, Pending, PeriodInfo, PeriodStatus, Realtime, RevisionMeta, Side, View, Wanted } from './types.js' */
 
 /**
  * @typedef {object} PageState
  * @property {View[]} views
  * @property {View | null} view the chosen view's definition
  * @property {Map<string, PeriodInfo>} statuses
+ * @property {Map<string, Pending>} pending what each changed period's live figures hold beyond its latest revision
  * @property {string | null} latestPeriod
  * @property {string | null} period
  * @property {PeriodStatus | null} periodStatus
@@ -22,6 +23,7 @@ import { dimLabel, formatDelta, formatNumber, formatTime, measureKind } from './
  * @property {string | null} row the key of the selected changed row
  * @property {Comparison | null} comparison
  * @property {{ key: string | null, dir: 'ascending' | 'descending' }} sort
+ * @property {boolean} reliability whether the Reliability panel is open
  */
 
 /** @type {PageState} */
@@ -29,6 +31,7 @@ export const state = {
   views: [],
   view: null,
   statuses: new Map(),
+  pending: new Map(),
   latestPeriod: null,
   period: null,
   periodStatus: null,
@@ -40,6 +43,7 @@ export const state = {
   row: null,
   comparison: null,
   sort: { key: null, dir: 'ascending' },
+  reliability: false,
 }
 
 /**
@@ -82,7 +86,7 @@ export function readHash() {
   const p = new URLSearchParams(location.hash.replace(/^#/, ''))
   /** @param {string} k */
   const get = (k) => p.get(k) || null
-  return { view: get('view'), period: get('period'), from: get('from'), to: get('to'), row: get('row'), measure: get('measure') }
+  return { view: get('view'), period: get('period'), from: get('from'), to: get('to'), row: get('row'), measure: get('measure'), reliability: p.get('reliability') === 'open' }
 }
 
 export function writeHash() {
@@ -93,6 +97,7 @@ export function writeHash() {
   if (state.to) p.set('to', state.to)
   if (state.row) p.set('row', state.row)
   if (state.measure && state.view && state.measure !== defaultMeasure(state.view)) p.set('measure', state.measure)
+  if (state.reliability) p.set('reliability', 'open')
   const hash = `#${p.toString()}`
   if (hash !== location.hash) history.replaceState(null, '', hash)
   session.writtenHash = location.hash

@@ -44,6 +44,7 @@ export function renderTimeline(onSides) {
   }
   marks.sort((a, b) => a.x - b.x)
   const now = liveTotal()
+  const pending = pendingText()
   renderStepChart($('chart'), {
     caption: `${name}, total of all rows`,
     timeZone: tz(),
@@ -57,7 +58,7 @@ export function renderTimeline(onSides) {
       highlight: String(r.revision) === state.from || String(r.revision) === state.to,
       title: `Revision ${r.revision} · ${r.kind} · published ${formatTime(r.computedAt, tz())} · ${name} ${num(r.totals.measures[name], name)} · click to compare with it`,
     })),
-    now: now === null ? null : { y: now, title: `Now (live): ${name} ${num(now, name)}, from every event received so far` },
+    now: now === null ? null : { y: now, title: `Now (live): ${name} ${num(now, name)}, from every event received so far${pending ? `; ${pending}` : ''}` },
     onPick: (revision) => {
       if (revision === state.to) return
       onSides(state.from === revision ? state.to : state.from, revision)
@@ -70,7 +71,33 @@ export function renderTimeline(onSides) {
     h('li', {}, h('span', { class: 'dot now', 'aria-hidden': 'true' }), h('b', {}, 'now'), ': the live figure from every event received so far'),
   )
   for (const dot of /** @type {NodeListOf<HTMLElement>} */ ($('kind-legend').querySelectorAll('.dot[data-kind]'))) dot.style.background = kindColor(dot.dataset.kind)
+  renderPending()
   renderRevisionTable(onSides)
+}
+
+/**
+ * What the chosen period's live figures hold beyond its latest revision, in words, or null when
+ * nothing is pending. Provisional periods of a view with `rebuild.minChange` hold back moves
+ * below the threshold; closed ones hold late events until a restatement (or for good).
+ */
+function pendingText() {
+  const pending = state.period === null ? undefined : state.pending.get(state.period)
+  if (!pending || state.revisions.length === 0) return null
+  const name = chosenMeasure()
+  const change = pending.measures[name]
+  if ((change === 0 || change === null || change === undefined) && pending.eventCount === 0) return null
+  const status = state.statuses.get(chosenPeriod())?.status ?? state.periodStatus
+  const why = status === 'final' ? 'pending after close' : chosenView().rebuild?.minChange ? 'pending below threshold' : 'pending, not published yet'
+  const events = `${pending.eventCount > 0 ? '+' : ''}${formatInt(pending.eventCount)} event${Math.abs(pending.eventCount) === 1 ? '' : 's'}`
+  return `${why}: ${delta(change ?? null)} ${name}, ${events}`
+}
+
+/** Says on the timeline what the live figures hold that no revision has published yet. */
+export function renderPending() {
+  const note = $('pending-note')
+  const text = pendingText()
+  note.hidden = text === null
+  note.textContent = text ?? ''
 }
 
 /** @param {OnSides} onSides */

@@ -38,6 +38,9 @@
  * @property {string[]} dimensions
  * @property {Record<string, MeasureDefinition>} measures
  * @property {{ sources: string[], by: string } | null} expectedSources
+ * @property {{ afterDays: number, at: string, lateAfterClose?: string }} [close]
+ * @property {{ every?: string, windowDays?: number, minChange?: { relative?: number, absolute?: number } }} [rebuild]
+ * @property {{ maxDelay?: string, bySource?: Record<string, string> }} [sla]
  */
 
 /** @typedef {{ views: View[] }} ViewList */
@@ -47,7 +50,15 @@
  * @typedef {object} ViewStatus
  * @property {number} seq
  * @property {Record<PeriodStatus, string[]>} periods
- * @property {Array<{ period: string, status: PeriodStatus, latestRevision: number | null, dirtySinceSeq: number }>} dirty
+ * @property {Array<{ period: string, status: PeriodStatus, latestRevision: number | null, dirtySinceSeq: number, pending?: Pending }>} dirty
+ */
+
+/**
+ * What a period's live figures hold beyond its latest revision (live totals minus the revision's):
+ * late events not published yet, held after close, or a move below `rebuild.minChange`.
+ * @typedef {object} Pending
+ * @property {number} eventCount
+ * @property {Measures} measures
  */
 
 /** @typedef {View & { status: ViewStatus }} ViewWithStatus */
@@ -282,6 +293,89 @@
  * @property {Side | null} to
  * @property {string | null} row
  * @property {string | null} measure
+ * @property {boolean} reliability whether the Reliability panel is open
+ */
+
+/**
+ * The spread of a share across periods; all null when no period counts.
+ * @typedef {{ min: number | null, p10: number | null, p50: number | null, p90: number | null }} Spread
+ */
+
+/**
+ * One release kind's revisions against the benchmark (`…/accuracy`).
+ * @typedef {object} ReleaseStatistics
+ * @property {string} kind
+ * @property {number} n
+ * @property {number} meanRevision
+ * @property {number} meanAbsRevision
+ * @property {number | null} relativeMeanAbsRevision
+ * @property {number} minRevision
+ * @property {number} maxRevision
+ * @property {number} stdRevision
+ * @property {number | null} accuracy
+ * @property {number} withinOnePercent
+ */
+
+/**
+ * @typedef {object} Accuracy
+ * @property {string} view
+ * @property {string} measure
+ * @property {'final' | 'latest'} against
+ * @property {string | null} from
+ * @property {string | null} to
+ * @property {ReleaseStatistics[]} releases
+ * @property {Array<{ period: string, benchmark: number | null, releases: Record<string, { revision: number | null, value: number | null, publishedAt: string }> }>} periods
+ * @property {Array<{ period: string, kind: string, reason: string }>} [excluded]
+ */
+
+/**
+ * The revision triangle (`…/vintages`): each period's value known at each lag after its end.
+ * @typedef {object} Vintages
+ * @property {string} view
+ * @property {string} measure
+ * @property {string[]} lags ISO 8601 durations, possibly negative
+ * @property {Array<{ period: string, benchmark: number | null, values: Array<{ lag: string, knownAt: string, value: number | null, share: number | null }> }>} rows
+ */
+
+/**
+ * @typedef {object} SourceLags
+ * @property {string} source
+ * @property {number} count
+ * @property {string} lagP50
+ * @property {string} lagP90
+ * @property {string} lagP99
+ * @property {string} lagMax
+ */
+
+/**
+ * The completeness curve (`…/completeness`): shares of the benchmark known at each lag.
+ * @typedef {{ points: Array<{ lag: string, value: Spread, events: Spread }>, sources: SourceLags[] }} Completeness
+ */
+
+/**
+ * @typedef {object} CloseCandidate
+ * @property {number} afterDays
+ * @property {string} at "D+3 03:30"
+ * @property {number} periodsRestated
+ * @property {number | null} shareRestated
+ * @property {number | null} meanAbsRestatement
+ * @property {number | null} maxAbsRestatement
+ * @property {number | null} [meanAbsRestatementRelative]
+ * @property {number | null} [maxAbsRestatementRelative]
+ * @property {number | null} valueKnown
+ * @property {boolean} [incomplete]
+ */
+
+/**
+ * @typedef {object} CloseAdvice
+ * @property {CloseCandidate[]} candidates
+ * @property {{ afterDays: number, at: string } | null} recommended
+ * @property {Array<{ source: string, suggested: string }>} sla
+ */
+
+/**
+ * The four answers the Reliability panel draws, for one view and measure.
+ * @typedef {{ vintages: Vintages, accuracy: Accuracy, completeness: Completeness, closeAdvice: CloseAdvice }} Reliability
  */
 
 export {}

@@ -46,7 +46,7 @@ for (const location of await storeLocations()) {
 
   const start = () => startServer(loadConfig({ LATEVIEW_DB: location.next(), LATEVIEW_VIEWS: VIEWS_DIR, PORT: '0', LATEVIEW_LOG_LEVEL: 'silent', LATEVIEW_SCHEDULER: 'off' }), new ManualClock(NOW))
 
-  test('keep-alive clients do not hold shutdown: it ends within 2 s after the request in flight, which is answered with connection: close', async () => {
+  test('keep-alive clients do not hold shutdown: it ends long before the 72 s keep-alive timeout once the request in flight, answered with connection: close, is done', async () => {
     const server = await start()
     const port = Number(new URL(server.address).port)
     const agent = new Agent({ keepAlive: true, maxSockets: 4 })
@@ -85,7 +85,9 @@ for (const location of await storeLocations()) {
       assert.match(answer, /^HTTP\/1\.1 200 /, answer.slice(0, 300))
       assert.match(answer, /\r\nconnection: close\r\n/i)
       assert.match(answer, /"accepted":5000/)
-      assert.ok(took < 2000, `shutdown took ${took} ms after the last request`)
+      // The request still ingests 5,000 events after its body arrives (a second or two on a busy
+      // machine); held connections would keep the server up for fastify's 72 s keep-alive timeout.
+      assert.ok(took < 10_000, `shutdown took ${took} ms after the last request`)
     } finally {
       agent.destroy()
       await server.close()
