@@ -43,13 +43,19 @@ export function completenessOf(view: ViewDefinition, sources: ReadonlySet<string
 /** The measures of a row as a reader sees them (exact decimals), by measure name. */
 export type Measures = Record<string, Amount | null>
 
-/** The row of totals over all cells: sums add, min/max take the extreme, avg is recomputed. */
-export function totalsOf(program: ViewProgram, cells: Iterable<CellState>): { measures: Measures; eventCount: number } {
+/** The state of the totals row over all cells: sums add, min/max take the extreme (an avg's two slots add). */
+export function totalState(program: ViewProgram, cells: Iterable<CellState>): CellState {
   const total = emptyCell(program.ops.length)
   for (const cell of cells) {
     const c: Contribution = { period: '', dimsKey: '', eventCount: cell.eventCount, slots: cell.slots }
     applyContribution(total, c, program.ops, 1)
   }
+  return total
+}
+
+/** The row of totals over all cells: sums add, min/max take the extreme, avg is recomputed. */
+export function totalsOf(program: ViewProgram, cells: Iterable<CellState>): { measures: Measures; eventCount: number } {
+  const total = totalState(program, cells)
   return { measures: program.measuresOf(total), eventCount: total.eventCount }
 }
 
@@ -182,6 +188,27 @@ export function deltaOf(before: { program: ViewProgram; cell: CellState | null }
   const delta: Measures = {}
   for (const d of deltaScaled(before, after)) delta[d.name] = d.value === null ? null : amount(d.value, d.decimals)
   return delta
+}
+
+/** What a period's live figures hold beyond a revision of it: the change in counted events and in each measure's total. */
+export interface Pending {
+  /** Events counted now − events counted in the revision (a retraction takes one off). */
+  eventCount: number
+  /** For each measure of the live definition, its total now − its total in the revision, exact (null: one side has no value, or the revision lacks the measure). */
+  measures: Measures
+}
+
+/** The change from `revision`'s totals to `live`'s, measures matched by name, exact. */
+export function pendingChange(revision: Figures, live: Figures): Pending {
+  const a = totalState(revision.program, revision.cells.values())
+  const b = totalState(live.program, live.cells.values())
+  const deltas = new Map(deltaScaled({ program: revision.program, cell: a }, { program: live.program, cell: b }).map((d) => [d.name, d]))
+  const measures: Measures = {}
+  for (const m of live.program.view.measures) {
+    const d = deltas.get(m.name)
+    measures[m.name] = d === undefined || d.value === null ? null : amount(d.value, d.decimals)
+  }
+  return { eventCount: b.eventCount - a.eventCount, measures }
 }
 
 /** `HH:MM` → the cron expression of that time every day. */
