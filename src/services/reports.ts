@@ -419,7 +419,8 @@ export async function verifyRevisions(db: Db, definitions: ViewCatalog, programs
   return { revisions, differences }
 }
 
-function csvValue(value: unknown): string {
+/** One CSV field (RFC 4180): exact numbers, never with an exponent; quoted when it holds a quote, comma or line break. */
+export function csvValue(value: unknown): string {
   const text = value === null || value === undefined ? '' : typeof value === 'number' ? numeral(value) : value instanceof Decimal ? value.text : String(value)
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
 }
