@@ -1,4 +1,5 @@
 /** The results of a run: the table printed at the end and the JSON written to --out. */
+import type { AnalysisFigures } from './analysis.js'
 import type { EngineName, Sizes } from './options.js'
 import type { HttpFigures } from './http.js'
 import type { IngestFigures } from './ingest.js'
@@ -19,6 +20,7 @@ export interface EngineResults {
   consolidate?: ConsolidateFigures
   sources?: SourcesFigures
   memory?: MemoryFigures
+  analysis?: AnalysisFigures
   skipped?: string
 }
 
@@ -203,6 +205,12 @@ export function tableRows(engine: EngineName, r: EngineResults): TableRow[] {
       target: null,
       pass: null,
     })
+  }
+  if (r.analysis) {
+    const a = r.analysis
+    const baseline = { baseline: a.rebuildMs, baselineName: 'one full rebuild scan of the same events', target: null, pass: null }
+    add({ figure: `vintages at 8 lags of ${a.days} days (${count(a.events)} events)`, value: a.vintagesMs, unit: 'ms', ratio: a.vintages.ratio, ...baseline })
+    add({ figure: `accuracy by release of ${a.days} days (${count(a.revisions)} releases)`, value: a.accuracyMs, unit: 'ms', ratio: a.accuracy.ratio, ...baseline })
   }
   return rows
 }

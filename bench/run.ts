@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import pg from 'pg'
+import { measureAnalysis } from './analysis.js'
 import type { Log } from './common.js'
 import { measureHttp } from './http.js'
 import { measureIngest } from './ingest.js'
@@ -49,7 +50,7 @@ async function runEngine(engine: EngineName, options: BenchOptions, backend: Bac
   if (want('ingest')) results.ingest = await phase('ingest', () => measureIngest(backend, sizes, budgetMs, log))
   if (want('http')) results.http = await phase('http', () => measureHttp(backend, sizes, budgetMs))
   if (want('memory')) results.memory = await phase('memory', () => measureMemory(backend, options.quick, options.scale))
-  const reads = (['latest', 'asof', 'rebuild', 'consolidate'] as const).filter(want)
+  const reads = (['latest', 'asof', 'rebuild', 'consolidate', 'analysis'] as const).filter(want)
   if (reads.length === 0) return results
   let small: ReadStore | undefined
   if (want('latest')) {
@@ -68,6 +69,8 @@ async function runEngine(engine: EngineName, options: BenchOptions, backend: Bac
   if (want('latest')) results.sources = await phase('sources', () => measureSources(backend, large, sizes))
   if (want('asof')) results.asOf = await phase('as-of', () => measureAsOf(backend, large, sizes))
   if (want('rebuild')) results.rebuild = await phase('rebuild', () => measureRebuild(backend, large))
+  // Last: it closes every period of the large store that the figures before left open.
+  if (want('analysis')) results.analysis = await phase('analysis', () => measureAnalysis(large, options.quick, log))
   return results
 }
 

@@ -44,6 +44,11 @@ const FIGURES = [
   'sqlite.memory.idleRssMb',
   'sqlite.memory.scenarios.0.peakRssMb',
   'sqlite.memory.scenarios.3.peakRssMb',
+  'sqlite.analysis.rebuildMs',
+  'sqlite.analysis.vintagesMs',
+  'sqlite.analysis.accuracyMs',
+  'sqlite.analysis.vintages.ratio',
+  'sqlite.analysis.accuracy.ratio',
 ] as const
 
 function at(root: unknown, path: string): unknown {
@@ -76,6 +81,8 @@ bench('quick mode runs and writes every figure as a finite number', () => {
     const views = at(results, 'sqlite.rebuild.views') as Array<{ differing: number }>
     assert.ok(views.length === 2 && views.every((v) => v.differing === 0), 'recomputed cells differ from the stored ones')
     assert.is(at(results, 'sqlite.memory.pass'), true, 'a batch was refused or the server went past its memory bound')
+    assert.ok((at(results, 'sqlite.analysis.checked') as number) > 0, 'no vintage value was checked against an as-of report')
+    assert.is(at(results, 'sqlite.analysis.mismatches'), 0, 'vintage values differ from the as-of reports of their instants')
     const table = at(results, 'table') as Array<{ engine: string; pass: boolean | null }>
     assert.ok(table.length >= 12, 'the table has a row per figure')
   } finally {

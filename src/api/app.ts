@@ -12,6 +12,7 @@ import { BODY_LIMIT } from './bodies.js'
 import { problemOf, sendProblem, toLateviewError } from './problem.js'
 import { eventRoutes } from './routes/events.js'
 import { alertRoutes } from './routes/alerts.js'
+import { analysisRoutes } from './routes/analysis.js'
 import { jobRoutes } from './routes/jobs.js'
 import { opsRoutes } from './routes/ops.js'
 import { reportRoutes } from './routes/reports.js'
@@ -127,6 +128,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
   metrics.pendingSource = () => deps.lateview.pendingDeliveries()
   alertRoutes(app, deps.lateview, { host: config.host ?? '127.0.0.1', port: config.port ?? null }, () => deps.dispatcher?.wake())
   reportRoutes(app, deps.lateview)
+  analysisRoutes(app, deps.lateview)
   jobRoutes(app, deps.lateview, config.simulatedClock === true)
   opsRoutes(app, deps.lateview, metrics)
   uiRoutes(app)

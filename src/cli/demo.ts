@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { DateTime } from 'luxon'
 import { FIXTURE_VIEWS, generateFixture, type FixtureKind } from '../../fixtures/generate.js'
 import { ManualClock } from '../domain/clock.js'
+import { DEFAULT_TARGET } from '../domain/analysis.js'
 import { amount, amountScaled, isZero, subScaled } from '../domain/decimal.js'
 import { dueAt, type Measures } from '../domain/lifecycle.js'
 import { parseInstant } from '../domain/time.js'
@@ -12,6 +13,7 @@ import { Lateview } from '../services/lateview.js'
 import { replay } from '../services/replay.js'
 import { hasEvents } from '../store/events.js'
 import { revisedPeriods } from '../store/revisions.js'
+import { analysisSummary, printAnalysis } from './analysis.js'
 import { out, shown, table, UsageError } from './output.js'
 
 export interface DemoOptions {
@@ -89,6 +91,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const revisions = await lateview.verifyRevisions()
     out(`verify: ${realtime.differences.length} differences in ${realtime.cells} realtime cells, ${revisions.differences.length} in ${revisions.revisions} revisions`)
     out(`explore: LATEVIEW_DB=${db} npx lateview report ${viewName} ${periods[0] ?? '<period>'}  ·  npx lateview diff ${viewName} ${periods[0] ?? '<period>'} 1 2`)
+    if (periods.length > 0) {
+      // How good the releases of these days were, as `lateview accuracy` prints it.
+      out('')
+      const summary = await analysisSummary(lateview, viewName, { from: periods[0] as string, to: periods[periods.length - 1] as string, target: DEFAULT_TARGET, format: 'table' })
+      printAnalysis(summary, 'table', DEFAULT_TARGET)
+      out(`\nmore: LATEVIEW_DB=${db} npx lateview accuracy ${viewName} --format json`)
+    }
     return realtime.differences.length + revisions.differences.length === 0 ? 0 : 1
   } finally {
     await lateview.close()

@@ -9,8 +9,10 @@ import { loadViewFiles } from '../services/view-files.js'
 import { toJson } from '../domain/decimal.js'
 import type { Measures } from '../domain/lifecycle.js'
 import { INSTANT_FORM, parseInstantInRange } from '../domain/time.js'
+import { parseTarget } from '../domain/analysis.js'
 import { isJobName, JOB_NAMES } from '../services/jobs.js'
 import { rangeOrThrow, reportCsv } from '../services/reports.js'
+import { analysisSummary, printAnalysis } from './analysis.js'
 import { runDemo } from './demo.js'
 import { ingestFile } from './ingest.js'
 import { err, out, prettyJson, table, UsageError } from './output.js'
@@ -192,6 +194,43 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
             ),
           )
         }
+        return 0
+      })
+    },
+  },
+  accuracy: {
+    summary: 'how accurate each release was, when periods are complete, when to close',
+    usage: 'lateview accuracy <view> [--from <period>] [--to <period>] [--measure <name>] [--against final|latest] [--target 0.999] [--format table|json|csv]',
+    help: `Prints the accuracy of each release kind (flash, consolidated, revision, final, restatement)
+against the final revision (--against latest: the latest one), the share of the benchmark known at
+the view's consolidation and close times, and what closing at D+1 … D+14 would have cost in
+restatements, with the earliest close that keeps --target of the value and an SLA per source.
+--from and --to are period keys (default: the last 30 periods with events); --measure defaults to
+the view's first. --format csv prints the accuracy by release. See the README, "Revision analysis".\n${ENVIRONMENT}`,
+    options: { from: { type: 'string' }, to: { type: 'string' }, measure: { type: 'string' }, against: { type: 'string' }, target: { type: 'string' }, format: { type: 'string' } },
+    async run(values, positionals) {
+      const [view] = positionals
+      if (!view || positionals.length > 1) throw new UsageError('give one view')
+      const format = values.format ?? 'table'
+      if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
+      const against = values.against
+      if (against !== undefined && against !== 'final' && against !== 'latest') throw new UsageError('--against is final or latest')
+      let target: number
+      try {
+        target = parseTarget(typeof values.target === 'string' ? values.target : undefined)
+      } catch {
+        throw new UsageError('--target is a share above 0 and at most 1, e.g. 0.999')
+      }
+      return withLateview(async (lateview) => {
+        const summary = await analysisSummary(lateview, view, {
+          ...(typeof values.from === 'string' ? { from: values.from } : {}),
+          ...(typeof values.to === 'string' ? { to: values.to } : {}),
+          ...(typeof values.measure === 'string' ? { measure: values.measure } : {}),
+          ...(against !== undefined ? { against } : {}),
+          target,
+          format,
+        })
+        printAnalysis(summary, format, target)
         return 0
       })
     },

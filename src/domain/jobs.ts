@@ -1,5 +1,6 @@
 import type { ViewProgram } from './aggregate.js'
 import { dailyAt, dueAt, type PeriodStatus, type RevisionKind, type Trigger } from './lifecycle.js'
+import type { MinChange } from './min-change.js'
 import { parseDurationMs, type PeriodRange } from './time.js'
 import type { ViewDefinition } from './view.js'
 
@@ -50,8 +51,15 @@ export interface GuardInput {
   facts: Pick<JobFacts, 'done'>
 }
 
-/** A guard's answer: record a skip with this detail, publish a revision, or watch the sources. */
-export type Verdict = { action: 'skip'; revision: number | null; detail: string } | { action: 'publish'; kind: RevisionKind; trigger: Trigger; always: boolean } | { action: 'watch' }
+/**
+ * A guard's answer: record a skip with this detail, publish a revision, or watch the sources. A
+ * publication with `minChange` publishes only when a measure's total moved past it (else the run
+ * is `below-threshold` and the period stays dirty).
+ */
+export type Verdict =
+  | { action: 'skip'; revision: number | null; detail: string }
+  | { action: 'publish'; kind: RevisionKind; trigger: Trigger; always: boolean; minChange?: MinChange }
+  | { action: 'watch' }
 
 /**
  * One job. A `publish` job is about a period's figures: it publishes a revision, so a period
@@ -77,7 +85,7 @@ export const SLA_WATCH_EVERY = '*/5 * * * *'
 
 const skip = (state: PeriodState | null, detail: string): Verdict => ({ action: 'skip', revision: state?.latest_revision ?? null, detail })
 
-const publish = (kind: RevisionKind, trigger: Trigger, always = false): Verdict => ({ action: 'publish', kind, trigger, always })
+const publish = (kind: RevisionKind, trigger: Trigger, always = false, minChange?: MinChange): Verdict => ({ action: 'publish', kind, trigger, always, ...(minChange ? { minChange } : {}) })
 
 /**
  * The known periods that are not final and pass `test`: the scan shared by the jobs that follow
@@ -148,7 +156,9 @@ const rebuild: JobSpec<'rebuild'> = {
       if (program.view.close.lateAfterClose === 'hold') return skip(state, 'final; late events held (policy hold)')
       return publish('restatement', 'restatement')
     }
-    return publish('revision', redefined ? 'definition' : trigger === 'manual' ? 'manual' : 'late-arrival')
+    // Rules changed: republished whatever moved. Late data: published once it moved enough.
+    if (redefined) return publish('revision', 'definition')
+    return publish('revision', trigger === 'manual' ? 'manual' : 'late-arrival', false, program.view.rebuild.minChange)
   },
 }
 

@@ -190,6 +190,27 @@ export function deltaOf(before: { program: ViewProgram; cell: CellState | null }
   return delta
 }
 
+/** What a period's live figures hold beyond a revision of it: the change in counted events and in each measure's total. */
+export interface Pending {
+  /** Events counted now − events counted in the revision (a retraction takes one off). */
+  eventCount: number
+  /** For each measure of the live definition, its total now − its total in the revision, exact (null: one side has no value, or the revision lacks the measure). */
+  measures: Measures
+}
+
+/** The change from `revision`'s totals to `live`'s, measures matched by name, exact. */
+export function pendingChange(revision: Figures, live: Figures): Pending {
+  const a = totalCell(revision.program, revision.cells.values())
+  const b = totalCell(live.program, live.cells.values())
+  const deltas = new Map(deltaScaled({ program: revision.program, cell: a }, { program: live.program, cell: b }).map((d) => [d.name, d]))
+  const measures: Measures = {}
+  for (const m of live.program.view.measures) {
+    const d = deltas.get(m.name)
+    measures[m.name] = d === undefined || d.value === null ? null : amount(d.value, d.decimals)
+  }
+  return { eventCount: b.eventCount - a.eventCount, measures }
+}
+
 /** `HH:MM` → the cron expression of that time every day. */
 export function dailyAt(at: string): string {
   const [hour, minute] = at.split(':').map(Number)

@@ -1,3 +1,4 @@
+import type { MinChange } from './min-change.js'
 import { GRANULARITIES, isValidTimeZone, parseDurationMs, type Granularity } from './time.js'
 
 export type MeasureKind = 'sum' | 'count' | 'min' | 'max' | 'avg'
@@ -29,7 +30,8 @@ export interface ViewDefinition {
   sign: Record<string, number>
   flash: ScheduleAt
   consolidate: ScheduleAt
-  rebuild: { every: string; windowDays: number }
+  /** `minChange` only when the file gives one: a definition without it keeps its canonical JSON and hash. */
+  rebuild: { every: string; windowDays: number; minChange?: MinChange }
   close: ScheduleAt & { lateAfterClose: 'restate' | 'hold' }
   sla: { maxDelay: string | null; bySource: Record<string, string> }
   expectedSources: { sources: string[]; by: string } | null
@@ -109,11 +111,11 @@ export function parseViewDefinition(input: unknown, file: string, cronIsValid: (
     else lateAfterClose = closeInput.lateAfterClose
   }
 
-  const rebuild = { every: '*/15 * * * *', windowDays: 7 }
+  const rebuild: ViewDefinition['rebuild'] = { every: '*/15 * * * *', windowDays: 7 }
   if (input.rebuild !== undefined) {
     if (!isObject(input.rebuild)) fail('rebuild', 'must be an object')
     else {
-      unknownFields(input.rebuild, ['every', 'windowDays'], 'rebuild.', fail)
+      unknownFields(input.rebuild, ['every', 'windowDays', 'minChange'], 'rebuild.', fail)
       if (input.rebuild.every !== undefined) {
         if (typeof input.rebuild.every !== 'string' || !cronIsValid(input.rebuild.every)) fail('rebuild.every', 'must be a cron expression')
         else rebuild.every = input.rebuild.every
@@ -122,6 +124,8 @@ export function parseViewDefinition(input: unknown, file: string, cronIsValid: (
         if (!Number.isInteger(input.rebuild.windowDays) || (input.rebuild.windowDays as number) < 1) fail('rebuild.windowDays', 'must be a positive integer')
         else rebuild.windowDays = input.rebuild.windowDays as number
       }
+      const minChange = parseMinChange(input.rebuild.minChange, fail)
+      if (minChange) rebuild.minChange = minChange
     }
   }
 
@@ -215,6 +219,31 @@ function parseMeasures(input: unknown, fail: (field: string, problem: string) =>
   const slots = measures.reduce((n, m) => n + (m.kind === 'avg' ? 2 : 1), 0)
   if (slots > MAX_SLOTS) fail('measures', `too many measures (avg counts twice; at most ${MAX_SLOTS})`)
   return measures
+}
+
+/** `rebuild.minChange`: `{ relative?, absolute? }`, each a number >= 0, at least one given; undefined when absent or invalid. */
+function parseMinChange(input: unknown, fail: (field: string, problem: string) => void): MinChange | undefined {
+  if (input === undefined) return undefined
+  if (!isObject(input)) {
+    fail('rebuild.minChange', 'must be an object such as { "relative": 0.001 } or { "absolute": 100 }')
+    return undefined
+  }
+  unknownFields(input, ['relative', 'absolute'], 'rebuild.minChange.', fail)
+  if (input.relative === undefined && input.absolute === undefined) {
+    fail('rebuild.minChange', 'must give relative, absolute or both')
+    return undefined
+  }
+  const minChange: MinChange = {}
+  let valid = true
+  for (const key of ['relative', 'absolute'] as const) {
+    const value = input[key]
+    if (value === undefined) continue
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      fail(`rebuild.minChange.${key}`, key === 'relative' ? 'must be a number >= 0 (a share of the total: 0.001 is 0.1 %)' : "must be a number >= 0 (in the measure's units)")
+      valid = false
+    } else minChange[key] = value
+  }
+  return valid ? minChange : undefined
 }
 
 function scheduleAt(input: unknown, field: string, defaults: ScheduleAt, extra: string[], fail: (field: string, problem: string) => void): ScheduleAt {

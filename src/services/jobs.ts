@@ -257,8 +257,8 @@ export class JobRunner {
       const watched = await this.#watchPeriod(tx, program, period, now)
       return { ...watched, revision: null }
     }
-    const { kind, trigger, always } = verdict
-    const result = await publishPeriod(tx, this.definitions, program, period, { kind, trigger, now, always })
+    const { kind, trigger, always, minChange } = verdict
+    const result = await publishPeriod(tx, this.definitions, program, period, { kind, trigger, now, always, ...(minChange ? { minChange } : {}) })
     return { outcome: result.outcome, revision: result.revision, detail: result.detail ?? `${kind} at cutoff seq ${result.cutoffSeq}`, alerts: result.alerts }
   }
 

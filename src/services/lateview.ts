@@ -5,6 +5,8 @@ import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { openEngine, storeError, type Engine } from '../store/engine.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
+import { readAccuracy, readCloseAdvice, readCompleteness, readVintages, type AnalysisQuery } from './analysis.js'
+import type { Lag } from '../domain/analysis.js'
 import { readRealtime, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
 import { comparisonCsv, diffTotals } from './comparison.js'
@@ -159,6 +161,26 @@ export class Lateview {
     return this.jobs.restate(this.view(name), period)
   }
 
+  /** How far each release kind was from the final (or latest) figure, over a range of periods. */
+  accuracy(name: string, query: AnalysisQuery = {}) {
+    return readAccuracy(this.engine, this.definitions, this.view(name), query)
+  }
+
+  /** The value known at each lag after the end of each period of a range (the revision triangle). */
+  vintages(name: string, query: AnalysisQuery & { lags?: string } = {}) {
+    return readVintages(this.engine, this.view(name), query)
+  }
+
+  /** The share of the benchmark known at each lag, across periods, and each source's lags. */
+  completeness(name: string, query: AnalysisQuery & { lags?: string | Lag[] } = {}) {
+    return readCompleteness(this.engine, this.view(name), query)
+  }
+
+  /** What each candidate close would have cost in restatements, the one to choose, and SLA suggestions. */
+  closeAdvice(name: string, query: AnalysisQuery & { target: number }) {
+    return readCloseAdvice(this.engine, this.view(name), query, this.clock.now())
+  }
+
   /** Recomputes every stored revision at its cutoff and compares. */
   verifyRevisions(names?: string[]) {
     return verifyRevisions(this.engine.db, this.definitions, names ? names.map((n) => this.view(n)) : this.programs)
@@ -169,9 +191,10 @@ export class Lateview {
     return verifyStore(this.engine, this.definitions, names ? names.map((n) => this.view(n)) : this.programs)
   }
 
-  /** A view's head seq and the status of its periods. */
+  /** A view's head seq and the status of its periods (dirty ones with what is pending), from one snapshot. */
   status(name: string) {
-    return viewStatus(this.engine.db, this.view(name).name)
+    const program = this.view(name)
+    return this.engine.snapshot((db) => viewStatus(db, this.definitions, program))
   }
 
   /** One stored event, with the retraction that voided it (null when none did); null when unknown. */

@@ -1,6 +1,7 @@
 import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import { toJson } from '../domain/decimal.js'
 import { cellsHash, changedCells, deltaOf, measureChanges, sameDefinition, sameFigures, totalsOf, type RevisionKind, type Trigger } from '../domain/lifecycle.js'
+import { belowMinChange, measureMoves, type MinChange } from '../domain/min-change.js'
 import { toIso } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
@@ -17,13 +18,15 @@ export interface PublishOptions {
   now: number
   /** Write a revision even when the figures are unchanged (closing publishes `final` anyway). */
   always?: boolean
+  /** Publish only when a measure's total moved past this against the latest revision (the rebuilder's late revisions). */
+  minChange?: MinChange
 }
 
 export interface PublishResult {
-  outcome: 'published' | 'unchanged' | 'skipped'
+  outcome: 'published' | 'unchanged' | 'below-threshold' | 'skipped'
   revision: number | null
   cutoffSeq: number
-  /** Why nothing was published, for a skipped run. */
+  /** Why nothing was published, for a skipped or below-threshold run. */
   detail?: string
   previousRevision: number | null
   /** ReportRevised, when a period that already had a revision got a new one. */
@@ -36,7 +39,8 @@ export interface PublishResult {
  * figures. Runs inside a write transaction, so K is exact and two publishers never interleave.
  * Knowledge never goes back: a K below the latest revision's cutoff (a `now` older than what was
  * already published) publishes nothing and says so. The latest revision is read under its own
- * definition: a new definition that shows the same figures publishes nothing either.
+ * definition: a new definition that shows the same figures publishes nothing either. With
+ * `minChange`, figures whose totals all moved less than it publish nothing and leave the period dirty.
  */
 export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, program: ViewProgram, period: string, options: PublishOptions): Promise<PublishResult> {
   const range = rangeOrThrow(program, period)
@@ -66,6 +70,14 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
     // Same figures: what was pending is now accounted for, up to this cutoff, under this definition.
     await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now, view_version: program.view.version })
     return { outcome: 'unchanged', revision: latest.revision, cutoffSeq: cutoff.seq, previousRevision: latest.revision, alerts: [] }
+  }
+  if (options.minChange && !unchanged && !options.always && latest && before) {
+    // Compared with the latest revision, never with the last look: small moves add up until one
+    // crosses. The period stays dirty (its row is left as it is) for the next rebuild to look again.
+    const moves = measureMoves(options.minChange, { program: before, cells: previous }, { program, cells: report.cells })
+    if (!moves.some((m) => m.moved)) {
+      return { outcome: 'below-threshold', revision: latest.revision, cutoffSeq: cutoff.seq, previousRevision: latest.revision, alerts: [], detail: belowMinChange(moves, latest.revision) }
+    }
   }
   const revision = (latest?.revision ?? 0) + 1
   const totals = totalsOf(program, report.cells.values())

@@ -161,7 +161,8 @@ export async function periodsToRebuild(db: Db, view: string, version: number): P
     .execute()
 }
 
-export type JobOutcome = 'published' | 'unchanged' | 'skipped' | 'failed'
+/** `below-threshold`: a rebuild whose figures moved, but no measure's total past the view's `rebuild.minChange`. */
+export type JobOutcome = 'published' | 'unchanged' | 'below-threshold' | 'skipped' | 'failed'
 
 /** Records one job run on one period. */
 export async function recordJobRun(db: Db, run: Omit<JobRunsTable, 'id'>): Promise<JobRunsTable> {

@@ -89,6 +89,15 @@ for (const factory of await engines()) {
     })
   })
 
+  test('the OpenAPI document of GET /v1/views/:view describes what is pending in each dirty period', async ({ api }) => {
+    type Schema = { properties: Record<string, Schema>; items: Schema; required?: string[] }
+    const doc = expectOk(await get(api.app, '/docs/json')) as { paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: Schema }> }> } }> }
+    const schema = doc.paths['/v1/views/{view}']?.get.responses['200']?.content['application/json']?.schema as Schema
+    const dirty = schema.properties.status?.properties.dirty?.items as Schema
+    assert.equal(dirty.required, ['period', 'status', 'latestRevision', 'dirtySinceSeq', 'pending'])
+    assert.equal(Object.keys(dirty.properties.pending?.properties ?? {}), ['eventCount', 'measures'])
+  })
+
   test('GET /v1/views/:view of an unknown view is 404 LV_ERR_VIEW_NOT_FOUND', async ({ api }) => {
     assert.equal(expectProblem(await get(api.app, '/v1/views/nope'), 404, 'LV_ERR_VIEW_NOT_FOUND'), {
       type: 'urn:lateview:problem:LV_ERR_VIEW_NOT_FOUND',

@@ -3,18 +3,73 @@ import { toViewFile } from '../../domain/view.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
 
+/**
+ * The answer of GET /v1/views/:view, for the OpenAPI document (the reply serializer writes exact
+ * decimals, so the schema documents the answer rather than shapes it). The definition's own
+ * fields are listed at /v1/views and in the README.
+ */
+const VIEW_STATUS_RESPONSE = {
+  type: 'object',
+  description: 'The view definition (as in its file, defaults written out) and the status of its periods.',
+  additionalProperties: true,
+  properties: {
+    status: {
+      type: 'object',
+      required: ['seq', 'periods', 'dirty'],
+      properties: {
+        seq: { type: 'integer', description: 'the newest seq of the store' },
+        periods: {
+          type: 'object',
+          properties: { open: { type: 'array', items: { type: 'string' } }, provisional: { type: 'array', items: { type: 'string' } }, final: { type: 'array', items: { type: 'string' } } },
+        },
+        dirty: {
+          type: 'array',
+          description: 'Periods changed since their latest revision (late events not yet published, held after close, or below rebuild.minChange)',
+          items: {
+            type: 'object',
+            required: ['period', 'status', 'latestRevision', 'dirtySinceSeq', 'pending'],
+            properties: {
+              period: { type: 'string' },
+              status: { type: 'string', enum: ['provisional', 'final'] },
+              latestRevision: { type: 'integer' },
+              dirtySinceSeq: { type: 'integer', description: 'the first seq that changed the period after its latest revision' },
+              pending: {
+                type: 'object',
+                description: "What the period's live (Realtime) figures hold beyond its latest revision, exact: live totals minus the revision's totals",
+                required: ['eventCount', 'measures'],
+                properties: {
+                  eventCount: { type: 'integer', description: 'events counted now minus events counted in the latest revision (a retraction takes one off)' },
+                  measures: {
+                    type: 'object',
+                    description: "per measure, its total over all rows (the report's totals.measures) now minus in the latest revision; null when one side has no value",
+                    additionalProperties: { type: 'number', nullable: true },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+}
+
 export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
   app.get('/v1/views', { config: { scope: 'read' }, schema: { summary: 'Every view definition', tags: ['views'] } }, async () => ({
     views: lateview.programs.map((p) => toViewFile(p.view)),
   }))
 
-  app.get<{ Params: { view: string } }>('/v1/views/:view', { config: { scope: 'read' }, schema: { summary: 'A view definition and the status of its periods', tags: ['views'] } }, async (request) => {
-    const program = lateview.view(request.params.view)
-    return {
-      ...toViewFile(program.view),
-      status: await lateview.status(program.name),
-    }
-  })
+  app.get<{ Params: { view: string } }>(
+    '/v1/views/:view',
+    { config: { scope: 'read' }, schema: { summary: 'A view definition and the status of its periods', tags: ['views'], response: { 200: VIEW_STATUS_RESPONSE } } },
+    async (request) => {
+      const program = lateview.view(request.params.view)
+      return {
+        ...toViewFile(program.view),
+        status: await lateview.status(program.name),
+      }
+    },
+  )
 
   app.get<{ Params: { view: string } }>(
     '/v1/views/:view/versions',
