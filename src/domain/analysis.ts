@@ -315,11 +315,14 @@ export function sourceLags(source: string, lags: readonly number[]): SourceLags 
   return { source, count: sorted.length, lagP50: at(0.5), lagP90: at(0.9), lagP99: at(0.99), lagMax: formatDuration(sorted[sorted.length - 1] ?? 0) }
 }
 
-/** The SLA a source has kept: the nearest-rank `target` quantile of its lags rounded up to a whole minute, as an ISO duration. */
+/**
+ * The SLA a source has kept: the nearest-rank `target` quantile of its lags rounded up to a whole
+ * minute, at least one minute (`sla.bySource` takes no zero duration), as an ISO duration.
+ */
 export function suggestedSla(lags: readonly number[], target: number): string {
   const sorted = [...lags].sort((a, b) => a - b)
   const lag = nearestRank(sorted, target) ?? 0
-  return formatDuration(Math.ceil(lag / MINUTE) * MINUTE + 0)
+  return formatDuration(Math.max(1, Math.ceil(lag / MINUTE)) * MINUTE)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,15 +51,11 @@ const MEANINGS: Record<string, Record<number, string>> = {
   largest: { 1: 'max amount 2', 2: 'max amount 2' },
 }
 
-/** Every (kind, period) an answer lists as excluded, with its reason: top level or per release. */
+/** Every (kind, period) an answer lists under `excluded`, with its reason. */
 function exclusions(answer: Record<string, unknown>): Map<string, unknown> {
   const out = new Map<string, unknown>()
-  const take = (list: unknown, kind?: unknown) => {
-    if (!Array.isArray(list)) return
-    for (const item of list as Array<Record<string, unknown>>) out.set(`${item.kind ?? item.release ?? kind}|${item.period}`, item.reason)
-  }
-  take(answer.excluded)
-  for (const r of (answer.releases ?? []) as Array<Record<string, unknown>>) take(r.excluded, r.kind)
+  assert.ok(Array.isArray(answer.excluded), `excluded is a list: ${JSON.stringify(answer.excluded)}`)
+  for (const item of answer.excluded as Array<Record<string, unknown>>) out.set(`${item.kind}|${item.period}`, item.reason)
   return out
 }
 

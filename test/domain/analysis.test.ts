@@ -252,12 +252,14 @@ close('the recommended close is the earliest whose value known reaches the targe
   assert.equal(recommendedClose([], 0.5), null)
 })
 
-close('a source: nearest-rank lags; the SLA is the target quantile rounded up to a whole minute', () => {
+close('a source: nearest-rank lags; the SLA is the target quantile rounded up to a whole minute, at least one', () => {
   const lagsMs = [61_000, 0, 30_000]
   assert.equal(sourceLags('store-001', lagsMs), { source: 'store-001', count: 3, lagP50: 'PT30S', lagP90: 'PT1M1S', lagP99: 'PT1M1S', lagMax: 'PT1M1S' })
   assert.is(suggestedSla(lagsMs, 0.999), 'PT2M')
   assert.is(suggestedSla(lagsMs, 0.5), 'PT1M')
-  assert.is(suggestedSla([-30_000], 0.999), 'PT0S')
+  // sla.bySource takes no zero duration: events on time (or occurring after arrival) suggest PT1M.
+  assert.is(suggestedSla([-30_000], 0.999), 'PT1M')
+  assert.is(suggestedSla([0, 0], 0.999), 'PT1M')
   assert.is(suggestedSla([2 * HOUR], 0.999), 'PT2H')
 })
 
