@@ -73,7 +73,9 @@ const answered = (statusCode: number, at: number, status: AttemptOutcome['status
 function dispatcher(engine: Engine, logs: string[], options: Partial<DispatcherOptions> = {}): WebhookDispatcher {
   return new WebhookDispatcher(engine, {
     backoff: [0, 50, 50],
-    timeoutMs: 1000,
+    // Generous: on a loaded machine a local receiver can take over a second to answer, and a
+    // timed-out attempt is a retry, not the single delivery these tests expect.
+    timeoutMs: 10_000,
     clock: systemClock,
     random: () => 0.5,
     log: (message, fields) => logs.push(`${message} ${JSON.stringify(fields)}`),
