@@ -47,17 +47,14 @@ function bind() {
   })
   $('measure-select').addEventListener('change', () => {
     state.measure = $('measure-select').value
+    writeHash()
     reliabilityChanged()
-    if (!state.period) {
-      writeHash()
-      return
-    }
+    if (!state.period) return
     drawTimeline()
     if (state.comparison) {
       renderComparison()
       renderExplain()
     }
-    writeHash()
   })
   window.addEventListener('hashchange', () => {
     if (isWrittenHash() || state.views.length === 0) return

@@ -22,7 +22,6 @@ export async function restore(wanted) {
   const view = state.views.find((v) => v.name === wanted.view) ?? (await firstViewWithData())
   if (wanted.view && view.name !== wanted.view) showError(new Error(`the link names view ${wanted.view}, which this server does not have; showing ${view.name}`))
   await selectView(view.name, wanted)
-  openReliability(wanted.reliability ?? false)
 }
 
 /** Without a link, start on the first view that has received events (else the first view). */
@@ -45,7 +44,9 @@ export async function selectView(name, wanted = {}) {
   $('measure-select').replaceChildren(...Object.entries(view.measures).map(([n, def]) => h('option', { value: n }, `${n} (${measureKind(def)})`)))
   $('measure-select').value = state.measure
   for (const span of document.querySelectorAll('.tz')) span.textContent = view.timezone
-  reliabilityChanged()
+  // Before the period loads: the panel is the view's, whatever happens to the period.
+  if (wanted.reliability !== undefined) openReliability(wanted.reliability)
+  else reliabilityChanged()
   await loadStatus()
   let period = wanted.period
   if (period && !state.statuses.has(period)) {
