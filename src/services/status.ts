@@ -1,5 +1,6 @@
 import type { ViewProgram } from '../domain/aggregate.js'
 import { pendingChange, type Pending } from '../domain/lifecycle.js'
+import { measureMoves } from '../domain/min-change.js'
 import type { Db } from '../store/db.js'
 import { readCells } from '../store/cells.js'
 import { headSeq } from '../store/events.js'
@@ -12,7 +13,7 @@ export interface ViewStatus {
   seq: number
   periods: { open: string[]; provisional: string[]; final: string[] }
   /** Periods changed since their latest revision, each with what its live figures hold beyond that revision. */
-  dirty: Array<{ period: string; status: PeriodsTable['status']; latestRevision: number; dirtySinceSeq: number | null; pending: Pending }>
+  dirty: Array<{ period: string; status: PeriodsTable['status']; latestRevision: number; dirtySinceSeq: number | null; pending: Pending & { belowMinChange: boolean } }>
 }
 
 /**
@@ -31,16 +32,24 @@ export async function viewStatus(db: Db, definitions: ViewCatalog, program: View
   const dirty: ViewStatus['dirty'] = []
   for (const r of rows) {
     if (r.dirty_since_seq === null) continue
-    dirty.push({ period: r.period, status: r.status, latestRevision: r.latest_revision, dirtySinceSeq: r.dirty_since_seq, pending: await pendingOf(db, definitions, program, r.period) })
+    dirty.push({ period: r.period, status: r.status, latestRevision: r.latest_revision, dirtySinceSeq: r.dirty_since_seq, pending: await pendingOf(db, definitions, program, r.period, r.status) })
   }
   return { seq, periods, dirty }
 }
 
-/** A period's Realtime totals minus its latest revision's. */
-async function pendingOf(db: Db, definitions: ViewCatalog, program: ViewProgram, period: string): Promise<Pending> {
+/**
+ * A period's Realtime totals minus its latest revision's, and `belowMinChange`: whether the
+ * rebuilder holds it back under `rebuild.minChange` (a provisional period no measure of which
+ * moved past the threshold), decided by the rebuilder's own exact rule.
+ */
+async function pendingOf(db: Db, definitions: ViewCatalog, program: ViewProgram, period: string, status: PeriodsTable['status']): Promise<Pending & { belowMinChange: boolean }> {
   const latest = await latestRevision(db, program.name, period)
   const before = latest ? await definitions.at(db, program.name, latest.view_version) : program
   const published = latest ? await revisionCells(db, program.name, period, latest.revision, before.ops.length) : new Map()
   const live = new Map((await readCells(db, program, period, period)).map((c) => [c.dimsKey, c.state]))
-  return pendingChange({ program: before, cells: published }, { program, cells: live })
+  const revision = { program: before, cells: published }
+  const now = { program, cells: live }
+  const minChange = program.view.rebuild.minChange
+  const belowMinChange = minChange !== undefined && latest !== null && status === 'provisional' && measureMoves(minChange, revision, now).every((m) => !m.moved)
+  return { ...pendingChange(revision, now), belowMinChange }
 }

@@ -87,29 +87,9 @@ function pendingText() {
   const change = pending.measures[name]
   if ((change === 0 || change === null || change === undefined) && pending.eventCount === 0) return null
   const status = state.statuses.get(chosenPeriod())?.status ?? state.periodStatus
-  const why = status === 'final' ? 'pending after close' : belowThreshold(pending) ? 'pending below threshold' : 'pending, not published yet'
+  const why = status === 'final' ? 'pending after close' : pending.belowMinChange ? 'pending below threshold' : 'pending, not published yet'
   const events = `${formatDelta(pending.eventCount, { count: true })} event${Math.abs(pending.eventCount) === 1 ? '' : 's'}`
   return `${why}: ${delta(change ?? null)} ${name}, ${events}`
-}
-
-/**
- * Whether no measure of `pending` moved past the view's `rebuild.minChange` against the latest
- * revision, as the rebuilder decides (README, "Small late changes can wait"): then it waits.
- * @param {Pending} pending
- */
-function belowThreshold(pending) {
-  const rule = chosenView().rebuild?.minChange
-  const last = state.revisions[state.revisions.length - 1]
-  if (!rule || !last) return false
-  return Object.entries(pending.measures).every(([name, change]) => {
-    const before = last.totals.measures[name]
-    if (change === 0) return true
-    // A total that gains or loses a value, or that the revision lacks, always counts as moved.
-    if (change === null || before === null || before === undefined) return false
-    const size = Math.abs(change)
-    const moved = (rule.absolute === undefined || size > rule.absolute) && (rule.relative === undefined || size > rule.relative * Math.abs(before))
-    return !moved
-  })
 }
 
 /** Says on the timeline what the live figures hold that no revision has published yet. */

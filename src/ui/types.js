@@ -59,6 +59,7 @@
  * @typedef {object} Pending
  * @property {number} eventCount
  * @property {Measures} measures
+ * @property {boolean} belowMinChange the rebuilder holds it back: no measure moved past the view's `rebuild.minChange`
  */
 
 /** @typedef {View & { status: ViewStatus }} ViewWithStatus */

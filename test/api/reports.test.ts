@@ -496,7 +496,7 @@ for (const factory of await engines()) {
       seq: 9,
       periods: { open: ['2026-11-03'], provisional: ['2026-11-02'], final: ['2026-11-01'] },
       // The late sale of store 004 (7.25) is not published yet: live totals minus revision 2's.
-      dirty: [{ period: '2026-11-02', status: 'provisional', latestRevision: 2, dirtySinceSeq: 9, pending: { eventCount: 1, measures: { revenue: 7.25, orders: 1, largest: 0 } } }],
+      dirty: [{ period: '2026-11-02', status: 'provisional', latestRevision: 2, dirtySinceSeq: 9, pending: { eventCount: 1, measures: { revenue: 7.25, orders: 1, largest: 0 }, belowMinChange: false } }],
     })
   })
 
@@ -634,7 +634,7 @@ for (const factory of await engines()) {
     assert.equal((expectOk(await get(api.app, '/v1/views/daily_positive_tests')) as { status: unknown }).status, {
       seq: 3,
       periods: { open: [], provisional: [], final: ['2026-11-02'] },
-      dirty: [{ period: '2026-11-02', status: 'final', latestRevision: 1, dirtySinceSeq: 3, pending: { eventCount: 1, measures: { tests: 1, positives: 1 } } }],
+      dirty: [{ period: '2026-11-02', status: 'final', latestRevision: 1, dirtySinceSeq: 3, pending: { eventCount: 1, measures: { tests: 1, positives: 1 }, belowMinChange: false } }],
     })
 
     api.clock.set(Date.parse('2026-11-10T12:00:00Z'))

@@ -36,8 +36,9 @@ const VIEW_STATUS_RESPONSE = {
               pending: {
                 type: 'object',
                 description: "What the period's live (Realtime) figures hold beyond its latest revision, exact: live totals minus the revision's totals",
-                required: ['eventCount', 'measures'],
+                required: ['eventCount', 'measures', 'belowMinChange'],
                 properties: {
+                  belowMinChange: { type: 'boolean', description: "true when the rebuilder holds this back: the period is provisional and no measure moved past the view's rebuild.minChange" },
                   eventCount: { type: 'integer', description: 'events counted now minus events counted in the latest revision (a retraction takes one off)' },
                   measures: {
                     type: 'object',
