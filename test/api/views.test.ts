@@ -95,7 +95,7 @@ for (const factory of await engines()) {
     const schema = doc.paths['/v1/views/{view}']?.get.responses['200']?.content['application/json']?.schema as Schema
     const dirty = schema.properties.status?.properties.dirty?.items as Schema
     assert.equal(dirty.required, ['period', 'status', 'latestRevision', 'dirtySinceSeq', 'pending'])
-    assert.equal(Object.keys(dirty.properties.pending?.properties ?? {}), ['eventCount', 'measures'])
+    assert.equal(Object.keys(dirty.properties.pending?.properties ?? {}), ['belowMinChange', 'eventCount', 'measures'])
   })
 
   test('GET /v1/views/:view of an unknown view is 404 LV_ERR_VIEW_NOT_FOUND', async ({ api }) => {
