@@ -77,8 +77,17 @@ export function printAnalysis(summary: AnalysisSummary, format: AnalysisOptions[
   out(`close advice (target ${target} of the value known at the close): ${recommended}`)
   out(
     table(
-      ['close', 'restated', 'share', 'mean |restatement|', 'max |restatement|', 'value known', ''],
-      closeAdvice.candidates.map((c) => [c.at, c.periodsRestated, c.shareRestated, c.meanAbsRestatement, c.maxAbsRestatement, c.valueKnown, c.incomplete ? 'incomplete' : '']),
+      ['close', 'periods', 'restated', 'share', 'mean |restatement|', 'max |restatement|', 'value known', ''],
+      closeAdvice.candidates.map((c) => [
+        c.at,
+        c.n,
+        c.periodsRestated,
+        c.shareRestated,
+        c.meanAbsRestatement,
+        c.maxAbsRestatement,
+        c.valueKnown,
+        c.incomplete ? 'incomplete: some closes still ahead' : '',
+      ]),
     ),
   )
   if (closeAdvice.sla.length > 0) {

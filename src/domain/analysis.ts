@@ -339,6 +339,8 @@ export interface ClosedPeriod {
 export interface CloseCandidate {
   afterDays: number
   at: string
+  /** The periods judged: those whose close at this candidate lies at or before now. */
+  n: number
   periodsRestated: number
   shareRestated: number | null
   meanAbsRestatement: Amount | null
@@ -394,12 +396,15 @@ export interface ComputedCandidate extends CloseCandidate {
 }
 
 /**
- * What closing at D+N (`schedule`) would have cost over these periods: a period needs a
- * restatement when the value known at its close differs from the benchmark; a missing value
- * (a min, max or avg without one) counts as 0 in the sizes. `valueKnown` = 1 − Σ|b − v| / Σ|b|.
- * A candidate whose close is after `now` for some period is `incomplete`.
+ * What closing at D+N (`schedule`) would have cost over the periods whose close at D+N has come
+ * (at or before `now`): a period needs a restatement when the value known at its close differs
+ * from the benchmark; a missing value (a min, max or avg without one) counts as 0 in the sizes.
+ * `valueKnown` = 1 − Σ|b − v| / Σ|b|. A period whose close is still ahead is left out, and the
+ * candidate is `incomplete`: judging it by what is known now would make a late close look
+ * perfect for the newest periods, by construction.
  */
-export function closeCandidate(schedule: ScheduleAt, periods: readonly ClosedPeriod[], now: number): ComputedCandidate {
+export function closeCandidate(schedule: ScheduleAt, all: readonly ClosedPeriod[], now: number): ComputedCandidate {
+  const periods = all.filter((p) => p.closeAt <= now)
   const n = periods.length
   const d = Math.max(0, ...periods.map((p) => Math.max(p.benchmark.decimals, p.value?.decimals ?? 0)))
   let restated = 0
@@ -409,9 +414,8 @@ export function closeCandidate(schedule: ScheduleAt, periods: readonly ClosedPer
   let relativeSum = 0
   let relativeCount = 0
   let relativeMax: number | null = null
-  let incomplete = false
+  const incomplete = periods.length < all.length
   for (const p of periods) {
-    if (p.closeAt > now) incomplete = true
     const b = big(p.benchmark, d)
     const v = p.value === null ? 0n : big(p.value, d)
     if (!sameExact(p.value, p.benchmark)) restated++
@@ -429,6 +433,7 @@ export function closeCandidate(schedule: ScheduleAt, periods: readonly ClosedPer
   return {
     afterDays: schedule.afterDays,
     at: scheduleText(schedule),
+    n,
     periodsRestated: restated,
     shareRestated: n === 0 ? null : roundStat(restated / n),
     meanAbsRestatement: n === 0 ? null : exactMean(lost, n, d),

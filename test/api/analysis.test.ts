@@ -111,12 +111,13 @@ for (const factory of await engines()) {
     })
   })
 
-  test('close advice: D+1 needed a restatement, D+2 did not; closes after now are incomplete', async ({ api }) => {
+  test('close advice: D+1 needed a restatement, D+2 did not; closes after now are left out and the candidate incomplete', async ({ api }) => {
     const body = expectOk(await get(api.app, `${V}/close-advice?target=0.999`)) as { candidates: Array<Record<string, unknown>>; recommended: unknown; sla: unknown }
     assert.is(body.candidates.length, 14)
     assert.equal(body.candidates[0], {
       afterDays: 1,
       at: 'D+1 03:30',
+      n: 1,
       periodsRestated: 1,
       shareRestated: 1,
       meanAbsRestatement: 50,
@@ -127,8 +128,9 @@ for (const factory of await engines()) {
       incomplete: false,
     })
     assert.equal(
-      body.candidates.map((c) => [c.periodsRestated, c.valueKnown, c.incomplete]),
-      Array.from({ length: 14 }, (_, i) => [i === 0 ? 1 : 0, i === 0 ? 0.666667 : 1, i >= 6]),
+      body.candidates.map((c) => [c.n, c.periodsRestated, c.valueKnown, c.incomplete]),
+      // From D+7 on, the one period's close is still ahead: nothing is judged, nothing claimed.
+      Array.from({ length: 14 }, (_, i) => (i >= 6 ? [0, 0, null, true] : [1, i === 0 ? 1 : 0, i === 0 ? 0.666667 : 1, false])),
     )
     assert.equal(body.recommended, { afterDays: 2, at: 'D+2 03:30' })
     assert.equal(body.sla, [

@@ -208,20 +208,29 @@ close('a candidate close: restatements, their sizes and the value known', () => 
     { value: cents(-500), benchmark: cents(0), closeAt: 5 },
   ]
   const { sums, ...candidate } = closeCandidate({ afterDays: 3, at: '03:30' }, periods, 15)
+  // The second period's close (20) is after now (15): it is left out, and the candidate incomplete.
   assert.equal(candidate, {
     afterDays: 3,
     at: 'D+3 03:30',
+    n: 2,
     periodsRestated: 2,
-    shareRestated: 0.666667,
-    meanAbsRestatement: 5,
+    shareRestated: 1,
+    meanAbsRestatement: 7.5,
     maxAbsRestatement: 10,
-    meanAbsRestatementRelative: 0.05,
+    meanAbsRestatementRelative: 0.1,
     maxAbsRestatementRelative: 0.1,
-    valueKnown: 0.9,
-    // The second period's close (20) is after now (15).
+    valueKnown: 0.85,
     incomplete: true,
   })
-  assert.equal(sums, { lost: 1500n, total: 15000n })
+  assert.equal(sums, { lost: 1500n, total: 10000n })
+  // Once every close has come, all three are judged.
+  const { sums: all, ...later } = closeCandidate({ afterDays: 3, at: '03:30' }, periods, 20)
+  assert.equal([later.n, later.periodsRestated, later.shareRestated, later.meanAbsRestatement, later.valueKnown, later.incomplete], [3, 2, 0.666667, 5, 0.9, false])
+  assert.equal(all, { lost: 1500n, total: 15000n })
+  // Before any close, nothing is judged.
+  const { sums: none, ...early } = closeCandidate({ afterDays: 3, at: '03:30' }, periods, 4)
+  assert.equal([early.n, early.shareRestated, early.meanAbsRestatement, early.maxAbsRestatement, early.valueKnown, early.incomplete], [0, null, null, null, null, true])
+  assert.equal(none, { lost: 0n, total: 0n })
 })
 
 close('a mean restatement is exact when it is a finite decimal, else kept to 6 more decimals than the measure', () => {

@@ -199,7 +199,7 @@ for (const factory of await engines()) {
     )
   })
 
-  test('close advice: each candidate compares the value known at the close (or now) with what is known now', async () => {
+  test('close advice: each candidate compares the value known at the close with what is known now, over the periods whose close has come', async () => {
     const engine = await factory.open()
     const now = Date.parse('2026-04-01T12:00:00Z')
     const lateview = await Lateview.fromEngine(engine, [VIEW], new ManualClock(now))
@@ -213,21 +213,28 @@ for (const factory of await engines()) {
       const program = lateview.view(VIEW.name)
       for (const c of advice.candidates) {
         let restated = 0
+        let judged = 0
         let incomplete = false
         for (const day of DAYS) {
           const closeAt = dueAt(VIEW, program.bucketer.rangeOf(day) as { start: number; end: number }, { afterDays: c.afterDays, at: '03:30' })
-          incomplete ||= closeAt > now
-          const known = (await lateview.report(VIEW.name, day, { asOf: Math.min(closeAt, now) })).totals.measures.revenue
+          if (closeAt > now) {
+            incomplete = true
+            continue
+          }
+          judged++
+          const known = (await lateview.report(VIEW.name, day, { asOf: closeAt })).totals.measures.revenue
           const today = (await lateview.report(VIEW.name, day, { asOf: now })).totals.measures.revenue
           if (shown(known) !== shown(today)) restated++
         }
         assert.is(c.at, `D+${c.afterDays} 03:30`)
+        assert.is(c.n, judged, `D+${c.afterDays}`)
         assert.is(c.periodsRestated, restated, `D+${c.afterDays}`)
         assert.is(c.incomplete, incomplete, `D+${c.afterDays}`)
       }
-      // Nothing is restated once every close is now: the last candidates know everything.
-      assert.is(advice.candidates[13]?.valueKnown, 1)
-      assert.ok(advice.recommended !== null && advice.recommended.afterDays <= 14)
+      // A candidate whose close has come for no period judges nothing.
+      const last = advice.candidates[13]
+      if (last?.n === 0) assert.equal([last.valueKnown, last.shareRestated, last.incomplete], [null, null, true])
+      assert.ok(advice.recommended === null || advice.recommended.afterDays <= 14)
       assert.equal(
         advice.sla.map((s) => s.source),
         ['store-a', 'store-b', 'store-c'],
