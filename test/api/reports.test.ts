@@ -496,7 +496,9 @@ for (const factory of await engines()) {
       seq: 9,
       periods: { open: ['2026-11-03'], provisional: ['2026-11-02'], final: ['2026-11-01'] },
       // The late sale of store 004 (7.25) is not published yet: live totals minus revision 2's.
-      dirty: [{ period: '2026-11-02', status: 'provisional', latestRevision: 2, dirtySinceSeq: 9, pending: { eventCount: 1, measures: { revenue: 7.25, orders: 1, largest: 0 }, belowMinChange: false } }],
+      dirty: [
+        { period: '2026-11-02', status: 'provisional', latestRevision: 2, dirtySinceSeq: 9, pending: { eventCount: 1, measures: { revenue: 7.25, orders: 1, largest: 0 }, belowMinChange: false } },
+      ],
     })
   })
 

@@ -91,14 +91,18 @@ for (const factory of await engines()) {
       const below = (revenue: string) => `below rebuild.minChange against revision 2: revenue +${revenue} (threshold 3.0005), largest 0 (threshold 2); the period stays dirty`
       assert.equal(await run(lv, clock, 'rebuild', '2026-11-26T04:15'), [['rebuild', VIEW, D, 'below-threshold', 2, below('1.25')]])
       assert.equal(await periodState(lv, VIEW, D), { status: 'provisional', latestRevision: 2, dirtySinceSeq: 4 })
-      assert.equal(await dirty(lv), [{ period: D, status: 'provisional', latestRevision: 2, dirtySinceSeq: 4, pending: { eventCount: 1, measures: { revenue: 1.25, largest: 0 }, belowMinChange: true } }])
+      assert.equal(await dirty(lv), [
+        { period: D, status: 'provisional', latestRevision: 2, dirtySinceSeq: 4, pending: { eventCount: 1, measures: { revenue: 1.25, largest: 0 }, belowMinChange: true } },
+      ])
       // The next rebuild looks again, against revision 2 still.
       assert.equal(await run(lv, clock, 'rebuild', '2026-11-26T04:30'), [['rebuild', VIEW, D, 'below-threshold', 2, below('1.25')]])
 
       // +1.5 more: 2.75 in all, still below. The Realtime view and the latest report stay exact.
       await arrive(lv, clock, [T3])
       assert.equal(await run(lv, clock, 'rebuild', '2026-11-26T05:15'), [['rebuild', VIEW, D, 'below-threshold', 2, below('2.75')]])
-      assert.equal(await dirty(lv), [{ period: D, status: 'provisional', latestRevision: 2, dirtySinceSeq: 4, pending: { eventCount: 2, measures: { revenue: 2.75, largest: 0 }, belowMinChange: true } }])
+      assert.equal(await dirty(lv), [
+        { period: D, status: 'provisional', latestRevision: 2, dirtySinceSeq: 4, pending: { eventCount: 2, measures: { revenue: 2.75, largest: 0 }, belowMinChange: true } },
+      ])
       assert.equal(
         (await lv.realtime(VIEW, { from: D, to: D })).cells.map((c) => [c.dims.store, c.measures.revenue, c.eventCount]),
         [
@@ -123,7 +127,9 @@ for (const factory of await engines()) {
       assert.equal(await run(lv, clock, 'rebuild', '2026-11-27T09:15'), [
         ['rebuild', VIEW, D, 'below-threshold', 3, 'below rebuild.minChange against revision 3: revenue -0.5 (threshold 3.00375), largest 0 (threshold 2); the period stays dirty'],
       ])
-      assert.equal(await dirty(lv), [{ period: D, status: 'provisional', latestRevision: 3, dirtySinceSeq: 7, pending: { eventCount: -1, measures: { revenue: -0.5, largest: 0 }, belowMinChange: true } }])
+      assert.equal(await dirty(lv), [
+        { period: D, status: 'provisional', latestRevision: 3, dirtySinceSeq: 7, pending: { eventCount: -1, measures: { revenue: -0.5, largest: 0 }, belowMinChange: true } },
+      ])
       assert.equal(await run(lv, clock, 'close', '2026-11-28T03:30'), [['close', VIEW, D, 'published', 4, 'final at cutoff seq 7']])
       assert.equal(await dirty(lv), [])
 
