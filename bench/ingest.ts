@@ -34,6 +34,8 @@ export interface IngestVariant {
   raw: { eventsPerSec: number; ms: number; batchP50Ms: number; batchP99Ms: number }
   /** Informative: raw inserts into lateview's physical layout (its secondary indexes, 16 KiB pages). */
   rawAllIndexes?: { eventsPerSec: number; ms: number }
+  /** Informative, PostgreSQL: the same rows sent with `COPY … FROM STDIN`, the physical limit. */
+  rawCopy?: { eventsPerSec: number; ms: number }
   ratio: Comparison
   /** The raw table and lateview's events table hold exactly the same rows afterwards. */
   rowsIdentical: boolean
@@ -145,12 +147,19 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
     sinks.push(rawAll)
     const rawUuid = await backend.rawSink('raw_uuid')
     sinks.push(rawUuid)
-    const time = { library: libraryStream('library', libTime), raw: rawStream('raw', rawTime), all: rawStream('raw+indexes', rawAll) }
+    const copySink = backend.engine === 'postgres' ? await backend.rawSink('raw_time_copy', { copy: true }) : null
+    if (copySink) sinks.push(copySink)
+    const time = {
+      library: libraryStream('library', libTime),
+      raw: rawStream('raw', rawTime),
+      all: rawStream('raw+indexes', rawAll),
+      ...(copySink ? { copy: rawStream('copy', copySink) } : {}),
+    }
     const uuid = { library: libraryStream('library', libUuid), raw: rawStream('raw', rawUuid) }
 
     // The two id variants run one after the other, not interleaved: the UUID stores' random
     // writes (and their writeback) would otherwise fall on whichever stream runs next.
-    const timeRun = await runComparison([time.library, time.raw, time.all], sizes, budgetMs, log, 'time-ordered ids', (events) => events)
+    const timeRun = await runComparison([time.library, time.raw, time.all, ...(time.copy ? [time.copy] : [])], sizes, budgetMs, log, 'time-ordered ids', (events) => events)
     const uuids = new UuidIds()
     const uuidRun = await runComparison([uuid.library, uuid.raw], sizes, budgetMs, log, 'UUIDv4 ids', (events) => events.map((e) => uuids.map(e)))
     for (const sink of sinks.splice(0)) await sink.close()
@@ -164,7 +173,7 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
             .executeTakeFirstOrThrow()
         ).n,
       )
-    const variant = async (v: { library: Stream; raw: Stream; all?: Stream }, lateview: Lateview, store: string, rawName: string): Promise<IngestVariant> => {
+    const variant = async (v: { library: Stream; raw: Stream; all?: Stream; copy?: Stream }, lateview: Lateview, store: string, rawName: string): Promise<IngestVariant> => {
       const same = await backend.compareRows(backend.location(store), rawName)
       const lib = perSec(v.library)
       const raw = perSec(v.raw)
@@ -178,6 +187,7 @@ export async function measureIngest(backend: Backend, sizes: Sizes, budgetMs: nu
         },
         raw: { ...raw, batchP50Ms: quantile(v.raw.batchMs, 0.5), batchP99Ms: quantile(v.raw.batchMs, 0.99) },
         ...(v.all ? { rawAllIndexes: perSec(v.all) } : {}),
+        ...(v.copy ? { rawCopy: perSec(v.copy) } : {}),
         ratio: compare(lib.eventsPerSec, raw.eventsPerSec, backend.engine === 'sqlite' ? 0.6 : null, true),
         rowsIdentical: same.onlyInLateview === 0 && same.onlyInRaw === 0,
       }

@@ -43,7 +43,12 @@ export interface Backend {
   readonly engine: EngineName
   /** The LATEVIEW_DB of a named store of this run. */
   location(name: string): string
-  rawSink(name: string, options?: { allIndexes?: boolean }): Promise<RawSink>
+  /**
+   * `copy` (PostgreSQL only): `insert` sends the rows with `COPY … FROM STDIN` instead, the rows
+   * already stored (a re-sent duplicate carries the seq of the row it repeats) left out first,
+   * as COPY cannot skip a conflict.
+   */
+  rawSink(name: string, options?: { allIndexes?: boolean; copy?: boolean }): Promise<RawSink>
   /**
    * Creates a lateview store and appends rows to its events table directly (cells are then
    * rebuilt by lateview on open); returns the number of events stored.
@@ -86,6 +91,7 @@ export function sqliteBackend(keep: boolean): Backend {
     where: dir,
     location: (name) => join(dir, `${name}.db`),
     async rawSink(name, options = {}) {
+      if (options.copy) throw new Error('COPY is PostgreSQL only')
       // The informative "lateview's layout" table also takes lateview's page size.
       const db = open(join(dir, `${name}.db`), options.allIndexes ? 16384 : undefined)
       db.exec(`create table events (${RAW_COLUMNS_SQLITE}, unique (source, id))`)
@@ -196,6 +202,55 @@ export function sqliteBackend(keep: boolean): Backend {
 
 const PG_TYPES = ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bigint', 'text', 'bigint'] as const
 
+/** A value in COPY's text format: \N for null, backslash, tab, newline and carriage return escaped. */
+function copyValue(v: unknown): string {
+  if (v === null || v === undefined) return '\\N'
+  const text = String(v)
+  return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c] as string) : text
+}
+
+/** What a pg `Submittable` is handed: the client's connection to the server. */
+interface CopyConnection {
+  query(text: string): void
+  sendCopyFromChunk(chunk: Buffer): void
+  endCopyFrom(): void
+}
+
+/**
+ * Runs `COPY … FROM STDIN` with `data` (COPY's text format) on a pg client, speaking the
+ * protocol's copy-in messages through pg's submittable queries: pg-copy-streams, which does this
+ * as a stream, is not a dependency of lateview.
+ */
+function copyIn(client: pg.Client, text: string, data: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: Error | null = null
+    const ignore = () => undefined
+    const submittable = {
+      submit(connection: CopyConnection) {
+        connection.query(text)
+      },
+      handleCopyInResponse(connection: CopyConnection) {
+        connection.sendCopyFromChunk(Buffer.from(data))
+        connection.endCopyFrom()
+      },
+      handleError(error: Error) {
+        failure = error
+      },
+      handleReadyForQuery() {
+        if (failure) reject(failure)
+        else resolve()
+      },
+      handleCommandComplete: ignore,
+      handleRowDescription: ignore,
+      handleDataRow: ignore,
+      handleEmptyQuery: ignore,
+      handlePortalSuspended: ignore,
+      handleCopyData: ignore,
+    }
+    client.query(submittable as unknown as pg.Submittable)
+  })
+}
+
 /** One multi-row insert of whole columns: the fastest way to send rows with plain SQL in pg. */
 function unnestInsert(columns: readonly string[], types: readonly string[]): string {
   return `insert into events (${columns.join(', ')}) select * from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) on conflict do nothing`
@@ -240,6 +295,29 @@ export async function postgresBackend(url: string, keep: boolean): Promise<Backe
         occurred_at bigint not null, received_at bigint not null, data text not null, retracts text, target_seq bigint, eff_type text not null,
         eff_occurred_at bigint not null, unique (source, id))`)
       if (options.allIndexes) for (const ddl of LATEVIEW_INDEXES) await c.query(ddl)
+      if (options.copy) {
+        const text = `copy events (${ROW_COLUMNS.join(', ')}) from stdin`
+        let stored = 0
+        return {
+          async insert(rows) {
+            // New rows take increasing seqs; a duplicate, even of a row of this batch, an older one.
+            const fresh: Row[] = []
+            for (const r of rows) {
+              if (r[0] <= stored) continue
+              fresh.push(r)
+              stored = r[0]
+            }
+            if (fresh.length === 0) return
+            await copyIn(c, text, `${fresh.map((r) => r.map(copyValue).join('\t')).join('\n')}\n`)
+          },
+          async insertBare() {
+            throw new Error('the COPY sink takes rows with their seq')
+          },
+          async close() {
+            await c.end()
+          },
+        }
+      }
       const full = { name: `${schema}_raw`, text: unnestInsert(ROW_COLUMNS, PG_TYPES) }
       const bare = { name: `${schema}_bare`, text: unnestInsert(ROW_COLUMNS.slice(1), PG_TYPES.slice(1)) }
       return {

@@ -1,4 +1,4 @@
-import { aggregate, cellId, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
+import { aggregate, cellId, splitCellId, type ViewProgram } from '../domain/aggregate.js'
 import type { Clock } from '../domain/clock.js'
 import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../domain/content.js'
 import { EventKeyMap, type StoredEvent } from '../domain/event.js'
@@ -22,7 +22,7 @@ import {
 import { toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import { firingMissingData, raiseAlerts, resolveAlerts } from '../store/alerts.js'
-import { dropEmptyCells, readCell, setCell } from '../store/cells.js'
+import { dropEmptyCells, readCellsById, setCell } from '../store/cells.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import { periodEvents, retractedAmong } from '../store/events.js'
 import { markDirty } from '../store/revisions.js'
@@ -124,7 +124,7 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], admitted: Ad
   const outcomes: ViewOutcome[] = []
   for (const program of programs) {
     const delta = viewDelta(program, admitted)
-    const repair = delta.removed.size === 0 ? new Set<string>() : cellsToRepair(delta, await storedCells(tx, program, delta.removed.keys()))
+    const repair = delta.removed.size === 0 ? new Set<string>() : cellsToRepair(delta, await readCellsById(tx.db, program, delta.removed.keys()))
     await tx.addToCells(program, cellChanges(delta, repair))
     if (delta.emptied.size > 0) await dropEmptyCells(tx, program, [...delta.emptied])
     for (const id of repair) await recomputeCell(tx, program, id, newHead)
@@ -132,16 +132,6 @@ async function updateRealtime(tx: WriteTx, programs: ViewProgram[], admitted: Ad
     outcomes.push({ delta, closed: delta.periods.size > 0 ? await markedClosed(tx, program.name, delta) : new Set() })
   }
   return outcomes
-}
-
-/** The stored state of each of these cells (by `cellId`; null where there is none). */
-async function storedCells(tx: WriteTx, program: ViewProgram, ids: Iterable<string>): Promise<Map<string, CellState | null>> {
-  const cells = new Map<string, CellState | null>()
-  for (const id of ids) {
-    const { period, dimsKey } = splitCellId(id)
-    cells.set(id, await readCell(tx.db, program, period, dimsKey))
-  }
-  return cells
 }
 
 /** Sets a cell to the aggregation of its stored events up to `maxSeq` (the batch included). */

@@ -77,7 +77,16 @@ export async function raiseAlerts(db: Db, alerts: NewAlert[], now: number): Prom
       once_key: a.onceKey ?? null,
     })
   }
-  for (const r of rows) {
+  if (db.engine === 'postgres' && rows.length > 0) {
+    const column = <K extends keyof AlertsTable>(k: K) => rows.map((r) => r[k])
+    await queryRows(
+      db,
+      'insert into alerts (id, kind, status, view, period, source, created_at, resolved_at, data, once_key) ' +
+        'select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])',
+      [column('id'), column('kind'), column('status'), column('view'), column('period'), column('source'), column('created_at'), column('resolved_at'), column('data'), column('once_key')],
+    )
+  }
+  for (const r of db.engine === 'sqlite' ? rows : []) {
     await queryRows(db, 'insert into alerts (id, kind, status, view, period, source, created_at, resolved_at, data, once_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
       r.id,
       r.kind,

@@ -30,10 +30,30 @@ export async function readCells(db: Db, program: ViewProgram, from?: string, to?
   return rows.map((r) => toCell(r, program.ops.length))
 }
 
-/** One Realtime cell, or null. */
-export async function readCell(db: Db, program: ViewProgram, period: string, dimsKey: string): Promise<CellState | null> {
-  const [row] = await exactRows<CellsTable>(db, 'select * from cells where view = ? and period = ? and dims_key = ?', [program.name, period, dimsKey])
-  return row ? toCell(row, program.ops.length).state : null
+/**
+ * These Realtime cells of a view, by `cellId` (null where there is none): on PostgreSQL one
+ * statement over the keys as columns, on SQLite one prepared lookup each.
+ */
+export async function readCellsById(db: Db, program: ViewProgram, ids: Iterable<string>): Promise<Map<string, CellState | null>> {
+  const cells = new Map<string, CellState | null>()
+  const keys = [...ids].map((id) => {
+    cells.set(id, null)
+    return splitCellId(id)
+  })
+  if (keys.length === 0) return cells
+  const rows =
+    db.engine === 'sqlite'
+      ? (await Promise.all(keys.map((k) => exactRows<CellsTable>(db, 'select * from cells where view = ? and period = ? and dims_key = ?', [program.name, k.period, k.dimsKey])))).flat()
+      : await exactRows<CellsTable>(db, 'select c.* from cells c join unnest(?::text[], ?::text[]) as k(period, dims_key) on c.period = k.period and c.dims_key = k.dims_key where c.view = ?', [
+          keys.map((k) => k.period),
+          keys.map((k) => k.dimsKey),
+          program.name,
+        ])
+  for (const row of rows) {
+    const cell = toCell(row, program.ops.length)
+    cells.set(cellId(cell.period, cell.dimsKey), cell.state)
+  }
+  return cells
 }
 
 /** Realtime cells of a view as a map keyed by `cellId`. */

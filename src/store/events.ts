@@ -20,6 +20,11 @@ export async function retractionOf(db: Db, seq: number): Promise<StoredEvent | n
 /** Which of these seqs a stored retraction already voids. */
 export async function retractedAmong(db: Db, seqs: number[]): Promise<Set<number>> {
   const found = new Set<number>()
+  if (db.engine === 'postgres') {
+    const rows = await queryRows<{ target_seq: number }>(db, 'select target_seq from events where target_seq = any(?::bigint[])', [seqs])
+    for (const r of rows) found.add(Number(r.target_seq))
+    return found
+  }
   for (let i = 0; i < seqs.length; i += 500) {
     const chunk = seqs.slice(i, i + 500)
     const rows = await queryRows<{ target_seq: number | null }>(db, `select target_seq from events where target_seq in (${marks(chunk.length)})`, chunk)

@@ -132,6 +132,16 @@ export async function periodRows(db: Db, view: string): Promise<PeriodsTable[]> 
  */
 export async function markDirty(db: Db, view: string, firstSeq: ReadonlyMap<string, number>): Promise<PeriodsTable[]> {
   const periods = [...firstSeq.keys()]
+  if (db.engine === 'postgres' && periods.length > 0) {
+    // One statement: the rows as they were before the update (its snapshot), the clean ones marked.
+    return queryRows<PeriodsTable>(
+      db,
+      'with k as (select * from unnest(?::text[], ?::bigint[]) as k(period, seq)), ' +
+        'marked as (update periods p set dirty_since_seq = k.seq from k where p.view = ? and p.period = k.period and p.dirty_since_seq is null) ' +
+        'select p.* from periods p join k on p.period = k.period where p.view = ?',
+      [periods, periods.map((p) => firstSeq.get(p) as number), view, view],
+    )
+  }
   const marked: PeriodsTable[] = []
   for (let i = 0; i < periods.length; i += 500) {
     const chunk = periods.slice(i, i + 500)

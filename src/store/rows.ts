@@ -41,12 +41,11 @@ export function rowToEvent(row: EventsTable): StoredEvent {
 }
 
 /**
- * The upsert of one view's cells; `excluded` holds the change. A sum that leaves the int64 range
- * is caught: SQLite turns it into a REAL, which the slot's check constraint (migration 0006)
- * refuses by name; PostgreSQL (the sum computed as numeric first) turns it into null here,
- * returned, rather than an error that names no measure.
+ * The upsert of one view's cells on SQLite; `excluded` holds the change. A sum that leaves the
+ * int64 range turns into a REAL, which the slot's check constraint (migration 0006) refuses by
+ * name. (PostgreSQL's upsert, from whole columns, is in postgres/open.ts.)
  */
-export function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite[], engine: 'sqlite' | 'postgres') {
+export function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: CellWrite[]) {
   const ops = program.ops
   const rows = changes.map((c) => {
     const row: Partial<CellsTable> = { view: program.name, period: c.period, dims_key: c.dimsKey, event_count: c.state.eventCount }
@@ -66,8 +65,7 @@ export function cellUpsert(db: Kysely<Schema>, program: ViewProgram, changes: Ce
           const cur = sql.ref(`cells.${col}`)
           const add = sql.ref(`excluded.${col}`)
           if (op !== 'add') set[col] = sql`case when ${add} is null then ${cur} when ${cur} is null or ${add} ${sql.raw(op === 'min' ? '<' : '>')} ${cur} then ${add} else ${cur} end`
-          else if (engine === 'sqlite') set[col] = sql`coalesce(${cur}, 0) + coalesce(${add}, 0)`
-          else set[col] = sql`case when abs(coalesce(${cur}, 0)::numeric + coalesce(${add}, 0)) <= 9223372036854775807 then coalesce(${cur}, 0) + coalesce(${add}, 0) end`
+          else set[col] = sql`coalesce(${cur}, 0) + coalesce(${add}, 0)`
         })
         return set as never
       }),

@@ -8,11 +8,42 @@ import type { AppendedEvent, CellWrite, Engine, Head, WriteTx } from '../engine.
 import { Health, probeWrite } from '../faults.js'
 import { overflowError } from '../int64.js'
 import { runMigrations } from '../migrate.js'
-import { addSlots, assertChanges, cellUpsert, eventRow, rowToEvent } from '../rows.js'
-import { SLOT_COLUMNS, type Schema, type SlotColumn } from '../schema.js'
+import { exactRows, queryRows } from '../db.js'
+import { addSlots, assertChanges, eventRow, rowToEvent } from '../rows.js'
+import { SLOT_COLUMNS, type EventsTable, type Schema } from '../schema.js'
 import { CurrentSchemaPostgresDialect } from './introspector.js'
 
 const INT8_OID = 20
+
+/** Rows per multi-row statement of a batch. */
+const CHUNK = 1000
+
+const EVENT_COLUMNS = ['seq', 'source', 'id', 'type', 'occurred_at', 'received_at', 'data', 'retracts', 'target_seq', 'eff_type', 'eff_occurred_at'] as const satisfies ReadonlyArray<keyof EventsTable>
+const EVENT_TYPES = ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bigint', 'text', 'bigint']
+const EVENTS_INSERT = `insert into events (${EVENT_COLUMNS.join(', ')}) select * from unnest(${EVENT_TYPES.map((t) => `?::${t}[]`).join(', ')})`
+
+/**
+ * The upsert of a view's cells from whole columns (`excluded` holds the change). A sum that
+ * leaves the int64 range is computed as numeric first and becomes null, returned, rather than an
+ * error that names no measure: the caller turns it into LV_ERR_MEASURE_OVERFLOW.
+ */
+function cellsUpsert(program: ViewProgram): string {
+  const slots = program.ops.map((_, i) => SLOT_COLUMNS[i] as string)
+  const set = program.ops.map((op, i) => {
+    const col = slots[i] as string
+    const cur = `cells.${col}`
+    const add = `excluded.${col}`
+    if (op !== 'add') return `${col} = case when ${add} is null then ${cur} when ${cur} is null or ${add} ${op === 'min' ? '<' : '>'} ${cur} then ${add} else ${cur} end`
+    return `${col} = case when abs(coalesce(${cur}, 0)::numeric + coalesce(${add}, 0)) <= 9223372036854775807 then coalesce(${cur}, 0) + coalesce(${add}, 0) end`
+  })
+  const sums = addSlots(program).map((i) => slots[i] as string)
+  return (
+    `insert into cells (view, period, dims_key, event_count${slots.map((c) => `, ${c}`).join('')}) ` +
+    `select ?::text, u.* from unnest(?::text[], ?::text[], ?::bigint[]${slots.map(() => ', ?::bigint[]').join('')}) as u ` +
+    `on conflict (view, period, dims_key) do update set event_count = cells.event_count + excluded.event_count${set.map((x) => `, ${x}`).join('')} ` +
+    `returning period, dims_key${sums.map((c) => `, ${c}`).join('')}`
+  )
+}
 
 /** A PostgreSQL bigint as a number while that is exact, else as a bigint. */
 function int8(value: string): number | bigint {
@@ -69,36 +100,39 @@ export async function openPostgres(location: string): Promise<Engine> {
     }
 
     async findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]> {
-      const bySource = new Map<string, string[]>()
-      for (const k of keys) {
-        const ids = bySource.get(k.source) ?? []
-        ids.push(k.id)
-        bySource.set(k.source, ids)
-      }
-      const found: StoredEvent[] = []
-      for (const [source, ids] of bySource) {
-        const rows = await this.trx.selectFrom('events').selectAll().where('source', '=', source).where(sql<boolean>`id = any(${ids}::text[])`).execute()
-        for (const row of rows) found.push(rowToEvent(row))
-      }
-      return found
+      if (keys.length === 0) return []
+      // One statement for the whole batch: each key probes the unique (source, id) index (the
+      // lateral subquery with its limit keeps the planner from a hash join over the table).
+      const rows = await queryRows<EventsTable>(
+        this.db,
+        'select e.* from unnest(?::text[], ?::text[]) as k(source, id) cross join lateral (select * from events where events.source = k.source and events.id = k.id limit 1) e',
+        [keys.map((k) => k.source), keys.map((k) => k.id)],
+      )
+      return rows.map(rowToEvent)
     }
 
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
-      const rows = events.map(eventRow)
-      for (let i = 0; i < rows.length; i += 2000) {
-        await this.trx
-          .insertInto('events')
-          .values(rows.slice(i, i + 2000))
-          .execute()
+      // One insert of whole columns per 1,000 events: a multi-row VALUES binds 11 parameters per row.
+      for (let i = 0; i < events.length; i += CHUNK) {
+        const rows = events.slice(i, i + CHUNK).map(eventRow)
+        await queryRows(
+          this.db,
+          EVENTS_INSERT,
+          EVENT_COLUMNS.map((c) => rows.map((r) => r[c])),
+        )
       }
     }
 
     async addToCells(program: ViewProgram, changes: CellWrite[]): Promise<void> {
       assertChanges(program, changes)
       const sums = addSlots(program)
-      for (let i = 0; i < changes.length; i += 1000) {
-        const upsert = cellUpsert(this.trx, program, changes.slice(i, i + 1000), 'postgres').returning(['period', 'dims_key', ...sums.map((s) => SLOT_COLUMNS[s] as SlotColumn)])
-        const rows = (await upsert.execute()) as unknown as Array<Record<string, unknown>>
+      const slots = program.ops.length
+      const text = cellsUpsert(program)
+      for (let i = 0; i < changes.length; i += CHUNK) {
+        const chunk = changes.slice(i, i + CHUNK)
+        const params: unknown[] = [program.name, chunk.map((c) => c.period), chunk.map((c) => c.dimsKey), chunk.map((c) => c.state.eventCount)]
+        for (let s = 0; s < slots; s++) params.push(chunk.map((c) => c.state.slots[s] ?? null))
+        const rows = await exactRows<Record<string, unknown>>(this.db, text, params)
         for (const row of rows) {
           for (const slot of sums) if (row[SLOT_COLUMNS[slot] as string] === null) throw overflowError(program, slot, row.period as string, row.dims_key as string)
         }

@@ -82,7 +82,7 @@ export function openSqlite(location: string): Engine {
       if (changes.length === 0) return
       assertChanges(program, changes)
       let text = upsertSql.get(program)
-      if (text === undefined) upsertSql.set(program, (text = cellUpsert(this.db.kysely, program, [changes[0] as CellWrite], 'sqlite').compile().sql))
+      if (text === undefined) upsertSql.set(program, (text = cellUpsert(this.db.kysely, program, [changes[0] as CellWrite]).compile().sql))
       const stmt = prepared(text)
       const n = program.ops.length
       for (const c of changes) {
