@@ -5,7 +5,7 @@
  */
 import BetterSqlite3 from 'better-sqlite3'
 import fc from 'fast-check'
-import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect } from 'kysely'
+import { Kysely, Migrator, sql, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -14,6 +14,7 @@ import { ingest } from '../../src/services/ingest.js'
 import { sourceLateness, type SourceLateness } from '../../src/services/sources.js'
 import { eventRow, openEngine, type AppendedEvent, type Engine } from '../../src/store/engine.js'
 import { migrations } from '../../src/store/migrations.js'
+import { CurrentSchemaPostgresDialect } from '../../src/store/postgres/introspector.js'
 import type { Schema } from '../../src/store/schema.js'
 import { countBuckets, HOUR_MS, lagBucket, lagBucketCeiling, MAX_PARTS, sumBuckets } from '../../src/store/sources.js'
 import { engines } from '../helpers/engines.js'
@@ -175,7 +176,9 @@ async function storeBefore0008(location: StoreLocation, arrivals: Arrival[]): Pr
     schema = url.searchParams.get('schema') as string
     url.searchParams.delete('schema')
     const pool = new pg.Pool({ connectionString: url.toString(), options: `-c search_path=${schema}` })
-    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
+    // The store's own dialect: Kysely's introspector reads every schema of the database, and fails
+    // when another test drops its schema meanwhile ("schema … does not exist").
+    db = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }) })
     await sql`create schema ${sql.id(schema)}`.execute(db)
   }
   try {
