@@ -47,6 +47,21 @@ export class Metrics {
     },
   })
 
+  /** Reads how many write transactions the store ran again after a conflict, when scraped. */
+  retriesSource: () => number = () => 0
+  readonly writeRetries = new Counter({
+    name: 'lateview_store_write_retries_total',
+    help: 'Write transactions run again after PostgreSQL aborted them for a conflict with a concurrent transaction (deadlock, serialization failure)',
+    registers: [this.registry],
+    collect: () => {
+      const seen = this.retriesSource()
+      const counted = this.#retriesCounted
+      if (seen > counted) this.writeRetries.inc(seen - counted)
+      this.#retriesCounted = Math.max(counted, seen)
+    },
+  })
+  #retriesCounted = 0
+
   constructor(defaults = false) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'lateview_' })
   }

@@ -287,26 +287,28 @@ export class JobRunner {
           duration_ms: elapsedMs(watch),
         }),
       )
-    const alerts: AlertDocument[] = []
+    // Set by the attempt that commits: the store may run the transaction again after a conflict.
+    let alerts: AlertDocument[] = []
     try {
       const recorded = await this.engine.write(async (tx) => {
         if (run.now === undefined) now = this.clock.now()
         await this.definitions.assertCurrent(tx.db)
         const done = await work(tx, now)
-        alerts.push(...done.alerts)
+        alerts = done.alerts
         return record(tx.db, done.outcome, done.revision, done.detail)
       })
       if (alerts.length > 0) this.#notify(alerts)
       return recorded
     } catch (error) {
-      if (!run.recordFailure || (error instanceof LateviewError && error.code === 'LV_ERR_PERIOD_MALFORMED')) throw error
+      // A store that kept aborting the write for conflicts did not fail the job: the caller retries.
+      if (!run.recordFailure || (error instanceof LateviewError && (error.code === 'LV_ERR_PERIOD_MALFORMED' || error.code === 'LV_ERR_STORE_BUSY'))) throw error
       const message = (error as Error).message ?? String(error)
       this.#log('job failed', { job: run.job, view: run.program.name, period: run.period, error: message })
-      const failed: AlertDocument[] = []
+      let failed: AlertDocument[] = []
       const recorded = await this.engine.write(async (tx) => {
         const data = { job: run.job, trigger: run.trigger, now: toIso(now), error: message }
         const raised = await raiseAlerts(tx.db, [{ kind: 'JobFailed', view: run.program.name, period: run.period, source: null, data }], now)
-        failed.push(...raised.map(alertDocument))
+        failed = raised.map(alertDocument)
         return record(tx.db, 'failed', null, message)
       })
       this.#notify(failed)

@@ -35,6 +35,8 @@ export interface Engine {
    * writes again: readiness follows the store, not the traffic.
    */
   failure(probe?: boolean): Promise<LateviewError | null>
+  /** Write transactions run again after a conflict with a concurrent one (PostgreSQL 40001, 40P01) since the store was opened. */
+  retried?(): number
   close(): Promise<void>
 }
 

@@ -3,12 +3,15 @@ import {
   DEFAULT_MIGRATION_TABLE,
   PostgresDialect,
   sql,
+  type Driver,
+  type PostgresDialectConfig,
   type DatabaseIntrospector,
   type DatabaseMetadataOptions,
   type Kysely,
   type SchemaMetadata,
   type TableMetadata,
 } from 'kysely'
+import { SchemaPerTransactionDriver } from './pooled.js'
 
 /**
  * Kysely's migrator asks whether its bookkeeping tables exist by introspecting every schema of
@@ -17,6 +20,19 @@ import {
  * schema is dropped meanwhile. lateview looks only at its own schema.
  */
 export class CurrentSchemaPostgresDialect extends PostgresDialect {
+  /** `schemaPerTransaction`: behind a transaction pooler, the schema each transaction sets (see ./pooled.ts). */
+  constructor(
+    config: PostgresDialectConfig,
+    private readonly options: { schemaPerTransaction?: string } = {},
+  ) {
+    super(config)
+  }
+
+  override createDriver(): Driver {
+    const driver = super.createDriver()
+    return this.options.schemaPerTransaction ? new SchemaPerTransactionDriver(driver, this.options.schemaPerTransaction) : driver
+  }
+
   override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new CurrentSchemaIntrospector(db)
   }

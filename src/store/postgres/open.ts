@@ -12,6 +12,7 @@ import { exactRows, queryRows } from '../db.js'
 import { addSlots, assertChanges, eventRow, rowToEvent } from '../rows.js'
 import { SLOT_COLUMNS, type EventsTable, type Schema } from '../schema.js'
 import { CurrentSchemaPostgresDialect } from './introspector.js'
+import { retrying } from './retry.js'
 
 const INT8_OID = 20
 
@@ -55,6 +56,13 @@ export async function openPostgres(location: string): Promise<Engine> {
   const url = new URL(location)
   const schema = url.searchParams.get('schema')
   url.searchParams.delete('schema')
+  // `?pgbouncer=true`: the URL names a transaction pooler, which keeps no session for lateview.
+  const pooler = url.searchParams.get('pgbouncer')
+  url.searchParams.delete('pgbouncer')
+  if (pooler !== null && pooler !== 'true' && pooler !== 'false') {
+    throw new LateviewError('LV_ERR_CONFIG_INVALID', `LATEVIEW_DB: pgbouncer=${JSON.stringify(pooler)} must be true or false`)
+  }
+  const pooled = pooler === 'true'
   if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new LateviewError('LV_ERR_CONFIG_INVALID', `LATEVIEW_DB: schema ${JSON.stringify(schema)} must be lower-case letters, digits and _`)
   }
@@ -69,7 +77,7 @@ export async function openPostgres(location: string): Promise<Engine> {
     const client = new pg.Client({ connectionString: url.toString() })
     await client.connect()
     try {
-      await client.query(`create schema if not exists ${schema}`)
+      await createSchema(client, schema)
     } finally {
       await client.end()
     }
@@ -78,9 +86,12 @@ export async function openPostgres(location: string): Promise<Engine> {
     connectionString: url.toString(),
     types,
     max: 10,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    // Behind a transaction pooler a session setting would stay on whichever server connection
+    // took it: every transaction sets the schema instead (./pooled.ts).
+    ...(schema && !pooled ? { options: `-c search_path=${schema}` } : {}),
   })
-  const db = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }) })
+  const db = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }, schema && pooled ? { schemaPerTransaction: schema } : {}) })
+  let retries = 0
   const health = new Health()
   // A client whose connection the server or the network dropped (a restart, a terminated
   // backend) must not crash the process: its query fails, and the pool replaces it.
@@ -151,15 +162,28 @@ export async function openPostgres(location: string): Promise<Engine> {
       await runMigrations(db, 'postgres', rows[0]?.name)
     },
     async write(fn) {
+      // A deadlock or a serialization failure aborts the whole transaction, which is run again
+      // (a bounded number of times, then LV_ERR_STORE_BUSY): `fn` keeps nothing from an attempt.
       return health.guard(
         () =>
-          db.transaction().execute(async (trx) => {
-            // One writer at a time: a seq becomes visible only after every smaller seq is committed.
-            await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
-            return fn(new PgWriteTx(trx))
-          }),
+          retrying(
+            () =>
+              db.transaction().execute(async (trx) => {
+                // One writer at a time: a seq becomes visible only after every smaller seq is committed.
+                await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
+                return fn(new PgWriteTx(trx))
+              }),
+            {
+              onRetry: () => {
+                retries++
+              },
+            },
+          ),
         true,
       )
+    },
+    retried() {
+      return retries
     },
     async snapshot(fn) {
       return health.guard(
@@ -179,4 +203,19 @@ export async function openPostgres(location: string): Promise<Engine> {
     },
   }
   return engine
+}
+
+/**
+ * `create schema if not exists`, which two processes starting together can both run: the loser
+ * then fails on the catalog's unique index (23505) although the schema exists, and goes on.
+ */
+async function createSchema(client: pg.Client, schema: string): Promise<void> {
+  try {
+    await client.query(`create schema if not exists ${schema}`)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code !== '23505' && code !== '42P06') throw error
+    const { rowCount } = await client.query('select 1 from pg_namespace where nspname = $1', [schema])
+    if (rowCount !== 1) throw error
+  }
 }
