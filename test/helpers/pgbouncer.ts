@@ -72,7 +72,12 @@ export async function startPgBouncer(poolSize = 4): Promise<PgBouncer> {
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()))
   let exited: number | null | undefined
-  const closed = new Promise<void>((resolve) => child.on('close', (code) => ((exited = code), resolve())))
+  const closed = new Promise<void>((resolve) =>
+    child.on('close', (code) => {
+      exited = code
+      resolve()
+    }),
+  )
   child.on('error', (error) => (output += String(error)))
   const log = () => {
     const file = join(dir, 'pgbouncer.log')
