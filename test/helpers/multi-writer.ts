@@ -63,9 +63,9 @@ export class Oracle {
     }
   }
 
-  /** A retraction of a stored, not yet retracted sale (the one of `pick`), or null. */
+  /** A retraction of a stored, not yet retracted sale of `writer` (the one of `pick`), or null. */
   retraction(writer: string, pick: number): Retraction | null {
-    const open = [...this.sales.values()].filter((s) => !this.retracted.has(`${s.source}\u0000${s.id}`))
+    const open = [...this.sales.values()].filter((s) => s.id.startsWith(`${writer}-`) && !this.retracted.has(`${s.source}\u0000${s.id}`))
     const target = open[pick % Math.max(open.length, 1)]
     if (!target) return null
     return { id: `r-${writer}-${pick}`, source: target.source, type: 'sale', occurredAt: target.occurredAt, retracts: target.id }
