@@ -7,14 +7,14 @@
  *   --out <file>                        default bench/results/latest.json
  *   --scale <x>                         multiplies events per day, ingest sizes and request counts
  *   --budget <s>                        caps each ingest comparison at s seconds of lateview time
- *   --only ingest,http,memory,latest,asof,rebuild,consolidate,analysis
+ *   --only ingest,http,memory,latest,asof,rebuild,consolidate,analysis,processes (PostgreSQL only)
  *   --pg <url>                          default postgres://postgres@127.0.0.1:5432/test
  *   --keep                              keep the temporary databases (prints where)
  */
 import { join } from 'node:path'
 
 export type EngineName = 'sqlite' | 'postgres'
-export const PHASES = ['ingest', 'http', 'memory', 'latest', 'asof', 'rebuild', 'consolidate', 'analysis'] as const
+export const PHASES = ['ingest', 'http', 'memory', 'latest', 'asof', 'rebuild', 'consolidate', 'analysis', 'processes'] as const
 export type Phase = (typeof PHASES)[number]
 
 export interface Sizes {

@@ -4,6 +4,7 @@ import type { EngineName, Sizes } from './options.js'
 import type { HttpFigures } from './http.js'
 import type { IngestFigures } from './ingest.js'
 import type { MemoryFigures } from './memory.js'
+import type { ProcessesFigures } from './processes.js'
 import type { AsOfFigures, ConsolidateFigures, LatestFigures, ReadStore, RebuildFigures, SourcesFigures } from './reads.js'
 
 export interface EngineResults {
@@ -21,6 +22,7 @@ export interface EngineResults {
   sources?: SourcesFigures
   memory?: MemoryFigures
   analysis?: AnalysisFigures
+  processes?: ProcessesFigures
   skipped?: string
 }
 

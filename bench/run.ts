@@ -13,6 +13,7 @@ import type { Log } from './common.js'
 import { measureHttp } from './http.js'
 import { measureIngest } from './ingest.js'
 import { measureMemory } from './memory.js'
+import { measureProcesses } from './processes.js'
 import { parseOptions, ROOT, type BenchOptions, type EngineName, type Phase } from './options.js'
 import { buildStore, measureAsOf, measureConsolidate, measureLatest, measureRebuild, measureSources, type ReadStore } from './reads.js'
 import { formatTable, tableRows, type EngineResults } from './report.js'
@@ -50,6 +51,8 @@ async function runEngine(engine: EngineName, options: BenchOptions, backend: Bac
   if (want('ingest')) results.ingest = await phase('ingest', () => measureIngest(backend, sizes, budgetMs, log))
   if (want('http')) results.http = await phase('http', () => measureHttp(backend, sizes, budgetMs))
   if (want('memory')) results.memory = await phase('memory', () => measureMemory(backend, options.quick, options.scale))
+  // Several serve processes on one store: PostgreSQL only (a SQLite file has one writer process).
+  if (want('processes') && engine === 'postgres') results.processes = await phase('processes', () => measureProcesses(backend, options, log))
   const reads = (['latest', 'asof', 'rebuild', 'consolidate', 'analysis'] as const).filter(want)
   if (reads.length === 0) return results
   let small: ReadStore | undefined
