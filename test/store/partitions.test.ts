@@ -1,0 +1,200 @@
+/**
+ * PostgreSQL's events table, range-partitioned by the UTC month of eff_occurred_at (migration
+ * 0010): the statements lateview runs for a day's as-of read, consolidation and diff, and for its
+ * lookups by (source, id), are captured as sent to the server and run again under EXPLAIN
+ * ANALYZE: only the partition of the day's month is read. And a store left at migration 0009
+ * comes out of 0010 with every row, index and figure it had. SQLite keeps its one table.
+ */
+import { Kysely, Migrator, sql } from 'kysely'
+import pg from 'pg'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ManualClock } from '../../src/domain/clock.js'
+import { Lateview } from '../../src/services/lateview.js'
+import { openEngine } from '../../src/store/engine.js'
+import { migrations } from '../../src/store/migrations.js'
+import { CurrentSchemaPostgresDialect } from '../../src/store/postgres/introspector.js'
+import type { Schema } from '../../src/store/schema.js'
+import { TEST_PG_URL } from '../helpers/engines.js'
+import { at, retraction, sale, shippedViews, type RawEvent } from '../helpers/ingest-fixtures.js'
+import { storeLocations, type StoreLocation } from '../helpers/store-locations.js'
+
+const views = shippedViews()
+const REVENUE = 'daily_revenue'
+/** Day D of the retail chain (Asia/Taipei, UTC+8 all year): wholly in November, UTC. */
+const D = '2026-11-25'
+const tpe = (local: string) => at(`${local}+08:00`)
+
+const sold = (id: string, amount: number, occurred: string, received: string, store = '001'): RawEvent =>
+  sale(id, amount, { source: `store-${store}`, store, occurredAt: `${occurred}+08:00`, receivedAt: `${received}+08:00` })
+
+/**
+ * Events in October, November and December, D's among them with a retraction, and the Taipei day
+ * 2026-12-01, which begins on 30 November UTC: its events lie in two partitions.
+ */
+const HISTORY: RawEvent[] = [
+  sold('oct-1', 11, '2026-10-15T10:00:00', '2026-10-15T10:01:00'),
+  sold('oct-2', 12, '2026-10-31T23:30:00', '2026-10-31T23:31:00', '002'),
+  sold('d-1', 100, `${D}T09:00:00`, `${D}T09:01:00`),
+  sold('d-2', 200, `${D}T10:00:00`, `${D}T10:01:00`, '002'),
+  sold('d-3', 300, `${D}T11:00:00`, `${D}T11:01:00`),
+  retraction('void-d-2', 'd-2', { source: 'store-002', occurredAt: `${D}T12:00:00+08:00`, receivedAt: `${D}T12:01:00+08:00` }),
+  sold('dec1-early', 40, '2026-12-01T02:00:00', '2026-12-01T02:01:00'),
+  sold('dec1-late', 50, '2026-12-01T20:00:00', '2026-12-01T20:01:00'),
+  sold('dec-1', 60, '2026-12-10T10:00:00', '2026-12-10T10:01:00'),
+]
+
+/** A late sale of D and a retraction of d-3, received after D was consolidated. */
+const LATE: RawEvent[] = [
+  sold('d-late', 1000, `${D}T20:00:00`, '2026-12-10T11:00:00', '003'),
+  retraction('void-d-3', 'd-3', { occurredAt: '2026-12-10T11:30:00+08:00', receivedAt: '2026-12-10T11:30:00+08:00' }),
+]
+
+/** Statements as pg sends them, while `on`. */
+interface Sent {
+  text: string
+  values: unknown[]
+}
+const sent: Sent[] = []
+let capturing = false
+const clientProto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }
+const originalQuery = clientProto.query
+clientProto.query = function (this: unknown, ...args: unknown[]) {
+  if (capturing && typeof args[0] === 'string') sent.push({ text: args[0], values: (args[1] as unknown[] | undefined) ?? [] })
+  return originalQuery.apply(this, args)
+}
+
+/** The statements `run` sends to the server. */
+async function statementsOf(run: () => Promise<unknown>): Promise<Sent[]> {
+  sent.length = 0
+  capturing = true
+  try {
+    await run()
+  } finally {
+    capturing = false
+  }
+  return sent.splice(0)
+}
+
+interface PlanNode {
+  'Node Type': string
+  'Relation Name'?: string
+  'Actual Loops'?: number
+  Plans?: PlanNode[]
+}
+
+/** The partitions of events a plan reads (a node actually run), and those it names at all. */
+function partitionsOf(node: PlanNode, read = new Set<string>(), named = new Set<string>()): { read: Set<string>; named: Set<string> } {
+  const relation = node['Relation Name']
+  if (relation?.startsWith('events_y')) {
+    named.add(relation)
+    if ((node['Actual Loops'] ?? 0) > 0) read.add(relation)
+  }
+  for (const child of node.Plans ?? []) partitionsOf(child, read, named)
+  return { read, named }
+}
+
+/**
+ * Runs each statement of `statements` that reads events again under EXPLAIN ANALYZE (a read has
+ * no effect), with its own parameters, and returns per statement the partitions it read.
+ */
+async function partitionsRead(client: pg.Client, statements: Sent[]): Promise<Array<{ text: string; read: string[]; named: string[] }>> {
+  const out: Array<{ text: string; read: string[]; named: string[] }> = []
+  for (const s of statements) {
+    if (!/\bevents\b/.test(s.text) || !/^\s*(select|with)\b/i.test(s.text) || /\b(insert|update|delete)\b/i.test(s.text)) continue
+    const { rows } = await client.query(`explain (analyze, format json) ${s.text}`, s.values)
+    const plan = (rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]?.Plan as PlanNode
+    const { read, named } = partitionsOf(plan)
+    out.push({ text: s.text, read: [...read].sort(), named: [...named].sort() })
+  }
+  return out
+}
+
+/** Asserts that every statement read only `allowed` partitions, and that together they read `expected`. */
+function assertOnly(found: Array<{ text: string; read: string[] }>, allowed: string[], expected: string[], what: string): void {
+  assert.ok(found.length > 0, `${what}: no statement read events`)
+  for (const f of found) assert.ok(f.read.every((p) => allowed.includes(p)), `${what}: ${f.text} read ${f.read.join(', ')}`)
+  assert.equal([...new Set(found.flatMap((f) => f.read))].sort(), expected, what)
+}
+
+const locations = await storeLocations()
+const location = locations.find((l) => l.name === 'postgres')
+
+if (location) {
+  const test = suite('store/partitions (postgres)')
+  test.after(async () => {
+    clientProto.query = originalQuery
+    await location.cleanup()
+  })
+
+  const schemaOf = (where: string) => new URL(where).searchParams.get('schema') as string
+  const sideClient = async (schema: string) => {
+    const client = new pg.Client({ connectionString: TEST_PG_URL, options: `-c search_path=${schema}` })
+    await client.connect()
+    return client
+  }
+
+  test('a day’s as-of read, consolidation, diff and lookups by (source, id) read only its month’s partition', async () => {
+    const where = location.next()
+    const clock = new ManualClock(tpe(`${D}T08:00:00`))
+    const lv = await Lateview.open({ db: where, views, clock })
+    const client = await sideClient(schemaOf(where))
+    try {
+      await lv.ingest(HISTORY, { imported: true })
+      const { rows: partitions } = await client.query(`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'events'::regclass order by 1`)
+      assert.equal(
+        partitions.map((r) => r.name),
+        ['events_y2026m10', 'events_y2026m11', 'events_y2026m12'],
+      )
+      const nov = ['events_y2026m11']
+
+      const consolidation = await statementsOf(async () => {
+        const runs = await lv.jobs.run('consolidate', { view: REVENUE, period: D, now: tpe('2026-11-26T03:00:00'), trigger: 'cron' })
+        assert.equal(
+          runs.map((r) => [r.outcome, r.revision]),
+          [['published', 1]],
+        )
+      })
+      assertOnly(await partitionsRead(client, consolidation), nov, nov, 'consolidation')
+
+      await lv.ingest(LATE, { imported: true })
+
+      const asOf = await statementsOf(async () => {
+        // What was known on 26 November: d-1 and d-3 (d-2 voided).
+        const doc = await lv.report(REVENUE, D, { asOf: tpe('2026-11-26T12:00:00') })
+        assert.equal([doc.cutoffSeq, doc.eventCount, doc.totals.measures.revenue], [6, 2, 400])
+      })
+      assertOnly(await partitionsRead(client, asOf), nov, nov, 'as-of read')
+
+      const diff = await statementsOf(async () => {
+        const d = await lv.diff(REVENUE, D, { revision: 1 }, { asOf: tpe('2026-12-10T12:00:00') })
+        assert.equal(
+          d.changes.flatMap((c) => c.events.map((e) => e.id)).sort(),
+          ['d-late', 'void-d-3'],
+        )
+      })
+      assertOnly(await partitionsRead(client, diff), nov, nov, 'diff')
+
+      const lookups = await statementsOf(async () => {
+        const found = await lv.event('store-001', 'd-3')
+        assert.equal([found?.event.seq, found?.retractedBy?.id], [5, 'void-d-3'])
+        // A batch of duplicates: found by (source, id), nothing written.
+        const again = await lv.ingest([HISTORY[3], HISTORY[4]], { imported: true })
+        assert.equal([again.accepted, again.duplicates], [0, 2])
+      })
+      assertOnly(await partitionsRead(client, lookups), nov, nov, 'lookups by (source, id)')
+
+      // A Taipei day that begins on 30 November UTC reads its two months' partitions.
+      const twoMonths = await statementsOf(async () => {
+        const doc = await lv.report(REVENUE, '2026-12-01', { asOf: tpe('2026-12-10T12:00:00') })
+        assert.equal([doc.eventCount, doc.totals.measures.revenue], [2, 90])
+      })
+      assertOnly(await partitionsRead(client, twoMonths), ['events_y2026m11', 'events_y2026m12'], ['events_y2026m11', 'events_y2026m12'], 'a day across two months')
+    } finally {
+      await client.end()
+      await lv.close()
+    }
+  })
+
+  test.run()
+}
