@@ -325,7 +325,9 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
         // One partition per month holding an event, found month by month on the occurrence index.
         let from: number | null = null
         for (;;) {
-          const { rows } = await sql<{ at: number | string | null }>`select min(eff_occurred_at) as at from events_unpartitioned where eff_occurred_at >= ${from ?? Number.MIN_SAFE_INTEGER}`.execute(db)
+          const { rows } = await sql<{ at: number | string | null }>`select min(eff_occurred_at) as at from events_unpartitioned where eff_occurred_at >= ${from ?? Number.MIN_SAFE_INTEGER}`.execute(
+            db,
+          )
           const at = rows[0]?.at ?? null
           if (at === null) break
           const start = month(Number(at))

@@ -113,7 +113,11 @@ async function partitionsRead(client: pg.Client, statements: Sent[]): Promise<Ar
 /** Asserts that every statement read only `allowed` partitions, and that together they read `expected`. */
 function assertOnly(found: Array<{ text: string; read: string[] }>, allowed: string[], expected: string[], what: string): void {
   assert.ok(found.length > 0, `${what}: no statement read events`)
-  for (const f of found) assert.ok(f.read.every((p) => allowed.includes(p)), `${what}: ${f.text} read ${f.read.join(', ')}`)
+  for (const f of found)
+    assert.ok(
+      f.read.every((p) => allowed.includes(p)),
+      `${what}: ${f.text} read ${f.read.join(', ')}`,
+    )
   assert.equal([...new Set(found.flatMap((f) => f.read))].sort(), expected, what)
 }
 
@@ -168,10 +172,7 @@ if (location) {
 
       const diff = await statementsOf(async () => {
         const d = await lv.diff(REVENUE, D, { revision: 1 }, { asOf: tpe('2026-12-10T12:00:00') })
-        assert.equal(
-          d.changes.flatMap((c) => c.events.map((e) => e.id)).sort(),
-          ['d-late', 'void-d-3'],
-        )
+        assert.equal(d.changes.flatMap((c) => c.events.map((e) => e.id)).sort(), ['d-late', 'void-d-3'])
       })
       assertOnly(await partitionsRead(client, diff), nov, nov, 'diff')
 
@@ -196,5 +197,120 @@ if (location) {
     }
   })
 
+  /** Every row of every table of a schema (the migrator's own left out), to compare two stores. */
+  const tablesOf = async (client: pg.Client, schema: string): Promise<string[]> =>
+    (
+      await client.query(
+        `select table_name as name from information_schema.tables where table_schema = $1 and table_type in ('BASE TABLE') and table_name not like 'kysely%' and table_name not like 'events_y%'
+         union select 'events' order by 1`,
+        [schema],
+      )
+    ).rows.map((r) => r.name as string)
+  const indexesOf = async (client: pg.Client, schema: string): Promise<string[]> =>
+    (await client.query(`select tablename || ': ' || replace(indexdef, $1 || '.', '') as def from pg_indexes where schemaname = $1 order by 1`, [schema])).rows.map((r) => r.def as string)
+
+  test('migration 0010 partitions the events of a store left at 0009, keeping every row, seq, index and figure', async () => {
+    // The reference: a store made by lateview as it is, with revisions, retractions and late events.
+    const reference = location.next()
+    const clock = new ManualClock(tpe(`${D}T08:00:00`))
+    const ref = await Lateview.open({ db: reference, views, clock })
+    await ref.ingest(HISTORY, { imported: true })
+    await ref.jobs.run('consolidate', { view: REVENUE, period: D, now: tpe('2026-11-26T03:00:00'), trigger: 'cron' })
+    await ref.ingest(LATE, { imported: true })
+    assert.equal(
+      (await ref.jobs.run('close', { view: REVENUE, period: D, now: tpe('2026-12-10T12:00:00'), trigger: 'cron' })).map((r) => [r.outcome, r.revision]),
+      [['published', 2]],
+    )
+
+    // The same rows in a store left at migration 0009: events in one table, no event_keys.
+    const before = location.next()
+    const [refSchema, schema] = [schemaOf(reference), schemaOf(before)]
+    const pool = new pg.Pool({ connectionString: TEST_PG_URL, options: `-c search_path=${schema}` })
+    const old = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }) })
+    const client = await sideClient(schema)
+    try {
+      await sql`create schema ${sql.id(schema)}`.execute(old)
+      const all = await migrations('postgres').getMigrations()
+      const upTo0009 = Object.fromEntries(Object.entries(all).filter(([name]) => name < '0010'))
+      const { error } = await new Migrator({ db: old, provider: { getMigrations: async () => upTo0009 }, migrationTableSchema: schema }).migrateToLatest()
+      if (error) throw error
+      const tables = await tablesOf(client, schema)
+      assert.ok(!tables.includes('event_keys'))
+      assert.is((await client.query(`select relkind from pg_class where oid = 'events'::regclass`)).rows[0].relkind, 'r')
+      for (const table of tables) {
+        const columns = (await client.query('select column_name as c from information_schema.columns where table_schema = $1 and table_name = $2 order by ordinal_position', [schema, table])).rows
+          .map((r) => `"${r.c}"`)
+          .join(', ')
+        await client.query(`insert into ${schema}.${table} (${columns}) select ${columns} from ${refSchema}.${table}`)
+      }
+      assert.is(Number((await client.query('select count(*) as n from events')).rows[0].n), HISTORY.length + LATE.length)
+    } finally {
+      await old.destroy()
+    }
+
+    const migrated = await Lateview.open({ db: before, views, clock })
+    try {
+      // Every row of every table, event_keys included, is the reference's: no more, no fewer.
+      const tables = await tablesOf(client, schema)
+      assert.equal(tables, await tablesOf(client, refSchema))
+      assert.ok(tables.includes('event_keys'))
+      for (const table of tables) {
+        const count = async (a: string, b: string) => Number((await client.query(`select count(*) as n from (select * from ${a}.${table} except all select * from ${b}.${table}) d`)).rows[0].n)
+        assert.equal([table, await count(schema, refSchema), await count(refSchema, schema)], [table, 0, 0])
+      }
+      // The same partitions, holding the same events, and the same indexes.
+      const partitionRows = async (s: string) =>
+        (await client.query(`select tableoid::regclass::text as p, count(*) as n from ${s}.events group by 1 order by 1`)).rows.map((r) => [r.p.replace(`${s}.`, ''), Number(r.n)])
+      assert.equal(await partitionRows(schema), [
+        ['events_y2026m10', 2],
+        ['events_y2026m11', 7],
+        ['events_y2026m12', 2],
+      ])
+      assert.equal(await partitionRows(refSchema), await partitionRows(schema))
+      assert.equal(await indexesOf(client, schema), await indexesOf(client, refSchema))
+
+      // Every figure: revisions, as-of reads, a diff, Realtime, and a recomputation of every revision.
+      for (const lv of [migrated, ref]) assert.equal((await lv.verifyRevisions()).differences, [])
+      assert.equal(await migrated.revisions(REVENUE, D), await ref.revisions(REVENUE, D))
+      for (const asOf of ['2026-11-25T10:30:00', '2026-11-26T12:00:00', '2026-12-10T12:00:00']) {
+        assert.equal(await migrated.report(REVENUE, D, { asOf: tpe(asOf) }), await ref.report(REVENUE, D, { asOf: tpe(asOf) }))
+      }
+      const revenue = (await migrated.revisions(REVENUE, D)).revisions.map((r) => [r.revision, r.cutoffSeq, r.totals.measures.revenue])
+      assert.equal(revenue, [
+        [1, 6, 400],
+        [2, 11, 1100],
+      ])
+      assert.equal(await migrated.diff(REVENUE, D, { revision: 1 }, { revision: 2 }), await ref.diff(REVENUE, D, { revision: 1 }, { revision: 2 }))
+      assert.equal(await migrated.realtime(REVENUE), await ref.realtime(REVENUE))
+      assert.equal(await migrated.event('store-001', 'd-3'), await ref.event('store-001', 'd-3'))
+
+      // Ingest goes on: a duplicate is recognised, seqs continue, a new month gets its partition.
+      const next = await migrated.ingest([HISTORY[2], sold('jan-1', 7, '2027-01-05T10:00:00', '2027-01-05T10:01:00')], { imported: true })
+      assert.equal([next.accepted, next.duplicates, next.firstSeq], [1, 1, 12])
+      assert.equal((await partitionRows(schema)).at(-1), ['events_y2027m01', 1])
+    } finally {
+      await client.end()
+      await migrated.close()
+      await ref.close()
+    }
+  })
+
   test.run()
 }
+
+const sqliteLocation = locations.find((l) => l.name === 'sqlite') as StoreLocation
+const onSqlite = suite('store/partitions (sqlite)')
+onSqlite.after(() => sqliteLocation.cleanup())
+onSqlite('SQLite keeps its one events table: migration 0010 changes nothing there', async () => {
+  const engine = await openEngine(sqliteLocation.next())
+  try {
+    const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'event%' order by name`.execute(engine.db.kysely)
+    assert.equal(
+      tables.rows.map((r) => r.name),
+      ['events'],
+    )
+  } finally {
+    await engine.close()
+  }
+})
+onSqlite.run()

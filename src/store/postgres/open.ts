@@ -128,7 +128,12 @@ export async function openPostgres(location: string): Promise<Engine> {
 
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
       const all = events.map(eventRow)
-      this.createdMonths.push(...(await partitions.ensure(this.db, all.map((r) => r.eff_occurred_at))))
+      this.createdMonths.push(
+        ...(await partitions.ensure(
+          this.db,
+          all.map((r) => r.eff_occurred_at),
+        )),
+      )
       // One insert of whole columns per 1,000 events: a multi-row VALUES binds 11 parameters per row.
       for (let i = 0; i < all.length; i += CHUNK) {
         const rows = all.slice(i, i + CHUNK)
@@ -170,16 +175,19 @@ export async function openPostgres(location: string): Promise<Engine> {
     async write(fn) {
       return health.guard(
         () =>
-          db.transaction().execute(async (trx) => {
-            // One writer at a time: a seq becomes visible only after every smaller seq is committed.
-            await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
-            const tx = new PgWriteTx(trx)
-            const result = await fn(tx)
-            return { result, created: tx.createdMonths }
-          }).then(({ result, created }) => {
-            partitions.remember(created)
-            return result
-          }),
+          db
+            .transaction()
+            .execute(async (trx) => {
+              // One writer at a time: a seq becomes visible only after every smaller seq is committed.
+              await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
+              const tx = new PgWriteTx(trx)
+              const result = await fn(tx)
+              return { result, created: tx.createdMonths }
+            })
+            .then(({ result, created }) => {
+              partitions.remember(created)
+              return result
+            }),
         true,
       )
     },

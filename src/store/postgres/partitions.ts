@@ -47,11 +47,9 @@ export class EventPartitions {
     const months = [...wanted].sort((a, b) => a - b)
     // Another process may have created some since this one looked: only the absent are created.
     const existing = new Set(
-      (
-        await queryRows<{ name: string }>(db, 'select relname as name from pg_class where relnamespace = current_schema()::regnamespace and relname = any(?::text[])', [
-          months.map(partitionName),
-        ])
-      ).map((r) => r.name),
+      (await queryRows<{ name: string }>(db, 'select relname as name from pg_class where relnamespace = current_schema()::regnamespace and relname = any(?::text[])', [months.map(partitionName)])).map(
+        (r) => r.name,
+      ),
     )
     const created: number[] = []
     for (const start of months) {
