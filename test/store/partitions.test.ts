@@ -197,6 +197,49 @@ if (location) {
     }
   })
 
+  test('a month’s partition is created once by processes racing, and again after a rolled-back batch created it', async () => {
+    const where = location.next()
+    const clock = new ManualClock(tpe('2027-03-01T12:00:00'))
+    const [a, b] = [await Lateview.open({ db: where, views, clock }), await Lateview.open({ db: where, views, clock })]
+    const client = await sideClient(schemaOf(where))
+    const partitions = async () =>
+      (await client.query(`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'events'::regclass order by 1`)).rows.map((r) => r.name)
+    try {
+      // A batch that creates February's partition, then fails: the partition goes with it.
+      const boom = new Error('boom')
+      const failed = a.engine.write(async (tx) => {
+        const event = { source: 'store-001', id: 'gone', type: 'sale', occurredAt: tpe('2027-02-10T10:00:00'), data: {}, retracts: null }
+        await tx.insertEvents([{ seq: 1, receivedAt: tpe('2027-02-10T10:01:00'), event, target: null }])
+        assert.equal(await partitions(), [])
+        throw boom
+      })
+      await failed.then(
+        () => assert.unreachable('the write should fail'),
+        (error) => assert.is(error, boom),
+      )
+      assert.equal(await partitions(), [])
+      const late = (id: string, store: string, occurred: string) => sale(id, 1, { source: `store-${store}`, store, occurredAt: `${occurred}+08:00` })
+      // The process whose rolled-back batch created February's partition creates it again.
+      assert.is((await a.ingest([late('feb-solo', '003', '2027-02-11T10:00:00')])).accepted, 1)
+      // Both processes receive (live) an event of February and one of March at once.
+      const results = await Promise.all([a, b].map((lv, i) => lv.ingest([late(`feb-${i}`, `00${i + 1}`, '2027-02-10T10:00:00'), late(`mar-${i}`, `00${i + 1}`, '2027-03-01T10:00:00')])))
+      assert.equal(
+        results.map((r) => r.accepted),
+        [2, 2],
+      )
+      assert.equal(await partitions(), ['events_y2027m02', 'events_y2027m03'])
+      assert.equal((await client.query('select tableoid::regclass::text as p, count(*)::int as n from events group by 1 order by 1')).rows, [
+        { p: 'events_y2027m02', n: 3 },
+        { p: 'events_y2027m03', n: 2 },
+      ])
+      assert.equal((await client.query('select seq from event_keys order by seq')).rows, [{ seq: '1' }, { seq: '2' }, { seq: '3' }, { seq: '4' }, { seq: '5' }])
+    } finally {
+      await client.end()
+      await a.close()
+      await b.close()
+    }
+  })
+
   /** Every row of every table of a schema (the migrator's own left out), to compare two stores. */
   const tablesOf = async (client: pg.Client, schema: string): Promise<string[]> =>
     (
