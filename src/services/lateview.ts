@@ -201,7 +201,7 @@ export class Lateview {
   async event(source: string, id: string) {
     const event = await getEvent(this.engine.db, source, id)
     if (!event) return null
-    return { event, retractedBy: event.retracts === null ? await retractionOf(this.engine.db, event.seq) : null }
+    return { event, retractedBy: event.retracts === null ? await retractionOf(this.engine.db, event) : null }
   }
 
   /** Alerts, newest first, as the API and webhooks show them. */

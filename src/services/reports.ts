@@ -309,7 +309,7 @@ export async function diffReports(db: Db, definitions: ViewCatalog, current: Vie
     const scanned = b.program.bucketer.rangeOf(period) ?? range
     await forEachEvent(db, { types: b.program.view.eventTypes, range: scanned, afterSeq: low, maxSeq: high, withIds: true }, (row) => rows.push(scanRowToEvent(row)))
     const targetSeqs = rows.filter((r) => r.targetSeq !== null).map((r) => r.targetSeq as number)
-    const targets = await eventsBySeq(db, targetSeqs)
+    const targets = await eventsBySeq(db, targetSeqs, scanned)
     for (const e of rows) {
       const facts = e.targetSeq === null ? e : targets.get(e.targetSeq)
       if (!facts || !b.program.selects(facts.type)) continue

@@ -5,15 +5,35 @@ import { piecesOf, type PeriodRange } from '../domain/time.js'
 import { forEachEvent, marks, queryRows, rowToEvent, type ScanRow } from './engine.js'
 import type { EventsTable, Schema } from './schema.js'
 
+/**
+ * The table a read by seq alone goes to: SQLite's events (seq is its rowid); on PostgreSQL,
+ * whose events are partitioned by occurrence, event_keys (seq its primary key, with receivedAt).
+ */
+export function seqTable(db: Db): 'events' | 'event_keys' {
+  return db.engine === 'postgres' ? 'event_keys' : 'events'
+}
+
 /** One stored event by its (source, id), or null. */
 export async function getEvent(db: Db, source: string, id: string): Promise<StoredEvent | null> {
+  if (db.engine === 'postgres') {
+    // The unique (source, id) of event_keys names the event's partition; its primary key finds it there.
+    const rows = await queryRows<EventsTable>(
+      db,
+      'select e.* from (select seq, eff_occurred_at from event_keys where source = ? and id = ?) k cross join lateral (select * from events where events.eff_occurred_at = k.eff_occurred_at and events.seq = k.seq) e',
+      [source, id],
+    )
+    return rows[0] ? rowToEvent(rows[0]) : null
+  }
   const row = await db.kysely.selectFrom('events').selectAll().where('source', '=', source).where('id', '=', id).executeTakeFirst()
   return row ? rowToEvent(row) : null
 }
 
-/** The retraction that voids the event with this seq, if any. */
-export async function retractionOf(db: Db, seq: number): Promise<StoredEvent | null> {
-  const row = await db.kysely.selectFrom('events').selectAll().where('target_seq', '=', seq).executeTakeFirst()
+/**
+ * The retraction that voids this event, if any: filed under the event's occurrence (which on
+ * PostgreSQL names the one partition to look in).
+ */
+export async function retractionOf(db: Db, target: Pick<StoredEvent, 'seq' | 'occurredAt'>): Promise<StoredEvent | null> {
+  const row = await db.kysely.selectFrom('events').selectAll().where('eff_occurred_at', '=', target.occurredAt).where('target_seq', '=', target.seq).executeTakeFirst()
   return row ? rowToEvent(row) : null
 }
 
@@ -35,7 +55,7 @@ export async function retractedAmong(db: Db, seqs: number[]): Promise<Set<number
 
 /** The newest seq, 0 for an empty store. */
 export async function headSeq(db: Db): Promise<number> {
-  const row = await db.kysely.selectFrom('events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  const row = await db.kysely.selectFrom(seqTable(db)).select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst()
   return row?.seq ?? 0
 }
 
@@ -71,13 +91,13 @@ export function scanRowToEvent(r: ScanRow): StoredEvent {
 
 /** Whether the store holds any event. */
 export async function hasEvents(db: Db): Promise<boolean> {
-  const row = await db.kysely.selectFrom('events').select('seq').limit(1).executeTakeFirst()
+  const row = await db.kysely.selectFrom(seqTable(db)).select('seq').limit(1).executeTakeFirst()
   return row !== undefined
 }
 
 /** The receivedAt of the first event (seq order), null for an empty store: when the store began to receive. */
 export async function firstReceivedAt(db: Db): Promise<number | null> {
-  const row = await db.kysely.selectFrom('events').select('received_at').orderBy('seq').limit(1).executeTakeFirst()
+  const row = await db.kysely.selectFrom(seqTable(db)).select('received_at').orderBy('seq').limit(1).executeTakeFirst()
   return row ? row.received_at : null
 }
 
@@ -120,15 +140,25 @@ export async function allRetractions(db: Db): Promise<Array<Pick<EventsTable, 's
   return db.kysely.selectFrom('events').select(['target_seq', 'seq']).where('target_seq', 'is not', null).execute()
 }
 
-/** The stored events with these seqs, by seq (unknown seqs are absent), read 500 at a time. */
-export async function eventsBySeq(db: Db, seqs: readonly number[]): Promise<Map<number, StoredEvent>> {
+/**
+ * The stored events with these seqs that count in `range`, by seq (others are absent), read 500
+ * at a time: the targets of a period's retractions, which count where their retractions do. On
+ * PostgreSQL each seq is found through event_keys, in the range's partitions only.
+ */
+export async function eventsBySeq(db: Db, seqs: readonly number[], range: PeriodRange): Promise<Map<number, StoredEvent>> {
   const events = new Map<number, StoredEvent>()
   for (let i = 0; i < seqs.length; i += 500) {
-    const found = await db.kysely
-      .selectFrom('events')
-      .selectAll()
-      .where('seq', 'in', seqs.slice(i, i + 500))
-      .execute()
+    const chunk = seqs.slice(i, i + 500)
+    const found =
+      db.engine === 'postgres'
+        ? await db.kysely
+            .selectFrom('event_keys as k')
+            .innerJoin('events as e', (j) => j.onRef('e.eff_occurred_at', '=', 'k.eff_occurred_at').onRef('e.seq', '=', 'k.seq'))
+            .selectAll('e')
+            .where('k.seq', 'in', chunk)
+            .where((eb) => eb.or(piecesOf(range).map((p) => eb.and([eb('e.eff_occurred_at', '>=', p.start), eb('e.eff_occurred_at', '<', p.end)]))))
+            .execute()
+        : await db.kysely.selectFrom('events').selectAll().where('seq', 'in', chunk).where(inRange(range)).execute()
     for (const row of found) events.set(row.seq, rowToEvent(row))
   }
   return events

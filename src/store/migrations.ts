@@ -290,6 +290,70 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
           .execute()
       },
     },
+    '0010_partitioned_events': {
+      async up(db: Kysely<unknown>) {
+        // PostgreSQL: events becomes range-partitioned by the UTC month of eff_occurred_at, the
+        // column period reads filter on, so a period's reads touch its month(s) alone; a retraction
+        // carries its target's eff_occurred_at and lies in its target's partition. A partitioned
+        // table's unique constraints must include the partition key, so what must hold across
+        // partitions moves to event_keys: unique (source, id), and seq (its primary key) with the
+        // receivedAt of cutoffs and the occurrence that names the partition. SQLite keeps its table.
+        // Month partitions are written out here rather than imported (see store/postgres/partitions.ts).
+        if (engine !== 'postgres') return
+        const month = (ms: number) => Date.UTC(new Date(ms).getUTCFullYear(), new Date(ms).getUTCMonth(), 1)
+        const next = (start: number) => Date.UTC(new Date(start).getUTCFullYear(), new Date(start).getUTCMonth() + 1, 1)
+        const name = (start: number) => {
+          const year = new Date(start).getUTCFullYear()
+          return `events_y${year < 0 ? 'n' : ''}${String(Math.abs(year)).padStart(4, '0')}m${String(new Date(start).getUTCMonth() + 1).padStart(2, '0')}`
+        }
+        await sql`alter table events rename to events_unpartitioned`.execute(db)
+        await db.schema
+          .createTable('events')
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+          .addColumn('received_at', 'bigint', (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('retracts', 'text')
+          .addColumn('target_seq', 'bigint')
+          .addColumn('eff_type', 'text', (c) => c.notNull())
+          .addColumn('eff_occurred_at', 'bigint', (c) => c.notNull())
+          .modifyEnd(sql`partition by range (eff_occurred_at)`)
+          .execute()
+        // One partition per month holding an event, found month by month on the occurrence index.
+        let from: number | null = null
+        for (;;) {
+          const { rows } = await sql<{ at: number | string | null }>`select min(eff_occurred_at) as at from events_unpartitioned where eff_occurred_at >= ${from ?? Number.MIN_SAFE_INTEGER}`.execute(
+            db,
+          )
+          const at = rows[0]?.at ?? null
+          if (at === null) break
+          const start = month(Number(at))
+          await sql.raw(`create table ${name(start)} partition of events for values from (${start}) to (${next(start)})`).execute(db)
+          from = next(start)
+        }
+        const columns = 'seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at'
+        await sql.raw(`insert into events (${columns}) select ${columns} from events_unpartitioned`).execute(db)
+        await db.schema
+          .createTable('event_keys')
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('eff_occurred_at', 'bigint', (c) => c.notNull())
+          .addColumn('received_at', 'bigint', (c) => c.notNull())
+          .execute()
+        await sql`insert into event_keys (seq, source, id, eff_occurred_at, received_at) select seq, source, id, eff_occurred_at, received_at from events_unpartitioned`.execute(db)
+        await db.schema.dropTable('events_unpartitioned').execute()
+        // The indexes, built once the rows are in. events_by_occurred_at is the primary key's prefix.
+        await sql`alter table event_keys add constraint event_keys_pkey primary key (seq)`.execute(db)
+        await sql`alter table event_keys add constraint events_source_id unique (source, id)`.execute(db)
+        await sql`alter table events add constraint events_pkey primary key (eff_occurred_at, seq)`.execute(db)
+        await db.schema.createIndex('events_by_target').on('events').column('target_seq').where(sql.ref('target_seq'), 'is not', null).execute()
+        await sql`analyze events, event_keys`.execute(db)
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

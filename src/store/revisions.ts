@@ -4,6 +4,7 @@ import { emptyCell, sameCell, type CellState, type ViewProgram } from '../domain
 import { normalize } from '../domain/decimal.js'
 import type { PeriodStatus } from '../domain/lifecycle.js'
 import { exactRows, marks, queryRows } from './engine.js'
+import { seqTable } from './events.js'
 import { assertStorable } from './int64.js'
 import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable } from './schema.js'
 
@@ -219,7 +220,7 @@ export async function listJobRuns(db: Db, query: JobRunQuery): Promise<JobRunsTa
  * point reads at 5M events, and no index on received_at for every insert to maintain.
  */
 export async function cutoffAt(db: Db, at: number): Promise<{ seq: number; receivedAt: number | null }> {
-  const head = await db.kysely.selectFrom('events').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  const head = await db.kysely.selectFrom(seqTable(db)).select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
   if (!head) return { seq: 0, receivedAt: null }
   if (head.received_at <= at) return { seq: head.seq, receivedAt: head.received_at }
   // Invariant: seq lo (0 stands for "before everything") was received by `at`; head.seq was not.
@@ -227,7 +228,7 @@ export async function cutoffAt(db: Db, at: number): Promise<{ seq: number; recei
   let hi = head.seq
   while (hi - lo.seq > 1) {
     const mid = lo.seq + Math.floor((hi - lo.seq) / 2)
-    const row = await db.kysely.selectFrom('events').select('received_at').where('seq', '=', mid).executeTakeFirst()
+    const row = await db.kysely.selectFrom(seqTable(db)).select('received_at').where('seq', '=', mid).executeTakeFirst()
     if (!row) return cutoffByScan(db, at)
     if (row.received_at <= at) lo = { seq: mid, receivedAt: row.received_at }
     else hi = mid
@@ -237,7 +238,7 @@ export async function cutoffAt(db: Db, at: number): Promise<{ seq: number; recei
 
 /** The same answer without relying on contiguous seqs (a store edited by hand). */
 async function cutoffByScan(db: Db, at: number): Promise<{ seq: number; receivedAt: number | null }> {
-  const row = await db.kysely.selectFrom('events').select(['seq', 'received_at']).where('received_at', '<=', at).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  const row = await db.kysely.selectFrom(seqTable(db)).select(['seq', 'received_at']).where('received_at', '<=', at).orderBy('seq', 'desc').limit(1).executeTakeFirst()
   return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: null }
 }
 

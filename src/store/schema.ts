@@ -21,6 +21,20 @@ export interface EventsTable {
   eff_occurred_at: number
 }
 
+/**
+ * PostgreSQL only (migration 0010): one row per event, outside the partitioned events table,
+ * holding what is looked up across every partition: the unique (source, id), and the seq (its
+ * primary key) with the receivedAt that cutoffs search by, and the occurrence that names the
+ * event's partition. Written by the statement that writes the event.
+ */
+export interface EventKeysTable {
+  seq: number
+  source: string
+  id: string
+  eff_occurred_at: number
+  received_at: number
+}
+
 /** Realtime cells: one row per (view, period, dims), maintained inside the ingest transaction. */
 export interface CellsTable {
   view: string
@@ -212,6 +226,7 @@ export interface Schema {
   deliveries: DeliveriesTable
   delivery_attempts: DeliveryAttemptsTable
   events: EventsTable
+  event_keys: EventKeysTable
   cells: CellsTable
   view_state: ViewStateTable
   view_versions: ViewVersionsTable

@@ -12,6 +12,7 @@ import { exactRows, queryRows } from '../db.js'
 import { addSlots, assertChanges, eventRow, rowToEvent } from '../rows.js'
 import { SLOT_COLUMNS, type EventsTable, type Schema } from '../schema.js'
 import { CurrentSchemaPostgresDialect } from './introspector.js'
+import { EventPartitions } from './partitions.js'
 import { retrying } from './retry.js'
 
 const INT8_OID = 20
@@ -21,7 +22,14 @@ const CHUNK = 1000
 
 const EVENT_COLUMNS = ['seq', 'source', 'id', 'type', 'occurred_at', 'received_at', 'data', 'retracts', 'target_seq', 'eff_type', 'eff_occurred_at'] as const satisfies ReadonlyArray<keyof EventsTable>
 const EVENT_TYPES = ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bigint', 'text', 'bigint']
-const EVENTS_INSERT = `insert into events (${EVENT_COLUMNS.join(', ')}) select * from unnest(${EVENT_TYPES.map((t) => `?::${t}[]`).join(', ')})`
+/**
+ * One statement writes a chunk of events into their month partitions and their keys into
+ * event_keys (see schema.ts), whose unique (source, id) and primary key seq hold across partitions.
+ */
+const EVENTS_INSERT =
+  `with r as (select * from unnest(${EVENT_TYPES.map((t) => `?::${t}[]`).join(', ')}) as r(${EVENT_COLUMNS.join(', ')})), ` +
+  'k as (insert into event_keys (seq, source, id, eff_occurred_at, received_at) select seq, source, id, eff_occurred_at, received_at from r) ' +
+  `insert into events (${EVENT_COLUMNS.join(', ')}) select * from r`
 
 /**
  * The upsert of a view's cells from whole columns (`excluded` holds the change). A sum that
@@ -98,34 +106,48 @@ export async function openPostgres(location: string): Promise<Engine> {
   pool.on('error', () => undefined)
   pool.on('connect', (client) => client.on('error', () => undefined))
 
+  const partitions = new EventPartitions()
+
   class PgWriteTx implements WriteTx {
     readonly db: Db
+    /** Month partitions this transaction created, known to exist once it commits. */
+    readonly createdMonths: number[] = []
 
     constructor(readonly trx: Transaction<Schema>) {
       this.db = { engine: 'postgres', kysely: trx }
     }
 
     async head(): Promise<Head> {
-      const row = await this.trx.selectFrom('events').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+      const row = await this.trx.selectFrom('event_keys').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
       return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: 0 }
     }
 
     async findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]> {
       if (keys.length === 0) return []
-      // One statement for the whole batch: each key probes the unique (source, id) index (the
-      // lateral subquery with its limit keeps the planner from a hash join over the table).
+      // One statement for the whole batch: each key probes the unique (source, id) index of
+      // event_keys, then the primary key (eff_occurred_at, seq) of the one partition it names
+      // (the lateral subqueries keep the planner from a hash join over the tables).
       const rows = await queryRows<EventsTable>(
         this.db,
-        'select e.* from unnest(?::text[], ?::text[]) as k(source, id) cross join lateral (select * from events where events.source = k.source and events.id = k.id limit 1) e',
+        'select e.* from unnest(?::text[], ?::text[]) as q(source, id) ' +
+          'cross join lateral (select seq, eff_occurred_at from event_keys k where k.source = q.source and k.id = q.id limit 1) k ' +
+          'cross join lateral (select * from events where events.eff_occurred_at = k.eff_occurred_at and events.seq = k.seq) e',
         [keys.map((k) => k.source), keys.map((k) => k.id)],
       )
       return rows.map(rowToEvent)
     }
 
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
+      const all = events.map(eventRow)
+      this.createdMonths.push(
+        ...(await partitions.ensure(
+          this.db,
+          all.map((r) => r.eff_occurred_at),
+        )),
+      )
       // One insert of whole columns per 1,000 events: a multi-row VALUES binds 11 parameters per row.
-      for (let i = 0; i < events.length; i += CHUNK) {
-        const rows = events.slice(i, i + CHUNK).map(eventRow)
+      for (let i = 0; i < all.length; i += CHUNK) {
+        const rows = all.slice(i, i + CHUNK)
         await queryRows(
           this.db,
           EVENTS_INSERT,
@@ -171,14 +193,20 @@ export async function openPostgres(location: string): Promise<Engine> {
               db.transaction().execute(async (trx) => {
                 // One writer at a time: a seq becomes visible only after every smaller seq is committed.
                 await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
-                return fn(new PgWriteTx(trx))
+                const tx = new PgWriteTx(trx)
+                const result = await fn(tx)
+                return { result, created: tx.createdMonths }
               }),
             {
               onRetry: () => {
                 retries++
               },
             },
-          ),
+          ).then(({ result, created }) => {
+            // Only a committed attempt's partitions exist: a rolled-back one took its own along.
+            partitions.remember(created)
+            return result
+          }),
         true,
       )
     },
