@@ -39,8 +39,13 @@ export interface ReplicaStatus {
 /** After the replica failed to connect, reads skip it for this long before trying it again. */
 const RETRY_AFTER_MS = 1000
 
-/** The store faults that make a read turn to the primary; any other LateviewError is the read's own answer. */
-const FAULTS = new Set(['LV_ERR_STORE_UNAVAILABLE', 'LV_ERR_STORE_BUSY', 'LV_ERR_STORE_FULL'])
+/**
+ * What makes a read turn to the primary: a store fault, or a replica saying a revision is not
+ * there. A publication writes no event, so no seq tells whether the replica has replayed it: the
+ * primary confirms a "not found" (a revision number a job just answered is always found). Any
+ * other LateviewError is the read's own answer.
+ */
+const TO_PRIMARY = new Set(['LV_ERR_STORE_UNAVAILABLE', 'LV_ERR_STORE_BUSY', 'LV_ERR_STORE_FULL', 'LV_ERR_PERIOD_NOT_FOUND', 'LV_ERR_REVISION_NOT_FOUND'])
 
 /** Opens a streaming replica of a PostgreSQL store for reads: never created, migrated nor written. */
 export function openReplica(location: string): Promise<Engine> {
@@ -94,8 +99,9 @@ export class ReadRouter {
       })
     } catch (error) {
       const known = storeError(error)
-      // The read's own answer (a 404, a bad parameter) is the same on either store.
-      if (known !== null && !FAULTS.has(known.code)) throw known
+      // The read's own answer (an unknown view, a bad parameter) is the same on either store.
+      if (known !== null && !TO_PRIMARY.has(known.code)) throw known
+      if (known?.code === 'LV_ERR_PERIOD_NOT_FOUND' || known?.code === 'LV_ERR_REVISION_NOT_FOUND') return null
       const skip = known?.code === 'LV_ERR_STORE_UNAVAILABLE'
       if (skip) this.#skipUntil = Date.now() + RETRY_AFTER_MS
       const message = `the read replica failed, the primary answers${skip ? ` (and every read for ${RETRY_AFTER_MS} ms)` : ''}: ${(error as Error).message}`
