@@ -165,6 +165,21 @@ if (!postgres) {
       const stale = await get(replicated.app, `${V}/realtime?from=2026-11-26`)
       assert.equal([stale.statusCode, from(stale), seqOf(stale)], [200, 'replica', '5'])
       assert.equal(totals(stale), revenue(164.5, 5, 129.5))
+      // A publication writes no event, so no seq says it: the paused replica does not have revision 2
+      // yet. Asked for by number (as the job answered it), its "not found" goes to the primary.
+      const consolidate = expectOk(
+        await replicated.app.inject({ method: 'POST', url: '/v1/jobs/consolidate', payload: { view: 'daily_revenue', period: '2026-11-26', now: '2026-11-27T03:00:00+08:00' } }),
+      ) as { runs: Array<{ outcome: string; revision: number }> }
+      assert.equal(
+        consolidate.runs.map((r) => [r.outcome, r.revision]),
+        [['published', 2]],
+      )
+      const r2 = await get(replicated.app, `${P}?revision=2`)
+      assert.equal([r2.statusCode, from(r2), seqOf(r2)], [200, 'primary', '6'], r2.body)
+      assert.equal(totals(r2), revenue(264.5, 6, 129.5))
+      // The latest revision as the replica knows it is still revision 1, and the answer says whose it is.
+      const latest = await get(replicated.app, P)
+      assert.equal([latest.statusCode, from(latest), seqOf(latest), (latest.json() as { revision: number }).revision], [200, 'replica', '5', 1])
       // A seq the primary does not hold either is refused at once, without waiting.
       const ahead = await timed(() => get(replicated.app, `${V}/realtime?minSeq=7`))
       const problem = expectProblem(ahead.value, 409, 'LV_ERR_SEQ_NOT_YET')
