@@ -136,7 +136,8 @@ export class Lateview {
 
   /** Live cells of a view. */
   realtime(name: string, query?: RealtimeQuery, read: ReadOptions = {}) {
-    return readRealtime(this.#snapshots(read), this.view(name), query)
+    const program = this.view(name)
+    return this.reads.run((db, seq) => readRealtime(db, seq, program, query), read)
   }
 
   /** Compares every Realtime cell with a recomputation from the store. */

@@ -27,11 +27,11 @@ export type Snapshots = Pick<Engine, 'snapshot'>
 
 /** The replica as `/readyz` shows it. */
 export interface ReplicaStatus {
-  /** `caught-up` when it has the primary's newest seq, `behind` when not, `unreachable` when it does not answer. */
-  state: 'caught-up' | 'behind' | 'unreachable'
-  /** The newest seq the replica shows (null when unreachable). */
+  /** `caught-up` when it shows the primary's newest seq, `behind` when not, `unavailable` when it cannot answer (down, or the store not replayed yet). */
+  state: 'caught-up' | 'behind' | 'unavailable'
+  /** The newest seq the replica shows (null when unavailable). */
   seq: number | null
-  /** How many seqs it is behind the primary (null when unreachable). */
+  /** How many seqs it is behind the primary (null when unavailable). */
   behind: number | null
   error?: string
 }
@@ -137,7 +137,7 @@ export class ReadRouter {
       this.#skipUntil = 0
       return { state: seq >= primarySeq ? 'caught-up' : 'behind', seq, behind: Math.max(0, primarySeq - seq) }
     } catch (error) {
-      return { state: 'unreachable', seq: null, behind: null, error: (storeError(error) ?? (error as Error)).message }
+      return { state: 'unavailable', seq: null, behind: null, error: (storeError(error) ?? (error as Error)).message }
     }
   }
 
