@@ -105,10 +105,18 @@ export async function startReplicaPair(): Promise<ReplicaPair> {
   const replica = cluster('replica', replicaPort as number)
   const started = new Set<Cluster>()
   let cleaned = false
+  // Interrupted (Ctrl-C, a killed test run): the clusters go first, then the signal does its work.
+  const onSignal = (signal: NodeJS.Signals) => {
+    const problems = cleanup()
+    if (problems.length > 0) console.error(`!! ${problems.join('\n!! ')}`)
+    process.kill(process.pid, signal)
+  }
   const cleanup = (): string[] => {
     if (cleaned) return []
     cleaned = true
     process.off('exit', cleanup)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     const problems: string[] = []
     for (const c of started) {
       const result = spawnSync('runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), '-D', c.dir, '-m', 'immediate', '-w', '-t', '20', 'stop'], { encoding: 'utf8' })
@@ -124,6 +132,8 @@ export async function startReplicaPair(): Promise<ReplicaPair> {
     return problems
   }
   process.on('exit', cleanup)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
 
   const start = async (c: Cluster) => {
     started.add(c)
