@@ -11,6 +11,13 @@ export const SCOPES: readonly Scope[] = ['ingest', 'read', 'admin']
 export interface LateviewConfig {
   /** SQLite file path or `postgres://` URL. */
   db: string
+  /**
+   * A streaming replica of the PostgreSQL store (`LATEVIEW_DB_READ`) that serves reports,
+   * Realtime, as-of, diffs and analysis; its `?schema=` is the primary's. Null: the primary serves all.
+   */
+  readDb: string | null
+  /** How long a read that needs a newer seq than the replica has waits for it, in ms, before going to the primary. */
+  readWaitMs: number
   viewsDir: string
   host: string
   port: number
@@ -44,6 +51,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
       bad('LATEVIEW_DB', 'is not a valid postgres:// URL')
     }
   }
+  const readDb = readLocation(db, env.LATEVIEW_DB_READ?.trim() || null, bad)
+  const waitText = env.LATEVIEW_DB_READ_WAIT?.trim() || '2s'
+  const readWaitMs = parseDelay(waitText) ?? bad('LATEVIEW_DB_READ_WAIT', `${JSON.stringify(waitText)} is not a delay such as 0, 500ms or 2s`)
+  if (readWaitMs > 60_000) bad('LATEVIEW_DB_READ_WAIT', 'must be at most 60s: a read waits that long at most before the primary answers it')
+
   const host = env.HOST?.trim() || '127.0.0.1'
   const portText = env.PORT?.trim() || '3000'
   const port = Number(portText)
@@ -92,6 +104,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
 
   return Object.freeze({
     db,
+    readDb,
+    readWaitMs,
     viewsDir: env.LATEVIEW_VIEWS?.trim() || './views',
     host,
     port,
@@ -105,6 +119,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
     logLevel,
     eventLimits: Object.freeze({ maxDataBytes, maxStringBytes, maxDepth: DEFAULT_EVENT_LIMITS.maxDepth }),
   })
+}
+
+/**
+ * The replica's URL with the primary's schema: a streaming replica is a copy of the whole
+ * cluster, so it holds the store under the same schema (a different one would be another store).
+ */
+function readLocation(db: string, read: string | null, bad: (variable: string, problem: string) => never): string | null {
+  if (read === null) return null
+  const postgres = /^postgres(ql)?:\/\//
+  if (!postgres.test(read)) return bad('LATEVIEW_DB_READ', 'must be a postgres:// URL of a streaming replica')
+  if (!postgres.test(db)) return bad('LATEVIEW_DB_READ', 'needs LATEVIEW_DB to be a postgres:// URL: a read replica serves a PostgreSQL store only')
+  let url: URL
+  try {
+    url = new URL(read)
+  } catch {
+    return bad('LATEVIEW_DB_READ', 'is not a valid postgres:// URL')
+  }
+  const schema = new URL(db).searchParams.get('schema')
+  const own = url.searchParams.get('schema')
+  if (own !== null && own !== schema) {
+    bad('LATEVIEW_DB_READ', `schema ${JSON.stringify(own)} is not LATEVIEW_DB's (${schema === null ? 'none' : JSON.stringify(schema)}): a replica holds the primary's schema; leave ?schema= out`)
+  }
+  if (schema !== null) url.searchParams.set('schema', schema)
+  return url.toString()
 }
 
 /** `262144`, `256KiB`, `1MiB` (or KB, MB, powers of 1000): a size in bytes. */

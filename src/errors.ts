@@ -24,6 +24,7 @@ export const ERRORS = {
   LV_ERR_DELIVERY_NOT_FOUND: { status: 404, title: 'No such delivery' },
   LV_ERR_DELIVERY_DONE: { status: 409, title: 'The delivery already succeeded' },
   LV_ERR_QUERY_INVALID: { status: 400, title: 'Query parameter is not valid' },
+  LV_ERR_SEQ_NOT_YET: { status: 409, title: 'The store does not hold this seq yet' },
   LV_ERR_URL_INVALID: { status: 400, title: 'The request path is not a valid URL' },
   LV_ERR_REQUEST_INVALID: { status: 400, title: 'The HTTP request cannot be read' },
   LV_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },

@@ -18,7 +18,7 @@ export interface RunningServer {
 /** Wires configuration, store, services and the HTTP app, and listens. */
 export async function startServer(config: Readonly<LateviewConfig>, clock: Clock = systemClock): Promise<RunningServer> {
   const views = loadViewFiles(config.viewsDir)
-  const lateview = await Lateview.open({ db: config.db, views, clock, limits: config.eventLimits })
+  const lateview = await Lateview.open({ db: config.db, readDb: config.readDb, readWaitMs: config.readWaitMs, views, clock, limits: config.eventLimits })
   let app: FastifyInstance
   const metrics = new Metrics(true)
   // Webhook delivery runs in every server process, whatever LATEVIEW_SCHEDULER says.
@@ -33,8 +33,10 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
   try {
     app = await buildApp(config, { lateview, metrics, dispatcher })
     lateview.jobs.onLog((message, fields) => app.log.warn(fields ?? {}, message))
+    lateview.reads.onFault((message) => app.log.warn(message))
     const address = await app.listen({ host: config.host, port: config.port })
-    app.log.info({ db: config.db.replace(/\/\/[^@/]*@/, '//***@'), engine: lateview.engine.kind, views: [...lateview.views.keys()] }, 'lateview is serving')
+    const redacted = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@')
+    app.log.info({ db: redacted(config.db), ...(config.readDb ? { readDb: redacted(config.readDb) } : {}), engine: lateview.engine.kind, views: [...lateview.views.keys()] }, 'lateview is serving')
     dispatcher.start()
     let scheduler: Scheduler | null = null
     if (config.scheduler) {

@@ -37,6 +37,8 @@ test.after(() => rmSync(dir, { recursive: true, force: true }))
 test('defaults: an empty environment works', () => {
   assert.equal(loadConfig({}), {
     db: './data/lateview.db',
+    readDb: null,
+    readWaitMs: 2_000,
     viewsDir: './views',
     host: '127.0.0.1',
     port: 3000,
@@ -74,6 +76,8 @@ test('values are read, trimmed and parsed', () => {
     { ...config, tokens: null },
     {
       db: 'postgres://lateview@db.internal:5432/lateview',
+      readDb: null,
+      readWaitMs: 2_000,
       viewsDir: '/etc/lateview/views',
       host: '0.0.0.0',
       port: 8080,
@@ -183,6 +187,34 @@ test('LATEVIEW_DB and LATEVIEW_LOG_LEVEL are checked', () => {
   assert.is(loadConfig({ LATEVIEW_DB: '/var/lib/lateview/store.db' }).db, '/var/lib/lateview/store.db')
   rejects({ LATEVIEW_LOG_LEVEL: 'loud' }, 'LATEVIEW_LOG_LEVEL')
   assert.is(loadConfig({ LATEVIEW_LOG_LEVEL: 'silent' }).logLevel, 'silent')
+})
+
+test('LATEVIEW_DB_READ names a replica of a PostgreSQL store, under its schema; LATEVIEW_DB_READ_WAIT bounds the wait', () => {
+  const primary = 'postgres://lateview@db.internal:5432/lateview'
+  const both = loadConfig({ LATEVIEW_DB: primary, LATEVIEW_DB_READ: ' postgresql://reader@replica.internal:5433/lateview ', LATEVIEW_DB_READ_WAIT: '500ms' })
+  assert.is(both.readDb, 'postgresql://reader@replica.internal:5433/lateview')
+  assert.is(both.readWaitMs, 500)
+  // The replica holds the primary's schema: it is taken over, and another one is refused.
+  const withSchema = loadConfig({ LATEVIEW_DB: `${primary}?schema=sales`, LATEVIEW_DB_READ: 'postgres://reader@replica.internal:5433/lateview?sslmode=disable' })
+  assert.is(withSchema.readDb, 'postgres://reader@replica.internal:5433/lateview?sslmode=disable&schema=sales')
+  assert.is(loadConfig({ LATEVIEW_DB: `${primary}?schema=sales`, LATEVIEW_DB_READ: 'postgres://r@replica/lateview?schema=sales' }).readDb, 'postgres://r@replica/lateview?schema=sales')
+  assert.is(
+    rejects({ LATEVIEW_DB: `${primary}?schema=sales`, LATEVIEW_DB_READ: 'postgres://r@replica/lateview?schema=other' }, 'LATEVIEW_DB_READ'),
+    'LATEVIEW_DB_READ: schema "other" is not LATEVIEW_DB\'s ("sales"): a replica holds the primary\'s schema; leave ?schema= out',
+  )
+  assert.is(
+    rejects({ LATEVIEW_DB_READ: 'postgres://r@replica/lateview' }, 'LATEVIEW_DB_READ'),
+    'LATEVIEW_DB_READ: needs LATEVIEW_DB to be a postgres:// URL: a read replica serves a PostgreSQL store only',
+  )
+  rejects({ LATEVIEW_DB: '/var/lib/lateview/store.db', LATEVIEW_DB_READ: 'postgres://r@replica/lateview' }, 'LATEVIEW_DB_READ')
+  assert.is(rejects({ LATEVIEW_DB: primary, LATEVIEW_DB_READ: './replica.db' }, 'LATEVIEW_DB_READ'), 'LATEVIEW_DB_READ: must be a postgres:// URL of a streaming replica')
+  rejects({ LATEVIEW_DB: primary, LATEVIEW_DB_READ: 'postgres://[not-a-host' }, 'LATEVIEW_DB_READ')
+  // Blank is unset; the wait is a delay of at most 60 s (0: straight to the primary).
+  assert.is(loadConfig({ LATEVIEW_DB: primary, LATEVIEW_DB_READ: ' ' }).readDb, null)
+  assert.is(loadConfig({ LATEVIEW_DB_READ_WAIT: '0' }).readWaitMs, 0)
+  assert.is(loadConfig({ LATEVIEW_DB_READ_WAIT: 'PT1M' }).readWaitMs, 60_000)
+  assert.is(rejects({ LATEVIEW_DB_READ_WAIT: '61s' }, 'LATEVIEW_DB_READ_WAIT'), 'LATEVIEW_DB_READ_WAIT: must be at most 60s: a read waits that long at most before the primary answers it')
+  assert.is(rejects({ LATEVIEW_DB_READ_WAIT: 'soon' }, 'LATEVIEW_DB_READ_WAIT'), 'LATEVIEW_DB_READ_WAIT: "soon" is not a delay such as 0, 500ms or 2s')
 })
 
 test.run()

@@ -33,7 +33,7 @@ const JOB_LIST = `${JOB_NAMES.slice(0, -1).join(', ')} or ${JOB_NAMES.at(-1)}`
 
 async function openFromEnv(): Promise<Lateview> {
   const config = loadConfig()
-  return Lateview.open({ db: config.db, views: loadViewFiles(config.viewsDir), clock: systemClock, limits: config.eventLimits })
+  return Lateview.open({ db: config.db, readDb: config.readDb, readWaitMs: config.readWaitMs, views: loadViewFiles(config.viewsDir), clock: systemClock, limits: config.eventLimits })
 }
 
 async function withLateview(fn: (lateview: Lateview) => Promise<number>): Promise<number> {

@@ -43,8 +43,9 @@ import type { MeasureDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { retractionReceipts, revisionCellsBetween, revisionsBetween } from '../store/analysis.js'
 import type { Db } from '../store/db.js'
-import { forEachEvent, type Engine } from '../store/engine.js'
+import { forEachEvent } from '../store/engine.js'
 import { headSeq } from '../store/events.js'
+import type { Snapshots } from '../store/reads.js'
 import { knownPeriods, stateOf } from '../store/revisions.js'
 import type { RevisionCellsTable, RevisionsTable } from '../store/schema.js'
 import type { ViewCatalog } from './definitions.js'
@@ -162,9 +163,9 @@ interface Published {
  * Accuracy of each release kind: the first revision of each kind against the period's final (or
  * latest) revision, both as published. Reads revisions only, never events.
  */
-export async function readAccuracy(engine: Engine, definitions: ViewCatalog, program: ViewProgram, query: AnalysisQuery): Promise<AccuracyAnswer> {
+export async function readAccuracy(reads: Snapshots, definitions: ViewCatalog, program: ViewProgram, query: AnalysisQuery): Promise<AccuracyAnswer> {
   const against = parseAgainst(query.against, 'final')
-  return engine.snapshot(async (db) => {
+  return reads.snapshot(async (db) => {
     const scope = await scopeOf(db, program, query)
     const name = scope.definition.name
     const answer: AccuracyAnswer = { view: program.name, measure: name, against, from: scope.from, to: scope.to, releases: [], periods: [], excluded: [] }
@@ -432,10 +433,10 @@ async function vintageValues(db: Db, scope: Scope, lags: Lag[], against: Against
  * The revision triangle: for each period, the value known at end + lag for each lag, and its
  * share of the benchmark (the value known at the final revision's cutoff, or now).
  */
-export async function readVintages(engine: Engine, program: ViewProgram, query: AnalysisQuery & { lags?: string }): Promise<VintagesAnswer> {
+export async function readVintages(reads: Snapshots, program: ViewProgram, query: AnalysisQuery & { lags?: string }): Promise<VintagesAnswer> {
   const against = parseAgainst(query.against, 'final')
   const lags = parseLags(query.lags, program.view.timezone)
-  return engine.snapshot(async (db) => {
+  return reads.snapshot(async (db) => {
     const scope = await scopeOf(db, program, query)
     const { periods } = await vintageValues(db, scope, lags, against, { lags: false })
     return {
@@ -471,10 +472,10 @@ export interface CompletenessAnswer {
  * missing value counts as 0) and of its event count known by then, over the periods whose
  * benchmark value is there and not 0; and each source's lags.
  */
-export async function readCompleteness(engine: Engine, program: ViewProgram, query: AnalysisQuery & { lags?: string | Lag[] }): Promise<CompletenessAnswer> {
+export async function readCompleteness(reads: Snapshots, program: ViewProgram, query: AnalysisQuery & { lags?: string | Lag[] }): Promise<CompletenessAnswer> {
   const against = parseAgainst(query.against, 'final')
   const lags = Array.isArray(query.lags) ? query.lags : parseLags(query.lags, program.view.timezone)
-  return engine.snapshot(async (db) => {
+  return reads.snapshot(async (db) => {
     const scope = await scopeOf(db, program, query)
     const scan = await vintageValues(db, scope, lags, against, { lags: true })
     const points = lags.map((lag, i) => {
@@ -511,10 +512,10 @@ export interface CloseAdviceAnswer {
  * cost in restatements against the benchmark (default: everything known now), the earliest
  * that keeps `target` of the value, and each source's suggested SLA.
  */
-export async function readCloseAdvice(engine: Engine, program: ViewProgram, query: AnalysisQuery & { target: number }, now: number): Promise<CloseAdviceAnswer> {
+export async function readCloseAdvice(reads: Snapshots, program: ViewProgram, query: AnalysisQuery & { target: number }, now: number): Promise<CloseAdviceAnswer> {
   const against = parseAgainst(query.against, 'latest')
   const schedules = Array.from({ length: CLOSE_CANDIDATE_DAYS }, (_, i) => ({ afterDays: i + 1, at: program.view.close.at }))
-  return engine.snapshot(async (db) => {
+  return reads.snapshot(async (db) => {
     const scope = await scopeOf(db, program, query)
     const scan = await knownAtCuts(
       db,

@@ -4,6 +4,7 @@ import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../domain/content.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
 import { openEngine, storeError, type Engine } from '../store/engine.js'
+import { openReplica, ReadRouter, type ReadOptions, type Snapshots } from '../store/reads.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readAccuracy, readCloseAdvice, readCompleteness, readVintages, type AnalysisQuery } from './analysis.js'
 import type { Lag } from '../domain/analysis.js'
@@ -23,12 +24,21 @@ import { getEvent, retractionOf } from '../store/events.js'
 import { ping } from '../store/health.js'
 import { listJobRuns, type JobRunQuery } from '../store/revisions.js'
 
+export type { ReadFrom, ReadInfo, ReadOptions, ReplicaStatus } from '../store/reads.js'
+
+/** How long a read that needs a newer seq than the replica shows waits for it by default. */
+export const DEFAULT_READ_WAIT_MS = 2000
+
 export interface LateviewOptions {
   db: string
   views: ViewDefinition[]
   clock: Clock
   /** What an event may hold (default DEFAULT_EVENT_LIMITS). */
   limits?: Readonly<EventLimits>
+  /** A streaming replica of the PostgreSQL store for reads (`LATEVIEW_DB_READ`). */
+  readDb?: string | null
+  /** How long a read waits for the replica to reach its `minSeq` before the primary answers (default 2 s). */
+  readWaitMs?: number
 }
 
 /** The services over one store, as the entry points (server, CLI, jobs) use them. */
@@ -38,6 +48,11 @@ export class Lateview {
   /** Every definition version of the views: revisions are read under their own. */
   readonly definitions: ViewCatalog
   readonly jobs: JobRunner
+  /**
+   * Where reports, Realtime, as-of, diffs and analysis read: the replica when there is one and it
+   * can answer, else the primary. Writes, jobs, alerts and status always use the primary.
+   */
+  readonly reads: ReadRouter
   readonly #revisions = new RevisionCache()
 
   private constructor(
@@ -45,7 +60,10 @@ export class Lateview {
     views: ViewDefinition[],
     readonly clock: Clock,
     readonly limits: Readonly<EventLimits> = DEFAULT_EVENT_LIMITS,
+    replica: Engine | null = null,
+    readWaitMs = DEFAULT_READ_WAIT_MS,
   ) {
+    this.reads = new ReadRouter(engine, replica, readWaitMs)
     this.definitions = new ViewCatalog(compileViews(views))
     this.programs = this.definitions.programs
     this.views = new Map(this.programs.map((p) => [p.name, p]))
@@ -76,11 +94,15 @@ export class Lateview {
   /** Opens the store, migrates it, and brings each view's cells in line with its definition. */
   static async open(options: LateviewOptions): Promise<Lateview> {
     const engine = await openEngine(options.db)
+    let replica: Engine | null = null
     try {
-      const lateview = new Lateview(engine, options.views, options.clock, options.limits)
+      // The replica connects on its first read: one that is down does not hold start-up.
+      if (options.readDb) replica = await openReplica(options.readDb)
+      const lateview = new Lateview(engine, options.views, options.clock, options.limits, replica, options.readWaitMs)
       await lateview.#start()
       return lateview
     } catch (error) {
+      await replica?.close()
       await engine.close()
       throw error
     }
@@ -107,9 +129,15 @@ export class Lateview {
     return program
   }
 
+  /** Reads in one snapshot of the replica or the primary (see `reads`), as the read services take them. */
+  #snapshots(read: ReadOptions): Snapshots {
+    return { snapshot: (fn) => this.reads.run((db) => fn(db), read) }
+  }
+
   /** Live cells of a view. */
-  realtime(name: string, query?: RealtimeQuery) {
-    return readRealtime(this.engine, this.view(name), query)
+  realtime(name: string, query?: RealtimeQuery, read: ReadOptions = {}) {
+    const program = this.view(name)
+    return this.reads.run((db, seq) => readRealtime(db, seq, program, query), read)
   }
 
   /** Compares every Realtime cell with a recomputation from the store. */
@@ -118,26 +146,30 @@ export class Lateview {
   }
 
   /** A period's latest revision, revision N, or what was known at an instant. */
-  report(name: string, period: string, at: { revision?: number; asOf?: number } = {}) {
+  report(name: string, period: string, at: { revision?: number; asOf?: number } = {}, read: ReadOptions = {}) {
     const program = this.view(name)
-    if (at.asOf !== undefined) return readAsOf(this.engine.db, program, period, at.asOf, this.clock.now())
-    return readRevision(this.engine.db, this.definitions, program, period, at.revision, this.#revisions)
+    const asOf = at.asOf
+    if (asOf !== undefined) return this.reads.run((db) => readAsOf(db, program, period, asOf, this.clock.now()), read)
+    return this.reads.run((db) => readRevision(db, this.definitions, program, period, at.revision, this.#revisions), read)
   }
 
   /** Every revision of a period, oldest first. */
-  revisions(name: string, period: string) {
-    return readRevisions(this.engine.db, this.view(name), period)
+  revisions(name: string, period: string, read: ReadOptions = {}) {
+    const program = this.view(name)
+    return this.reads.run((db) => readRevisions(db, program, period), read)
   }
 
   /** The changed cells between two revisions (or as-of instants), the events behind them, and both sides' totals. */
-  async diff(name: string, period: string, from: DiffSide, to: DiffSide) {
-    const { diff, sides } = await diffReports(this.engine.db, this.definitions, this.view(name), period, from, to)
+  async diff(name: string, period: string, from: DiffSide, to: DiffSide, read: ReadOptions = {}) {
+    const program = this.view(name)
+    const { diff, sides } = await this.reads.run((db) => diffReports(db, this.definitions, program, period, from, to), read)
     return { ...diff, totals: diffTotals(sides.before, sides.after) }
   }
 
   /** The comparison of two revisions (or as-of instants) as CSV: every row of either side, unchanged ones too. */
-  async diffCsv(name: string, period: string, from: DiffSide, to: DiffSide): Promise<string> {
-    const { diff, sides } = await diffReports(this.engine.db, this.definitions, this.view(name), period, from, to)
+  async diffCsv(name: string, period: string, from: DiffSide, to: DiffSide, read: ReadOptions = {}): Promise<string> {
+    const program = this.view(name)
+    const { diff, sides } = await this.reads.run((db) => diffReports(db, this.definitions, program, period, from, to), read)
     return comparisonCsv(sides.before, sides.after, diff.changes)
   }
 
@@ -152,8 +184,9 @@ export class Lateview {
   }
 
   /** Late events held after a period's close. */
-  exceptions(name: string, period: string) {
-    return readExceptions(this.engine.db, this.view(name), period)
+  exceptions(name: string, period: string, read: ReadOptions = {}) {
+    const program = this.view(name)
+    return this.reads.run((db) => readExceptions(db, program, period), read)
   }
 
   /** Publishes a restatement (after close) or a manual revision of a period now. */
@@ -162,23 +195,23 @@ export class Lateview {
   }
 
   /** How far each release kind was from the final (or latest) figure, over a range of periods. */
-  accuracy(name: string, query: AnalysisQuery = {}) {
-    return readAccuracy(this.engine, this.definitions, this.view(name), query)
+  accuracy(name: string, query: AnalysisQuery = {}, read: ReadOptions = {}) {
+    return readAccuracy(this.#snapshots(read), this.definitions, this.view(name), query)
   }
 
   /** The value known at each lag after the end of each period of a range (the revision triangle). */
-  vintages(name: string, query: AnalysisQuery & { lags?: string } = {}) {
-    return readVintages(this.engine, this.view(name), query)
+  vintages(name: string, query: AnalysisQuery & { lags?: string } = {}, read: ReadOptions = {}) {
+    return readVintages(this.#snapshots(read), this.view(name), query)
   }
 
   /** The share of the benchmark known at each lag, across periods, and each source's lags. */
-  completeness(name: string, query: AnalysisQuery & { lags?: string | Lag[] } = {}) {
-    return readCompleteness(this.engine, this.view(name), query)
+  completeness(name: string, query: AnalysisQuery & { lags?: string | Lag[] } = {}, read: ReadOptions = {}) {
+    return readCompleteness(this.#snapshots(read), this.view(name), query)
   }
 
   /** What each candidate close would have cost in restatements, the one to choose, and SLA suggestions. */
-  closeAdvice(name: string, query: AnalysisQuery & { target: number }) {
-    return readCloseAdvice(this.engine, this.view(name), query, this.clock.now())
+  closeAdvice(name: string, query: AnalysisQuery & { target: number }, read: ReadOptions = {}) {
+    return readCloseAdvice(this.#snapshots(read), this.view(name), query, this.clock.now())
   }
 
   /** Recomputes every stored revision at its cutoff and compares. */
@@ -239,7 +272,16 @@ export class Lateview {
     }
   }
 
-  close(): Promise<void> {
-    return this.engine.close()
+  /** The read replica's state against the primary (null without one): `/readyz` shows it, without failing for it. */
+  replicaStatus() {
+    return this.reads.replicaStatus()
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.reads.close()
+    } finally {
+      await this.engine.close()
+    }
   }
 }

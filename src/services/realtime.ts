@@ -25,12 +25,15 @@ export interface RealtimeCell {
   eventCount: number
 }
 
-/** The live cells of a view, their totals and the seq they are exact at, read in one snapshot. */
-export async function readRealtime(engine: Engine, program: ViewProgram, query: RealtimeQuery = {}): Promise<{ view: string; seq: number; cells: RealtimeCell[]; totals: Totals }> {
+/**
+ * The live cells of a view and their totals, read in a snapshot whose newest seq is `seq` (the
+ * caller read it in the same snapshot): the seq they are exact at.
+ */
+export async function readRealtime(db: Db, seq: number, program: ViewProgram, query: RealtimeQuery = {}): Promise<{ view: string; seq: number; cells: RealtimeCell[]; totals: Totals }> {
   for (const [dim] of Object.entries(query.where ?? {})) {
     if (!program.view.dimensions.includes(dim)) throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is not a dimension of view ${program.name}`)
   }
-  const { seq, stored } = await engine.snapshot(async (db) => ({ seq: await headSeq(db), stored: await readCells(db, program, query.from, query.to) }))
+  const stored = await readCells(db, program, query.from, query.to)
   const where = Object.entries(query.where ?? {})
   const cells: RealtimeCell[] = []
   const states: CellState[] = []

@@ -72,6 +72,7 @@ for (const factory of await engines()) {
         },
       ],
       excluded: [],
+      seq: 2,
     })
   })
 
@@ -91,12 +92,15 @@ for (const factory of await engines()) {
           ],
         },
       ],
+      seq: 2,
     })
     const csv = 'period,knownAt,lag,value\r\n2026-11-20,2026-11-20T16:00:00.000Z,PT0S,100\r\n2026-11-20,2026-11-21T16:00:00.000Z,P1D,150\r\n'
     for (const res of [await get(api.app, `${V}/vintages?lags=PT0S,P1D&format=csv`), await api.app.inject({ method: 'GET', url: `${V}/vintages?lags=PT0S,P1D`, headers: { accept: 'text/csv' } })]) {
       assert.is(res.statusCode, 200, res.body)
       assert.is(res.headers['content-type'], 'text/csv; charset=utf-8')
       assert.is(res.body, csv)
+      assert.is(res.headers['lateview-seq'], '2')
+      assert.is(res.headers['lateview-read-from'], 'primary')
     }
   })
 
@@ -108,12 +112,14 @@ for (const factory of await engines()) {
         { source: 'store-001', count: 1, lagP50: 'PT1M', lagP90: 'PT1M', lagP99: 'PT1M', lagMax: 'PT1M' },
         { source: 'store-002', count: 1, lagP50: 'PT22H', lagP90: 'PT22H', lagP99: 'PT22H', lagMax: 'PT22H' },
       ],
+      seq: 2,
     })
   })
 
   test('close advice: D+1 needed a restatement, D+2 did not; closes after now are left out and the candidate incomplete', async ({ api }) => {
-    const body = expectOk(await get(api.app, `${V}/close-advice?target=0.999`)) as { candidates: Array<Record<string, unknown>>; recommended: unknown; sla: unknown }
+    const body = expectOk(await get(api.app, `${V}/close-advice?target=0.999`)) as { candidates: Array<Record<string, unknown>>; recommended: unknown; sla: unknown; seq: number }
     assert.is(body.candidates.length, 14)
+    assert.is(body.seq, 2)
     assert.equal(body.candidates[0], {
       afterDays: 1,
       at: 'D+1 03:30',

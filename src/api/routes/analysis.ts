@@ -3,6 +3,7 @@ import { parseTarget } from '../../domain/analysis.js'
 import type { AnalysisQuery } from '../../services/analysis.js'
 import { vintagesCsv } from '../../services/analysis.js'
 import type { Lateview } from '../../services/lateview.js'
+import { MIN_SEQ, routeRead, withSeq } from '../reads.js'
 
 type Query = Record<string, string | undefined>
 type AnalysisRequest = FastifyRequest<{ Params: { view: string }; Querystring: Query }>
@@ -11,6 +12,7 @@ const PERIODS = {
   from: { type: 'string', description: 'first period key, inclusive (default: 30 periods before to)' },
   to: { type: 'string', description: 'last period key, inclusive (default: the last period with events or a revision)' },
   measure: { type: 'string', description: "a measure of the view (default: the view's first)" },
+  minSeq: MIN_SEQ,
 } as const
 const AGAINST = { type: 'string', description: 'the benchmark: final (the final revision) or latest (what is known now)' } as const
 const LAGS = { type: 'string', description: 'comma-separated ISO 8601 durations after the end of the period, possibly negative (default -PT2H,PT0S,PT3H,PT6H,PT12H,P1D,P2D,P3D,P7D)' } as const
@@ -27,6 +29,7 @@ function analysisQuery(request: AnalysisRequest, own: readonly string[]): Analys
   const where: Record<string, string> = {}
   for (const [key, value] of Object.entries(request.query)) {
     if (value === undefined) continue
+    if (key === 'minSeq') continue
     if (key === 'from' || key === 'to' || key === 'measure' || own.includes(key)) named[key] = value
     else where[key] = value
   }
@@ -54,7 +57,10 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
         querystring: querystring({ against: AGAINST }),
       },
     },
-    async (request) => lateview.accuracy(request.params.view, analysisQuery(request, ['against'])),
+    async (request, reply) => {
+      const read = routeRead(reply, request.query.minSeq)
+      return withSeq(await lateview.accuracy(request.params.view, analysisQuery(request, ['against']), read.options), read)
+    },
   )
 
   app.get<{ Params: { view: string }; Querystring: Query }>(
@@ -69,8 +75,9 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
       },
     },
     async (request, reply) => {
-      const answer = await lateview.vintages(request.params.view, analysisQuery(request, ['lags', 'against', 'format']))
-      if (!wantsCsv(request)) return answer
+      const read = routeRead(reply, request.query.minSeq)
+      const answer = await lateview.vintages(request.params.view, analysisQuery(request, ['lags', 'against', 'format']), read.options)
+      if (!wantsCsv(request)) return withSeq(answer, read)
       reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${answer.view}-vintages.csv"`)
       return vintagesCsv(answer)
     },
@@ -86,7 +93,10 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
         querystring: querystring({ lags: LAGS, against: AGAINST }),
       },
     },
-    async (request) => lateview.completeness(request.params.view, analysisQuery(request, ['lags', 'against'])),
+    async (request, reply) => {
+      const read = routeRead(reply, request.query.minSeq)
+      return withSeq(await lateview.completeness(request.params.view, analysisQuery(request, ['lags', 'against']), read.options), read)
+    },
   )
 
   app.get<{ Params: { view: string }; Querystring: Query }>(
@@ -99,9 +109,10 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
         querystring: querystring({ target: { type: 'string', description: 'a share above 0 and at most 1 (default 0.999)' }, against: AGAINST }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      const read = routeRead(reply, request.query.minSeq)
       const query = analysisQuery(request, ['target', 'against'])
-      return lateview.closeAdvice(request.params.view, { ...query, target: parseTarget(query.target) })
+      return withSeq(await lateview.closeAdvice(request.params.view, { ...query, target: parseTarget(query.target) }, read.options), read)
     },
   )
 }

@@ -4,8 +4,11 @@ import { INSTANT_FORM, parseInstantInRange } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
 import { reportCsv, type DiffSide, type ReportDocument } from '../../services/reports.js'
+import { MIN_SEQ, routeRead, withSeq } from '../reads.js'
 
 type PeriodParams = { Params: { view: string; period: string } }
+type ReadQuery = { Querystring: { minSeq?: string } }
+const READ_QUERY = { type: 'object', properties: { minSeq: MIN_SEQ }, additionalProperties: false } as const
 
 function wantsCsv(request: FastifyRequest<{ Querystring: { format?: string } }>): boolean {
   if (request.query.format === 'csv') return true
@@ -32,7 +35,7 @@ function diffSide(name: string, text: string): DiffSide {
 
 export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
   const reportTexts = new WeakMap<ReportDocument, string>()
-  app.get<PeriodParams & { Querystring: { revision?: string; asOf?: string; format?: string } }>(
+  app.get<PeriodParams & { Querystring: { revision?: string; asOf?: string; format?: string; minSeq?: string } }>(
     '/v1/views/:view/periods/:period',
     {
       config: { scope: 'read' },
@@ -41,7 +44,7 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
         tags: ['reports'],
         querystring: {
           type: 'object',
-          properties: { revision: { type: 'string' }, asOf: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] } },
+          properties: { revision: { type: 'string' }, asOf: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] }, minSeq: MIN_SEQ },
           additionalProperties: false,
         },
       },
@@ -50,17 +53,19 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
       const { view, period } = request.params
       const { revision, asOf } = request.query
       if (revision !== undefined && asOf !== undefined) throw new LateviewError('LV_ERR_QUERY_INVALID', 'give revision or asOf, not both')
-      const report = await lateview.report(view, period, {
+      const read = routeRead(reply, request.query.minSeq)
+      const at = {
         ...(revision !== undefined ? { revision: revisionNumber('revision', revision) } : {}),
         ...(asOf !== undefined ? { asOf: instant('asOf', asOf) } : {}),
-      })
+      }
+      const report = await lateview.report(view, period, at, read.options)
       if (!wantsCsv(request)) {
         // A revision's document is the same frozen object while it stays the latest with the
-        // same status: its JSON text is made once.
-        if (report.revision === null || !Object.isFrozen(report)) return report
+        // same status: its JSON text is made once, and the seq of this read added to it.
+        if (report.revision === null || !Object.isFrozen(report)) return withSeq(report, read)
         let text = reportTexts.get(report)
         if (text === undefined) reportTexts.set(report, (text = toJson(report)))
-        return reply.type('application/json; charset=utf-8').send(text)
+        return reply.type('application/json; charset=utf-8').send(`${text.slice(0, -1)},"seq":${read.info.seq}}`)
       }
       reply
         .type('text/csv; charset=utf-8')
@@ -72,13 +77,16 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
     },
   )
 
-  app.get<PeriodParams>(
+  app.get<PeriodParams & ReadQuery>(
     '/v1/views/:view/periods/:period/revisions',
-    { config: { scope: 'read' }, schema: { summary: "Every revision's metadata and totals, oldest first", tags: ['reports'] } },
-    async (request) => lateview.revisions(request.params.view, request.params.period),
+    { config: { scope: 'read' }, schema: { summary: "Every revision's metadata and totals, oldest first", tags: ['reports'], querystring: READ_QUERY } },
+    async (request, reply) => {
+      const read = routeRead(reply, request.query.minSeq)
+      return withSeq(await lateview.revisions(request.params.view, request.params.period, read.options), read)
+    },
   )
 
-  app.get<PeriodParams & { Querystring: { from: string; to: string; format?: string } }>(
+  app.get<PeriodParams & { Querystring: { from: string; to: string; format?: string; minSeq?: string } }>(
     '/v1/views/:view/periods/:period/diff',
     {
       config: { scope: 'read' },
@@ -90,7 +98,7 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
         querystring: {
           type: 'object',
           required: ['from', 'to'],
-          properties: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] } },
+          properties: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] }, minSeq: MIN_SEQ },
           additionalProperties: false,
         },
       },
@@ -99,17 +107,21 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
       const { view, period } = request.params
       const from = diffSide('from', request.query.from)
       const to = diffSide('to', request.query.to)
-      if (!wantsCsv(request)) return lateview.diff(view, period, from, to)
-      const csv = await lateview.diffCsv(view, period, from, to)
+      const read = routeRead(reply, request.query.minSeq)
+      if (!wantsCsv(request)) return withSeq(await lateview.diff(view, period, from, to, read.options), read)
+      const csv = await lateview.diffCsv(view, period, from, to, read.options)
       const name = `${view}-${period}-${request.query.from}-vs-${request.query.to}`.replace(/[^A-Za-z0-9._-]+/g, '-')
       return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(csv)
     },
   )
 
-  app.get<PeriodParams>(
+  app.get<PeriodParams & ReadQuery>(
     '/v1/views/:view/periods/:period/exceptions',
-    { config: { scope: 'read' }, schema: { summary: 'Events received after the period was closed and not yet restated', tags: ['reports'] } },
-    async (request) => lateview.exceptions(request.params.view, request.params.period),
+    { config: { scope: 'read' }, schema: { summary: 'Events received after the period was closed and not yet restated', tags: ['reports'], querystring: READ_QUERY } },
+    async (request, reply) => {
+      const read = routeRead(reply, request.query.minSeq)
+      return withSeq(await lateview.exceptions(request.params.view, request.params.period, read.options), read)
+    },
   )
 
   app.post<PeriodParams>(

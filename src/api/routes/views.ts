@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { toViewFile } from '../../domain/view.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
+import { MIN_SEQ, routeRead } from '../reads.js'
 
 /**
  * The answer of GET /v1/views/:view, for the OpenAPI document (the reply serializer writes exact
@@ -96,12 +97,13 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
         summary: 'Live cells of a view and their totals, exact at the returned seq',
         description: 'from and to are period keys (inclusive); any other parameter filters a dimension, e.g. ?store=042. totals are over the cells returned.',
         tags: ['views'],
-        querystring: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' } }, additionalProperties: { type: 'string' } },
+        querystring: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, minSeq: MIN_SEQ }, additionalProperties: { type: 'string' } },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const program = lateview.view(request.params.view)
-      const { from, to, ...where } = request.query
+      const { from, to, minSeq, ...where } = request.query
+      const read = routeRead(reply, minSeq)
       for (const [name, key] of Object.entries({ from, to })) {
         if (key !== undefined && !program.bucketer.rangeOf(key)) {
           throw new LateviewError('LV_ERR_PERIOD_MALFORMED', `${name}=${JSON.stringify(key)} is not a ${program.view.granularity} period key (e.g. ${program.bucketer.keyOf(lateview.clock.now())})`)
@@ -111,7 +113,7 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
         if (!program.view.dimensions.includes(dim))
           throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is neither from, to nor a dimension of view ${program.name} (${program.view.dimensions.join(', ')})`)
       }
-      return lateview.realtime(program.name, { ...(from ? { from } : {}), ...(to ? { to } : {}), where })
+      return lateview.realtime(program.name, { ...(from ? { from } : {}), ...(to ? { to } : {}), where }, read.options)
     },
   )
 }

@@ -60,7 +60,15 @@ function int8(value: string): number | bigint {
   return Number.isSafeInteger(n) ? n : BigInt(value)
 }
 
-export async function openPostgres(location: string): Promise<Engine> {
+export interface PostgresOptions {
+  /**
+   * A streaming replica, for reads (see ../reads.ts): nothing is created or migrated on it, and
+   * a connection that does not come within 2 s fails, so that reads turn to the primary.
+   */
+  standby?: boolean
+}
+
+export async function openPostgres(location: string, options: PostgresOptions = {}): Promise<Engine> {
   const url = new URL(location)
   const schema = url.searchParams.get('schema')
   url.searchParams.delete('schema')
@@ -81,7 +89,7 @@ export async function openPostgres(location: string): Promise<Engine> {
       return pg.types.getTypeParser(oid, format as 'text')
     },
   }
-  if (schema) {
+  if (schema && !options.standby) {
     const client = new pg.Client({ connectionString: url.toString() })
     await client.connect()
     try {
@@ -94,6 +102,7 @@ export async function openPostgres(location: string): Promise<Engine> {
     connectionString: url.toString(),
     types,
     max: 10,
+    ...(options.standby ? { connectionTimeoutMillis: 2000 } : {}),
     // Behind a transaction pooler a session setting would stay on whichever server connection
     // took it: every transaction sets the schema instead (./pooled.ts).
     ...(schema && !pooled ? { options: `-c search_path=${schema}` } : {}),
