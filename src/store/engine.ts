@@ -2,7 +2,7 @@ import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import type { NewEvent, StoredEvent } from '../domain/event.js'
 import { piecesOf, type PeriodRange } from '../domain/time.js'
 import type { LateviewError } from '../errors.js'
-import { forEachPaged } from './postgres/scan.js'
+import { forEachPaged, forEachParsedPage } from './postgres/scan.js'
 import { openPostgres } from './postgres/open.js'
 import type { Db } from './db.js'
 import type { EventsTable } from './schema.js'
@@ -124,7 +124,7 @@ export async function openEngine(location: string): Promise<Engine> {
  */
 export async function forEachEvent(db: Db, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.types.length === 0) return
-  if (db.engine === 'postgres') return forEachPaged(db.kysely, scan, visit)
+  if (db.engine === 'postgres') return scan.parse ? forEachParsedPage(db.kysely, scan, visit) : forEachPaged(db.kysely, scan, visit)
   const statements = db.statements
   if (scan.parse && scan.range && scan.unordered) {
     for (const piece of piecesOf(scan.range)) forEachRangePage(statements, scan, piece, visit)
