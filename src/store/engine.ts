@@ -61,10 +61,21 @@ export interface CellWrite {
   state: CellState
 }
 
+/** What every ingest batch reads first: one round trip on PostgreSQL. */
+export interface BatchStart {
+  head: Head
+  /** The number of stored view definition versions (see ViewCatalog.assertCurrent). */
+  definitionVersions: number
+  /** Whether any MissingData alert is firing (the batch may resolve it). */
+  missingDataFiring: boolean
+}
+
 /** What a write transaction offers beyond portable queries on `db`. */
 export interface WriteTx {
   readonly db: Db
   head(): Promise<Head>
+  /** The head and what an ingest batch checks before it writes, read together. */
+  batchStart(): Promise<BatchStart>
   /** Stored events with these (source, id) keys. */
   findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]>
   /** Appends admitted events (their seqs above the head, increasing). */

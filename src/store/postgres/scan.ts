@@ -13,16 +13,20 @@ export async function forEachPaged(db: Kysely<Schema>, scan: EventScan, visit: (
   for (;;) {
     let q = db
       .selectFrom('events')
-      .select(['seq', 'source', 'id', 'type', 'occurred_at', 'received_at', 'data', 'retracts', 'target_seq'])
+      .select(['seq', 'source', 'type', 'occurred_at', 'received_at', 'data', 'target_seq'])
+      .$if(scan.withIds === true, (qb) => qb.select(['id', 'retracts']))
       .where('eff_type', 'in', [...scan.types])
       .where('seq', '<=', scan.maxSeq)
       .where('seq', '>', after)
     const range = scan.range
     if (range) q = q.where((eb) => eb.or(piecesOf(range).map((p) => eb.and([eb('eff_occurred_at', '>=', p.start), eb('eff_occurred_at', '<', p.end)]))))
     if (scan.originalsOnly) q = q.where('target_seq', 'is', null)
-    const rows = await q.orderBy('seq').limit(10_000).execute()
-    if (scan.parse) for (const row of rows) visit({ ...row, parsed: JSON.parse(row.data) as Record<string, unknown>, data: '' })
-    else for (const row of rows) visit(row)
+    const rows = (await q.orderBy('seq').limit(10_000).execute()) as Array<Omit<ScanRow, 'id' | 'retracts'> & Partial<Pick<ScanRow, 'id' | 'retracts'>>>
+    // Without withIds, id is '' and retracts null (ScanRow): the scan does not read them.
+    for (const row of rows) {
+      const r = { ...row, id: row.id ?? '', retracts: row.retracts ?? null }
+      visit(scan.parse ? { ...r, parsed: JSON.parse(r.data) as Record<string, unknown>, data: '' } : r)
+    }
     if (rows.length < 10_000) return
     after = (rows[rows.length - 1] as ScanRow).seq
   }
