@@ -100,10 +100,11 @@ export class ViewCatalog {
   /**
    * Refuses a write by this process once another one registered a newer version of one of its
    * views: cells and revisions written under the old definition would mix with the new ones.
-   * One count per write while nothing changed.
+   * One count per write while nothing changed; `count`, when given, is that count read by the
+   * caller in the same transaction.
    */
-  async assertCurrent(db: Db): Promise<void> {
-    const count = await versionCount(db)
+  async assertCurrent(db: Db, count?: number): Promise<void> {
+    count ??= await versionCount(db)
     if (count === this.#known) return
     const newest = new Map<string, number>()
     for (const row of await viewVersions(db)) newest.set(row.view, Math.max(newest.get(row.view) ?? 0, row.version))

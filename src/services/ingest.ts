@@ -40,8 +40,11 @@ export interface IngestOptions {
    * the events holding them are refused, since a plain JSON parser would have changed them.
    */
   inexactNumbers?: boolean
-  /** Runs first inside the write transaction: refuses the batch when this process's view definitions are outdated. */
-  checkDefinitions?: (db: WriteTx['db']) => Promise<void>
+  /**
+   * Runs first inside the write transaction: refuses the batch when this process's view
+   * definitions are outdated; `versions` is the store's count of definition versions, just read.
+   */
+  checkDefinitions?: (db: WriteTx['db'], versions: number) => Promise<void>
 }
 
 /** What an ingest call reports back (the HTTP answer is this without `lags`). */
@@ -71,8 +74,9 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
   const batch = checkBatch(programs, items, { imported, limits: options.limits ?? DEFAULT_EVENT_LIMITS, inexactNumbers: options.inexactNumbers === true, now })
 
   return engine.write(async (tx) => {
-    if (options.checkDefinitions) await options.checkDefinitions(tx.db)
-    const head = await tx.head()
+    const start = await tx.batchStart()
+    if (options.checkDefinitions) await options.checkDefinitions(tx.db, start.definitionVersions)
+    const head = start.head
     const admitted = await admitBatch(tx, batch, head, imported ? null : Math.max(now, head.receivedAt))
     const alerts: AlertDocument[] = []
     if (admitted.events.length > 0) {
@@ -80,7 +84,7 @@ export async function ingest(engine: Engine, programs: ViewProgram[], clock: Clo
       // The lag sketch of /v1/sources, in this transaction so that it counts exactly what commits.
       await addSourceLags(tx.db, admitted.events)
       const outcomes = await updateRealtime(tx, programs, admitted.events)
-      alerts.push(...(await ingestAlerts(tx, admitted.events, outcomes)))
+      alerts.push(...(await ingestAlerts(tx, admitted.events, outcomes, start.missingDataFiring)))
     }
     const accepted = admitted.events
     const last = accepted[accepted.length - 1]
@@ -151,11 +155,13 @@ async function markedClosed(tx: WriteTx, view: string, delta: ViewDelta): Promis
 
 /**
  * Writes the alerts a batch raises (at the receivedAt of its last event) and resolves the firing
- * MissingData alerts it answers; returns both as documents.
+ * MissingData alerts it answers; returns both as documents. `missingDataFiring` was read at the
+ * start of the transaction: a batch raises no MissingData alert, and no other writer runs.
  */
-async function ingestAlerts(tx: WriteTx, admitted: AdmittedEvent[], outcomes: ViewOutcome[]): Promise<AlertDocument[]> {
+async function ingestAlerts(tx: WriteTx, admitted: AdmittedEvent[], outcomes: ViewOutcome[], missingDataFiring: boolean): Promise<AlertDocument[]> {
   const now = (admitted[admitted.length - 1] as AdmittedEvent).receivedAt
   const rows = await raiseAlerts(tx.db, batchAlerts(outcomes), now)
+  if (!missingDataFiring) return rows.map(alertDocument)
   const resolved = await resolveMissingData(
     tx,
     outcomes.map((o) => o.delta),

@@ -117,7 +117,7 @@ export class Lateview {
 
   /** Appends a batch atomically and updates every view (see services/ingest.ts). */
   async ingest(items: unknown[], options: IngestOptions = {}): Promise<IngestResult> {
-    const result = await ingest(this.engine, this.programs, this.clock, items, { limits: this.limits, ...options, checkDefinitions: (db) => this.definitions.assertCurrent(db) })
+    const result = await ingest(this.engine, this.programs, this.clock, items, { limits: this.limits, ...options, checkDefinitions: (db, versions) => this.definitions.assertCurrent(db, versions) })
     this.#emit(result.alerts)
     return result
   }

@@ -5,7 +5,6 @@ import { belowMinChange, measureMoves, type MinChange } from '../domain/min-chan
 import { toIso } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
-import { firstSeqAfter } from '../store/events.js'
 import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import type { ViewCatalog } from './definitions.js'
@@ -57,7 +56,8 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
       detail: `knowledge never goes back: cutoff seq ${cutoff.seq} at ${toIso(options.now)} is below revision ${latest.revision}'s cutoff seq ${latest.cutoff_seq}`,
     }
   }
-  const report = await computeReport(tx.db, program, range, cutoff.seq)
+  // One read of the period up to the head: the report at the cutoff, and where its later events begin.
+  const report = await computeReport(tx.db, program, range, cutoff.seq, head.seq)
   const state = await periodRow(tx.db, program.name, period)
   const hash = cellsHash(report.cells)
   const before = latest ? await definitions.at(tx.db, program.name, latest.view_version) : null
@@ -65,7 +65,7 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
   const previous = latest && before ? await revisionCells(tx.db, program.name, period, latest.revision, before.ops.length) : new Map<string, CellState>()
   const unchanged = latest !== null && before !== null && (sameRules ? latest.hash === hash : sameFigures({ program: before, cells: previous }, { program, cells: report.cells }))
   // Nothing can follow the head: the usual live case needs no look at the period's later events.
-  const dirtySince = cutoff.seq >= head.seq ? null : await firstSeqAfter(tx.db, program.view.eventTypes, range, cutoff.seq)
+  const dirtySince = cutoff.seq >= head.seq ? null : report.nextSeq
   if (unchanged && !options.always && latest && state) {
     // Same figures: what was pending is now accounted for, up to this cutoff, under this definition.
     await putPeriodRow(tx.db, { ...state, dirty_since_seq: dirtySince, updated_at: options.now, view_version: program.view.version })

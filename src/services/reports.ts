@@ -45,13 +45,18 @@ export function rangeOrThrow(program: ViewProgram, period: string): PeriodRange 
 
 /**
  * `Report(V, P, K)` computed from the store: the period's events with seq <= K not voided by a
- * retraction with seq <= K, aggregated, with the counts a revision records.
+ * retraction with seq <= K, aggregated, with the counts a revision records. With `scanTo` above K
+ * the same read of the period also finds `nextSeq`, the first seq in (K, scanTo] among the
+ * period's events, retractions included (null when none): from it a publication at K is dirty.
  */
-export async function computeReport(db: Db, program: ViewProgram, range: PeriodRange, cutoffSeq: number): Promise<Report> {
+export async function computeReport(db: Db, program: ViewProgram, range: PeriodRange, cutoffSeq: number, scanTo = cutoffSeq): Promise<Report & { nextSeq: number | null }> {
   const originals: ScanRow[] = []
   const voided = new Set<number>()
-  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: cutoffSeq, unordered: true, parse: true }, (row) => {
-    if (row.target_seq === null) originals.push(row)
+  let nextSeq: number | null = null
+  await forEachEvent(db, { types: program.view.eventTypes, range, maxSeq: Math.max(scanTo, cutoffSeq), unordered: true, parse: true }, (row) => {
+    if (row.seq > cutoffSeq) {
+      if (nextSeq === null || row.seq < nextSeq) nextSeq = row.seq
+    } else if (row.target_seq === null) originals.push(row)
     else voided.add(row.target_seq)
   })
   const cells = new Map<string, CellState>()
@@ -66,7 +71,7 @@ export async function computeReport(db: Db, program: ViewProgram, range: PeriodR
     const data = row.parsed as Record<string, unknown>
     foldEvent(program, cells, program.dimsKey(data), row.type, data)
   }
-  return { cells, eventCount, lateEventCount, completeness: completenessOf(program.view, sources) }
+  return { cells, eventCount, lateEventCount, completeness: completenessOf(program.view, sources), nextSeq }
 }
 
 export interface ReportRow {

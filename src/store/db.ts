@@ -21,6 +21,12 @@ export interface SqliteDb {
 export interface PostgresDb {
   readonly engine: 'postgres'
   readonly kysely: Kysely<Schema>
+  /**
+   * On the store's own handle (not in a transaction): runs a statement written with `$n`
+   * parameters on a pooled connection as a named prepared statement, parsed and planned once per
+   * connection; for the small reads every request makes (the latest report's period row).
+   */
+  readonly prepared?: <R>(text: string, params: readonly unknown[]) => Promise<R[]>
 }
 
 /** `?, ?, …`: n parameters, for an `in` list. */

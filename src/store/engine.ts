@@ -2,7 +2,7 @@ import type { CellState, ViewProgram } from '../domain/aggregate.js'
 import type { NewEvent, StoredEvent } from '../domain/event.js'
 import { piecesOf, type PeriodRange } from '../domain/time.js'
 import type { LateviewError } from '../errors.js'
-import { forEachPaged } from './postgres/scan.js'
+import { forEachPaged, forEachParsedPage } from './postgres/scan.js'
 import { openPostgres } from './postgres/open.js'
 import type { Db } from './db.js'
 import type { EventsTable } from './schema.js'
@@ -63,10 +63,21 @@ export interface CellWrite {
   state: CellState
 }
 
+/** What every ingest batch reads first: one round trip on PostgreSQL. */
+export interface BatchStart {
+  head: Head
+  /** The number of stored view definition versions (see ViewCatalog.assertCurrent). */
+  definitionVersions: number
+  /** Whether any MissingData alert is firing (the batch may resolve it). */
+  missingDataFiring: boolean
+}
+
 /** What a write transaction offers beyond portable queries on `db`. */
 export interface WriteTx {
   readonly db: Db
   head(): Promise<Head>
+  /** The head and what an ingest batch checks before it writes, read together. */
+  batchStart(): Promise<BatchStart>
   /** Stored events with these (source, id) keys. */
   findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]>
   /** Appends admitted events (their seqs above the head, increasing). */
@@ -126,7 +137,7 @@ export async function openEngine(location: string): Promise<Engine> {
  */
 export async function forEachEvent(db: Db, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.types.length === 0) return
-  if (db.engine === 'postgres') return forEachPaged(db.kysely, scan, visit)
+  if (db.engine === 'postgres') return scan.parse ? forEachParsedPage(db.kysely, scan, visit) : forEachPaged(db.kysely, scan, visit)
   const statements = db.statements
   if (scan.parse && scan.range && scan.unordered) {
     for (const piece of piecesOf(scan.range)) forEachRangePage(statements, scan, piece, visit)

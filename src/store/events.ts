@@ -111,6 +111,17 @@ function inRange(range: PeriodRange) {
  * retractions included, or null: the seq from which a period published at `after` is dirty.
  */
 export async function firstSeqAfter(db: Db, types: string[], range: PeriodRange, after: number): Promise<number | null> {
+  if (db.engine === 'postgres') {
+    // PostgreSQL would walk the primary key from `after` and filter every later event of every
+    // period (86 ms a day at 1M events); the least seq of the period's range is what is wanted.
+    const pieces = piecesOf(range)
+    const rows = await queryRows<{ seq: number | null }>(
+      db,
+      `select min(seq) as seq from (select seq from events where eff_type = any(?::text[]) and (${pieces.map(() => 'eff_occurred_at >= ? and eff_occurred_at < ?').join(' or ')}) and seq > ? offset 0) e`,
+      [types, ...pieces.flatMap((p) => [p.start, p.end]), after],
+    )
+    return rows[0]?.seq ?? null
+  }
   const row = await db.kysely.selectFrom('events').select('seq').where('eff_type', 'in', types).where(inRange(range)).where('seq', '>', after).orderBy('seq').limit(1).executeTakeFirst()
   return row?.seq ?? null
 }

@@ -2,6 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ManualClock } from '../../src/domain/clock.js'
 import { ingest } from '../../src/services/ingest.js'
+import { Lateview } from '../../src/services/lateview.js'
 import { compileViews } from '../../src/services/view-files.js'
 import { openEngine, type AppendedEvent, type Engine } from '../../src/store/engine.js'
 import { getEvent, headSeq } from '../../src/store/events.js'
@@ -74,6 +75,35 @@ for (const location of await storeLocations()) {
       assert.is(await getEvent(a.db, 'store-001', 'e9'), null)
       const r = await put(a, clock, [sale('e9', 9), sale('e1', 1)])
       assert.equal([r.accepted, r.duplicates, r.firstSeq], [1, 1, 2])
+    }),
+  )
+
+  test(
+    "a latest report read by one engine shows the other's newer revision at once, and its batch resolves the other's MissingData",
+    pair(async (a, b, clock) => {
+      const la = await Lateview.fromEngine(a, shippedViews(), clock)
+      const lb = await Lateview.fromEngine(b, shippedViews(), clock)
+      const period = '2026-11-25'
+      await la.ingest([sale('e1', 1)])
+      await lb.restate('daily_revenue', period)
+      const first = await la.report('daily_revenue', period)
+      assert.equal([first.revision, first.eventCount, first.totals.measures.revenue], [1, 1, 1])
+      // Read again: the same document, from memory after one read of the period's row.
+      assert.is(await la.report('daily_revenue', period), first)
+      await lb.ingest([sale('e2', 2)])
+      await lb.restate('daily_revenue', period)
+      const second = await la.report('daily_revenue', period)
+      assert.equal([second.revision, second.eventCount, second.totals.measures.revenue], [2, 2, 3])
+      // b's watch raises MissingData for the stores that did not report; a's batch from one of them resolves its alert.
+      await lb.jobs.run('sla-watch', { view: 'daily_revenue', period, now: clock.now(), trigger: 'manual' })
+      const firing = () => la.alerts({ kind: 'MissingData', status: 'firing', limit: 100 })
+      assert.equal((await firing()).map((x) => x.source).sort(), ['store-002', 'store-003', 'store-004', 'store-005', 'store-006', 'store-007', 'store-008'])
+      const resolved = await la.ingest([sale('e3', 3, { source: 'store-002', store: '002' })])
+      assert.equal(
+        resolved.alerts.filter((x) => x.type === 'MissingData').map((x) => [x.source, x.status]),
+        [['store-002', 'resolved']],
+      )
+      assert.equal((await firing()).length, 6)
     }),
   )
 

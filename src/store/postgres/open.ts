@@ -4,7 +4,7 @@ import type { ViewProgram } from '../../domain/aggregate.js'
 import type { StoredEvent } from '../../domain/event.js'
 import { LateviewError } from '../../errors.js'
 import type { Db } from '../db.js'
-import type { AppendedEvent, CellWrite, Engine, Head, WriteTx } from '../engine.js'
+import type { AppendedEvent, BatchStart, CellWrite, Engine, Head, WriteTx } from '../engine.js'
 import { Health, probeWrite } from '../faults.js'
 import { overflowError } from '../int64.js'
 import { runMigrations } from '../migrate.js'
@@ -109,6 +109,13 @@ export async function openPostgres(location: string, options: PostgresOptions = 
   })
   const db = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }, schema && pooled ? { schemaPerTransaction: schema } : {}) })
   let retries = 0
+  // A name per statement text: pg prepares a named statement on each connection once.
+  const names = new Map<string, string>()
+  const prepared = async <R>(text: string, params: readonly unknown[]): Promise<R[]> => {
+    let name = names.get(text)
+    if (name === undefined) names.set(text, (name = `lateview_${names.size}`))
+    return (await pool.query({ name, text, values: [...params] })).rows as R[]
+  }
   const health = new Health()
   // A client whose connection the server or the network dropped (a restart, a terminated
   // backend) must not crash the process: its query fails, and the pool replaces it.
@@ -129,6 +136,21 @@ export async function openPostgres(location: string, options: PostgresOptions = 
     async head(): Promise<Head> {
       const row = await this.trx.selectFrom('event_keys').select(['seq', 'received_at']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
       return row ? { seq: row.seq, receivedAt: row.received_at } : { seq: 0, receivedAt: 0 }
+    }
+
+    async batchStart(): Promise<BatchStart> {
+      const [row] = await queryRows<{ seq: number | null; received_at: number | null; versions: number; missing: boolean }>(
+        this.db,
+        'select h.seq, h.received_at, (select count(*) from view_versions)::int as versions, ' +
+          "exists (select 1 from alerts where kind = 'MissingData' and status = 'firing') as missing " +
+          'from (select 1) one left join (select seq, received_at from event_keys order by seq desc limit 1) h on true',
+      )
+      if (!row) throw new Error('batch start: no row')
+      return {
+        head: row.seq === null ? { seq: 0, receivedAt: 0 } : { seq: row.seq, receivedAt: row.received_at as number },
+        definitionVersions: row.versions,
+        missingDataFiring: row.missing,
+      }
     }
 
     async findEvents(keys: ReadonlyArray<{ source: string; id: string }>): Promise<StoredEvent[]> {
@@ -184,7 +206,9 @@ export async function openPostgres(location: string, options: PostgresOptions = 
 
   const engine: Engine = {
     kind: 'postgres',
-    db: { engine: 'postgres', kysely: db },
+    // Behind a transaction pooler a named statement would be prepared on one server connection
+    // and run on another: there every statement goes through Kysely, unnamed.
+    db: pooled ? { engine: 'postgres', kysely: db } : { engine: 'postgres', kysely: db, prepared },
     async migrate() {
       // Kysely's migrator takes an advisory lock: processes starting together migrate once.
       // Its bookkeeping tables are looked up in every schema unless it is told which one:
