@@ -120,7 +120,7 @@ export async function measureHttp(backend: Backend, sizes: Sizes, budgetMs: numb
       connections,
       library,
       bare: bareFigure,
-      ratio: compare(library.eventsPerSec, bareFigure.eventsPerSec, backend.engine === 'sqlite' ? 0.5 : null, true),
+      ratio: compare(library.eventsPerSec, bareFigure.eventsPerSec, 0.5, true),
     }
   } finally {
     for (const app of apps) await app.close()
