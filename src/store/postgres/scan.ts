@@ -139,11 +139,30 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
       })
     }
   }
-  for (const text of statements) await copyOut(db, text, onText)
+  // A stretch's rows are gathered as text (a few MB), and the next stretch is asked for before
+  // they are folded: PostgreSQL reads and sorts a stretch before it sends its first row, and does
+  // so while JavaScript folds the one before. At most two stretches are held.
+  const read = (text: string) => {
+    const batches: string[] = []
+    const done = copyOut(db, text, (batch) => batches.push(batch)).then(() => batches)
+    // An unobserved failure of the stretch read ahead is the next await's, or nobody's (visit threw).
+    done.catch(() => undefined)
+    return done
+  }
+  let pending = statements.length > 0 ? read(statements[0] as string) : null
+  for (let k = 0; pending !== null; k++) {
+    const batches = await pending
+    pending = k + 1 < statements.length ? read(statements[k + 1] as string) : null
+    if (pending !== null) await yieldToIo()
+    for (const batch of batches) onText(batch)
+  }
 }
 
-/** Seqs per statement of a scan in seq order: a stretch PostgreSQL sorts in memory (work_mem 4 MB). */
-const STRETCH = 25_000
+/**
+ * Seqs per statement of a scan in seq order: a stretch PostgreSQL sorts in memory (work_mem 4 MB),
+ * and two of which, as text, cost the client little memory (25,000 held 15–25 MB more at the peak).
+ */
+const STRETCH = 10_000
 
 /** The `parse` scan in seq order as keyset pages, each built by PostgreSQL as one JSON text (the scan before `forEachCopied`). */
 export async function forEachJsonPage(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
