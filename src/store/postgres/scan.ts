@@ -1,7 +1,9 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { piecesOf, type Interval } from '../../domain/time.js'
 import type { EventScan, ScanRow } from '../engine.js'
+import { queryRows } from '../db.js'
 import type { Schema } from '../schema.js'
+import { copyOut, literal, unescapeCopyText } from './copy.js'
 
 /**
  * A scan as keyset pages of 10,000 rows in seq order, in portable Kysely: PostgreSQL's scan
@@ -66,6 +68,104 @@ export async function forEachParsedPage(db: Kysely<Schema>, scan: EventScan, vis
     for (const piece of piecesOf(scan.range)) await forEachRangePage(db, scan, piece, visit)
     return
   }
+  return forEachCopied(db, scan, visit)
+}
+
+/**
+ * The `parse` scan in seq order as one `COPY (…) TO STDOUT` (./copy.ts): each row one line, the
+ * row's values as JSON followed by a comma, so that a batch of lines is a JSON array but for its
+ * brackets (a newline is JSON whitespace) and is parsed by one JSON.parse; the stored data goes
+ * in verbatim. PostgreSQL only reads and sorts rows; it had spent more building each page as one
+ * JSON text than the fold spent on it. The rows stream: the server waits while a batch is folded.
+ */
+async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
+  const types = scan.types
+  const targets = !scan.originalsOnly
+  const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
+  // A COPY takes no parameters: the values are literals (integers, and the types quoted).
+  const int = (n: number) => {
+    if (!Number.isSafeInteger(n)) throw new Error(`events scan: ${n} is not an integer`)
+    return String(n)
+  }
+  let where = `eff_type in (${types.map(literal).join(', ')})`
+  if (scan.range)
+    where += ` and (${piecesOf(scan.range)
+      .map((p) => `eff_occurred_at >= ${int(p.start)} and eff_occurred_at < ${int(p.end)}`)
+      .join(' or ')})`
+  if (scan.originalsOnly) where += ' and target_seq is null'
+  const typeIndex = `case type${types.map((t, i) => ` when ${literal(t)} then '${i}'`).join('')} else to_json(type)::text end`
+  const extra = `${targets ? `, coalesce(target_seq::text, 'null')` : ''}${scan.withIds ? `, to_json(id)::text, coalesce(to_json(retracts)::text, 'null')` : ''}`
+  const select = `select concat_ws(',', seq, to_json(source)::text, ${typeIndex}, occurred_at, received_at - occurred_at, data${extra}, '') from events where ${where}`
+  // events has no index on seq (its primary key is (eff_occurred_at, seq), by partition): a range
+  // is read on the occurrence index and sorted whole (a period's rows); otherwise seqs are read a
+  // stretch at a time, each stretch bounded in occurrence by its keys (event_keys' primary key
+  // is seq), so that PostgreSQL reads the stretch from the occurrence index of its partitions
+  // (late events make it read a few rows of other stretches) and sorts it in memory. A seq
+  // range alone made PostgreSQL read every partition whole for every statement.
+  const from = scan.afterSeq ?? 0
+  const statements: string[] = []
+  if (scan.range) statements.push(`${select} and seq > ${int(from)} and seq <= ${int(scan.maxSeq)} order by seq`)
+  else {
+    const [head] = await queryRows<{ seq: number | null }>({ engine: 'postgres', kysely: db }, 'select max(seq) as seq from event_keys where seq <= ?', [scan.maxSeq])
+    const to = Math.min(scan.maxSeq, head?.seq ?? from)
+    for (let low = from; low < to; low += STRETCH) {
+      const seqs = `seq > ${int(low)} and seq <= ${int(Math.min(low + STRETCH, to))}`
+      const keys = (f: string) => `(select ${f}(eff_occurred_at) from event_keys where ${seqs})`
+      statements.push(`${select} and ${seqs} and eff_occurred_at >= ${keys('min')} and eff_occurred_at <= ${keys('max')} order by seq`)
+    }
+  }
+  let previous = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
+  const onText = (batch: string) => {
+    const row = JSON.parse(`[${unescapeCopyText(batch)}0]`) as unknown[]
+    const end = row.length - 1
+    for (let i = 0; i < end; i += width) {
+      const seq = row[i] as number
+      if (seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
+      previous = seq
+      const type = row[i + 2] as number | string
+      const occurredAt = row[i + 3] as number
+      const more = i + (targets ? 7 : 6)
+      visit({
+        seq,
+        source: row[i + 1] as string,
+        type: typeof type === 'string' ? type : (types[Number(type)] as string),
+        occurred_at: occurredAt,
+        received_at: occurredAt + (row[i + 4] as number),
+        data: '',
+        parsed: row[i + 5] as Record<string, unknown>,
+        target_seq: targets ? (row[i + 6] as number | null) : null,
+        id: scan.withIds ? (row[more] as string) : '',
+        retracts: scan.withIds ? (row[more + 1] as string | null) : null,
+      })
+    }
+  }
+  // A stretch's rows are gathered as text (a few MB), and the next stretch is asked for before
+  // they are folded: PostgreSQL reads and sorts a stretch before it sends its first row, and does
+  // so while JavaScript folds the one before. At most two stretches are held.
+  const read = (text: string) => {
+    const batches: string[] = []
+    const done = copyOut(db, text, (batch) => batches.push(batch)).then(() => batches)
+    // An unobserved failure of the stretch read ahead is the next await's, or nobody's (visit threw).
+    done.catch(() => undefined)
+    return done
+  }
+  let pending = statements.length > 0 ? read(statements[0] as string) : null
+  for (let k = 0; pending !== null; k++) {
+    const batches = await pending
+    pending = k + 1 < statements.length ? read(statements[k + 1] as string) : null
+    if (pending !== null) await yieldToIo()
+    for (const batch of batches) onText(batch)
+  }
+}
+
+/**
+ * Seqs per statement of a scan in seq order: a stretch PostgreSQL sorts in memory (work_mem 4 MB),
+ * and two of which, as text, cost the client little memory (25,000 held 15–25 MB more at the peak).
+ */
+const STRETCH = 10_000
+
+/** The `parse` scan in seq order as keyset pages, each built by PostgreSQL as one JSON text (the scan before `forEachCopied`). */
+export async function forEachJsonPage(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   const types = scan.types
   const targets = !scan.originalsOnly
   const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
