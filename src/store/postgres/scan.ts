@@ -34,34 +34,16 @@ export async function forEachPaged(db: Kysely<Schema>, scan: EventScan, visit: (
   }
 }
 
-/** Rows per page of a `parse` scan on PostgreSQL (a page is one string of about 130 bytes a row). */
-const PAGE_ROWS = 10_000
-
-/** The page of a `parse` scan: `[count, page]`, the page a JSON array of the rows' values, flattened. */
-interface PageRow {
-  n: number
-  page: string | null
-}
-
-/** A statement with `$n` parameters, run on `db` (a pool, a transaction or a snapshot). */
-async function pageOf(db: Kysely<Schema>, text: string, params: readonly unknown[]): Promise<PageRow> {
-  const { rows } = await db.executeQuery<PageRow>(CompiledQuery.raw(text, [...params]))
-  return rows[0] ?? { n: 0, page: null }
-}
-
 /** Lets pg send a query already handed to it before the caller goes on with synchronous work. */
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
 
 /**
- * The `parse` scan on PostgreSQL. In seq order: pages of rows, each page one JSON array that
- * PostgreSQL builds (the stored data is JSON text already and goes in verbatim), parsed by one
- * JSON.parse: pg spent more turning rows into objects than the fold spends on them, and took
- * two thirds of a rebuild's time; per page it is one string. JSON.parse of the data inside the
- * page gives exactly what JSON.parse of each row's data would. The next page is asked for before
- * the rows of this one are visited, so that PostgreSQL builds it while JavaScript folds these.
- * A range in any order (a report of a period) is read in the occurrence index's order instead.
+ * The `parse` scan on PostgreSQL. In seq order: stretches of seqs streamed by `COPY … TO STDOUT`
+ * (`forEachCopied`), each batch of lines made one JSON array and parsed by one JSON.parse (pg
+ * spent more turning rows into objects than the fold spends on them). A range in any order (a
+ * report of a period) is read in the occurrence index's order instead.
  */
 export async function forEachParsedPage(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   if (scan.range && scan.unordered) {
@@ -163,70 +145,6 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
  * and two of which, as text, cost the client little memory (25,000 held 15–25 MB more at the peak).
  */
 const STRETCH = 10_000
-
-/** The `parse` scan in seq order as keyset pages, each built by PostgreSQL as one JSON text (the scan before `forEachCopied`). */
-export async function forEachJsonPage(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
-  const types = scan.types
-  const targets = !scan.originalsOnly
-  const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
-  // A page is `[seq, source, type, occurred_at, received_at - occurred_at, data, (target_seq), (id, retracts), ...]`
-  // flattened. concat_ws skips NULLs, so the nullable columns are written as JSON null. A type
-  // among the scan's is its index there (a retraction's own type is quoted), and received_at is
-  // told from occurred_at (a few digits; both are integers, the sum is exact).
-  const values: unknown[] = [[...types], scan.maxSeq]
-  let where = 'eff_type = any($1::text[]) and seq <= $2'
-  if (scan.range) {
-    const pieces = piecesOf(scan.range)
-    where += ` and (${pieces.map((_, i) => `eff_occurred_at >= $${3 + 2 * i} and eff_occurred_at < $${4 + 2 * i}`).join(' or ')})`
-    for (const p of pieces) values.push(p.start, p.end)
-  }
-  if (scan.originalsOnly) where += ' and target_seq is null'
-  const after = `$${values.length + 1}`
-  const typeIndex = `case type${types.map((_, i) => ` when $${values.length + 2 + i} then '${i}'`).join('')} else to_json(type)::text end`
-  const extra = `${targets ? `, coalesce(target_seq::text, 'null')` : ''}${scan.withIds ? `, to_json(id)::text, coalesce(to_json(retracts)::text, 'null')` : ''}`
-  const text =
-    `select count(*)::int as n, '[' || string_agg(concat_ws(',', seq, to_json(source)::text, ${typeIndex}, occurred_at, received_at - occurred_at, data${extra}), ',') || ']' as page ` +
-    `from (select seq, source, type, occurred_at, received_at, data, target_seq, id, retracts from events where ${where} and seq > ${after} order by seq limit ${PAGE_ROWS}) p`
-  const read = (from: number) => pageOf(db, text, [...values, from, ...types])
-  let pending = read(scan.afterSeq ?? Number.MIN_SAFE_INTEGER)
-  let previous = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
-  for (;;) {
-    // The subquery's order reaches string_agg in practice (an `order by` in the aggregate costs
-    // PostgreSQL a sort per page); a page out of order would break every caller's cutoffs, so it
-    // is refused rather than trusted.
-    const { n, page } = await pending
-    if (n === 0 || page === null) return
-    const row = JSON.parse(page) as unknown[]
-    const last = row[row.length - width] as number
-    if (n === PAGE_ROWS) {
-      pending = read(last)
-      // An unobserved failure of the page read ahead is the next await's, or nobody's (visit threw).
-      pending.catch(() => undefined)
-      await yieldToIo()
-    }
-    for (let i = 0; i < row.length; i += width) {
-      const seq = row[i] as number
-      if (seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
-      previous = seq
-      const type = row[i + 2] as number | string
-      const occurredAt = row[i + 3] as number
-      const more = i + (targets ? 7 : 6)
-      visit({
-        seq,
-        source: row[i + 1] as string,
-        type: typeof type === 'string' ? type : (types[Number(type)] as string),
-        occurred_at: occurredAt,
-        received_at: occurredAt + (row[i + 4] as number),
-        data: '',
-        parsed: row[i + 5] as Record<string, unknown>,
-        target_seq: targets ? (row[i + 6] as number | null) : null,
-        id: scan.withIds ? (row[more] as string) : '',
-        retracts: scan.withIds ? (row[more + 1] as string | null) : null,
-      })
-    }
-    if (n < PAGE_ROWS) return
-  }
-}
 
 /** Rows per page of a range read in any order: a day of the busiest view in one page. */
 const RANGE_PAGE_ROWS = 20_000
