@@ -60,12 +60,13 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
       }
       const report = await lateview.report(view, period, at, read.options)
       if (!wantsCsv(request)) {
-        // A revision's document is the same frozen object while it stays the latest with the
-        // same status: its JSON text is made once, and the seq of this read added to it.
-        if (report.revision === null || !Object.isFrozen(report)) return withSeq(report, read)
+        // A revision, and what was known at a past instant, read the same bytes forever: the seq
+        // of this read is in the Lateview-Seq header only. A revision's document is the same
+        // frozen object while it stays the latest with the same status: its JSON text is made once.
+        if (report.revision === null || !Object.isFrozen(report)) return report
         let text = reportTexts.get(report)
         if (text === undefined) reportTexts.set(report, (text = toJson(report)))
-        return reply.type('application/json; charset=utf-8').send(`${text.slice(0, -1)},"seq":${read.info.seq}}`)
+        return reply.type('application/json; charset=utf-8').send(text)
       }
       reply
         .type('text/csv; charset=utf-8')
@@ -108,7 +109,8 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
       const from = diffSide('from', request.query.from)
       const to = diffSide('to', request.query.to)
       const read = routeRead(reply, request.query.minSeq)
-      if (!wantsCsv(request)) return withSeq(await lateview.diff(view, period, from, to, read.options), read)
+      // A comparison of two revisions (or instants) reads the same forever: its seq is in the header.
+      if (!wantsCsv(request)) return lateview.diff(view, period, from, to, read.options)
       const csv = await lateview.diffCsv(view, period, from, to, read.options)
       const name = `${view}-${period}-${request.query.from}-vs-${request.query.to}`.replace(/[^A-Za-z0-9._-]+/g, '-')
       return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(csv)
