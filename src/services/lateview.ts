@@ -3,16 +3,17 @@ import type { Clock } from '../domain/clock.js'
 import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../domain/content.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
+import type { Db } from '../store/db.js'
 import { openEngine, storeError, type Engine } from '../store/engine.js'
 import { openReplica, ReadRouter, type ReadOptions, type Snapshots } from '../store/reads.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readAccuracy, readCloseAdvice, readCompleteness, readVintages, type AnalysisQuery } from './analysis.js'
 import type { Lag } from '../domain/analysis.js'
-import { readRealtime, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
+import { readRealtime, readRealtimeSingle, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
 import { comparisonCsv, diffTotals } from './comparison.js'
 import { JobRunner } from './jobs.js'
-import { diffReports, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
+import { diffReports, RevisionCache, readAsOf, readExceptions, readLatestCached, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { ViewCatalog } from './definitions.js'
 import { compileViews } from './view-files.js'
 import { alertDocument } from './alert-documents.js'
@@ -137,7 +138,12 @@ export class Lateview {
   /** Live cells of a view. */
   realtime(name: string, query?: RealtimeQuery, read: ReadOptions = {}) {
     const program = this.view(name)
-    return this.reads.run((db, seq) => readRealtime(db, seq, program, query), read)
+    // One statement reads the cells and the newest seq together: no snapshot transaction.
+    return this.reads.runSingle(
+      (db) => readRealtimeSingle(db, program, query),
+      (db, seq) => readRealtime(db, seq, program, query),
+      read,
+    )
   }
 
   /** Compares every Realtime cell with a recomputation from the store. */
@@ -150,7 +156,11 @@ export class Lateview {
     const program = this.view(name)
     const asOf = at.asOf
     if (asOf !== undefined) return this.reads.run((db) => readAsOf(db, program, period, asOf, this.clock.now()), read)
-    return this.reads.run((db) => readRevision(db, this.definitions, program, period, at.revision, this.#revisions), read)
+    const full = (db: Db) => readRevision(db, this.definitions, program, period, at.revision, this.#revisions)
+    if (at.revision !== undefined) return this.reads.run(full, read)
+    // A cached latest revision is served after one statement (its period row and the newest
+    // seq); a miss reads it in a snapshot.
+    return this.reads.runSingle((db) => readLatestCached(db, program, period, this.#revisions), full, read)
   }
 
   /** Every revision of a period, oldest first. */
