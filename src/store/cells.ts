@@ -3,7 +3,7 @@ import { cellId, splitCellId, type CellState, type ViewProgram } from '../domain
 import { exactRows, marks, queryRows, type WriteTx } from './engine.js'
 import { seqTable } from './events.js'
 import { stateOf } from './revisions.js'
-import type { CellsTable } from './schema.js'
+import { SLOT_COLUMNS, type CellsTable } from './schema.js'
 
 export interface StoredCell {
   period: string
@@ -36,7 +36,9 @@ export async function readCells(db: Db, program: ViewProgram, from?: string, to?
  * state, so the cells are exact at that seq (outside a transaction too, see Engine.single).
  */
 export async function readCellsAtHead(db: Db, program: ViewProgram, from?: string, to?: string): Promise<{ head: number; cells: StoredCell[] }> {
-  let text = `select h.head, c.* from (select coalesce((select seq from ${seqTable(db)} order by seq desc limit 1), 0) as head) h left join cells c on c.view = ?`
+  // Columns named: a prepared `*` fails once a migration changes the table.
+  const slots = SLOT_COLUMNS.slice(0, program.ops.length).map((c) => `, c.${c}`)
+  let text = `select h.head, c.view, c.period, c.dims_key, c.event_count${slots.join('')} from (select coalesce((select seq from ${seqTable(db)} order by seq desc limit 1), 0) as head) h left join cells c on c.view = ?`
   const params: unknown[] = [program.name]
   if (from !== undefined) {
     text += ' and c.period >= ?'
