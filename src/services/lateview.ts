@@ -3,7 +3,6 @@ import type { Clock } from '../domain/clock.js'
 import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../domain/content.js'
 import type { ViewDefinition } from '../domain/view.js'
 import { LateviewError } from '../errors.js'
-import type { Db } from '../store/db.js'
 import { openEngine, storeError, type Engine } from '../store/engine.js'
 import { openReplica, ReadRouter, type ReadOptions, type Snapshots } from '../store/reads.js'
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
@@ -13,7 +12,7 @@ import { readRealtime, readRealtimeSingle, syncViewsIn, verifyRealtime, verifySt
 import type { AlertDocument } from './alert-documents.js'
 import { comparisonCsv, diffTotals } from './comparison.js'
 import { JobRunner } from './jobs.js'
-import { diffReports, RevisionCache, readAsOf, readExceptions, readLatestCached, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
+import { diffReports, RevisionCache, readAsOf, readExceptions, readCachedRevision, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { ViewCatalog } from './definitions.js'
 import { compileViews } from './view-files.js'
 import { alertDocument } from './alert-documents.js'
@@ -156,11 +155,13 @@ export class Lateview {
     const program = this.view(name)
     const asOf = at.asOf
     if (asOf !== undefined) return this.reads.run((db) => readAsOf(db, program, period, asOf, this.clock.now()), read)
-    const full = (db: Db) => readRevision(db, this.definitions, program, period, at.revision, this.#revisions)
-    if (at.revision !== undefined) return this.reads.run(full, read)
-    // A cached latest revision is served after one statement (its period row and the newest
-    // seq); a miss reads it in a snapshot.
-    return this.reads.runSingle((db) => readLatestCached(db, program, period, this.#revisions), full, read)
+    // A cached revision is served after one statement (its period row and the newest seq); a
+    // miss reads it in a snapshot.
+    return this.reads.runSingle(
+      (db) => readCachedRevision(db, program, period, this.#revisions, at.revision),
+      (db) => readRevision(db, this.definitions, program, period, at.revision, this.#revisions),
+      read,
+    )
   }
 
   /** Every revision of a period, oldest first. */

@@ -202,17 +202,18 @@ export async function readRevision(db: Db, definitions: ViewCatalog, current: Vi
 }
 
 /**
- * The latest revision of a period from the cache, checked against the committed period row and
- * read with the newest seq in ONE statement (see ReadRouter.runSingle): the answer is exact at
- * that seq. Null when the cache does not hold that revision, the period has none or its key is
- * malformed (`readRevision` then answers in a snapshot).
+ * The latest revision (or revision N) of a period from the cache, checked against the committed
+ * period row and read with the newest seq in ONE statement (see ReadRouter.runSingle): the
+ * answer is exact at that seq. Null when the cache does not hold that revision, the store does
+ * not have it, or the key is malformed (`readRevision` then answers in a snapshot).
  */
-export async function readLatestCached(db: Db, current: ViewProgram, period: string, cache: RevisionCache): Promise<SingleAnswer<ReportDocument> | null> {
+export async function readCachedRevision(db: Db, current: ViewProgram, period: string, cache: RevisionCache, revision?: number): Promise<SingleAnswer<ReportDocument> | null> {
   // A malformed key is answered by `readRevision`, in a snapshot whose seq the error carries.
   if (!current.bucketer.rangeOf(period)) return null
   const state = await periodAtHead(db, current.name, period)
-  if (state.latestRevision === null) return null
-  const cached = cache.get(revisionKey(current.name, period, state.latestRevision), state.status ?? 'open')
+  // Revision N is served only from a store that has it (a replica may not yet).
+  if (state.latestRevision === null || (revision !== undefined && revision > state.latestRevision)) return null
+  const cached = cache.get(revisionKey(current.name, period, revision ?? state.latestRevision), state.status ?? 'open')
   return cached ? { seq: state.head, value: cached } : null
 }
 

@@ -149,6 +149,11 @@ for (const location of await storeLocations()) {
       assert.is(snapshots, 3)
       assert.is(await la.report('daily_revenue', period, {}, read()), second)
       assert.is(snapshots, 3)
+      // Revision N read before is served the same way; one the store does not have is not.
+      assert.is(await la.report('daily_revenue', period, { revision: 1 }, read()), first)
+      assert.is(snapshots, 3)
+      await rejection(() => la.report('daily_revenue', period, { revision: 3 }, read()), 'LV_ERR_REVISION_NOT_FOUND')
+      assert.is(snapshots, 4)
       // Realtime: cells and seq from one statement, the other engine's events included.
       seen.length = 0
       const live = await la.realtime('daily_revenue', { from: period, to: period }, read())
@@ -158,7 +163,7 @@ for (const location of await storeLocations()) {
       assert.equal([later.seq, later.cells.map((c) => c.dims.store), later.totals], [3, ['002'], { measures: { revenue: 4, orders: 1, largest: 4 }, eventCount: 1 }])
       const none = await la.realtime('daily_revenue', { from: '2026-11-26' }, read())
       assert.equal([none.seq, none.cells, none.totals.eventCount], [3, [], 0])
-      assert.is(snapshots, 3)
+      assert.is(snapshots, 4)
       assert.equal(seen, [
         { seq: 2, from: 'primary' },
         { seq: 3, from: 'primary' },
@@ -168,7 +173,7 @@ for (const location of await storeLocations()) {
       assert.equal(ahead.details, { minSeq: 4, seq: 3 })
       // A filter on something that is no dimension is answered in a snapshot, with its seq.
       await rejection(() => la.realtime('daily_revenue', { where: { colour: 'red' } }, read()), 'LV_ERR_QUERY_INVALID')
-      assert.equal([snapshots, seen.at(-1)], [5, { seq: 3, from: 'primary' }])
+      assert.equal([snapshots, seen.at(-1)], [6, { seq: 3, from: 'primary' }])
     }),
   )
 
