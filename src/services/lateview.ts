@@ -8,11 +8,11 @@ import { openReplica, ReadRouter, type ReadOptions, type Snapshots } from '../st
 import { ingest, type IngestOptions, type IngestResult } from './ingest.js'
 import { readAccuracy, readCloseAdvice, readCompleteness, readVintages, type AnalysisQuery } from './analysis.js'
 import type { Lag } from '../domain/analysis.js'
-import { readRealtime, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
+import { readRealtime, readRealtimeSingle, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
 import { comparisonCsv, diffTotals } from './comparison.js'
 import { JobRunner } from './jobs.js'
-import { diffReports, RevisionCache, readAsOf, readExceptions, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
+import { diffReports, RevisionCache, readAsOf, readExceptions, readCachedRevision, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { ViewCatalog } from './definitions.js'
 import { compileViews } from './view-files.js'
 import { alertDocument } from './alert-documents.js'
@@ -137,7 +137,12 @@ export class Lateview {
   /** Live cells of a view. */
   realtime(name: string, query?: RealtimeQuery, read: ReadOptions = {}) {
     const program = this.view(name)
-    return this.reads.run((db, seq) => readRealtime(db, seq, program, query), read)
+    // One statement reads the cells and the newest seq together: no snapshot transaction.
+    return this.reads.runSingle(
+      (db) => readRealtimeSingle(db, program, query),
+      (db, seq) => readRealtime(db, seq, program, query),
+      read,
+    )
   }
 
   /** Compares every Realtime cell with a recomputation from the store. */
@@ -150,7 +155,13 @@ export class Lateview {
     const program = this.view(name)
     const asOf = at.asOf
     if (asOf !== undefined) return this.reads.run((db) => readAsOf(db, program, period, asOf, this.clock.now()), read)
-    return this.reads.run((db) => readRevision(db, this.definitions, program, period, at.revision, this.#revisions), read)
+    // A cached revision is served after one statement (its period row and the newest seq); a
+    // miss reads it in a snapshot.
+    return this.reads.runSingle(
+      (db) => readCachedRevision(db, program, period, this.#revisions, at.revision),
+      (db) => readRevision(db, this.definitions, program, period, at.revision, this.#revisions),
+      read,
+    )
   }
 
   /** Every revision of a period, oldest first. */

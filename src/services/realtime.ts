@@ -4,7 +4,8 @@ import type { Clock } from '../domain/clock.js'
 import { canonicalJson } from '../domain/event.js'
 import { totalsOf, type Measures } from '../domain/lifecycle.js'
 import { LateviewError } from '../errors.js'
-import { putViewState, readCellMap, readCells, replaceViewCells, viewState } from '../store/cells.js'
+import { putViewState, readCellMap, readCells, readCellsAtHead, replaceViewCells, viewState, type StoredCell } from '../store/cells.js'
+import type { SingleAnswer } from '../store/reads.js'
 import type { Engine, WriteTx } from '../store/engine.js'
 import { headSeq } from '../store/events.js'
 import type { ViewCatalog } from './definitions.js'
@@ -29,11 +30,38 @@ export interface RealtimeCell {
  * The live cells of a view and their totals, read in a snapshot whose newest seq is `seq` (the
  * caller read it in the same snapshot): the seq they are exact at.
  */
-export async function readRealtime(db: Db, seq: number, program: ViewProgram, query: RealtimeQuery = {}): Promise<{ view: string; seq: number; cells: RealtimeCell[]; totals: Totals }> {
+export async function readRealtime(db: Db, seq: number, program: ViewProgram, query: RealtimeQuery = {}): Promise<RealtimeAnswer> {
+  checkRealtimeQuery(program, query)
+  return realtimeOf(seq, program, query, await readCells(db, program, query.from, query.to))
+}
+
+export interface RealtimeAnswer {
+  view: string
+  seq: number
+  cells: RealtimeCell[]
+  totals: Totals
+}
+
+/** A 400-class error for a filter on something that is not a dimension of the view. */
+function checkRealtimeQuery(program: ViewProgram, query: RealtimeQuery): void {
   for (const [dim] of Object.entries(query.where ?? {})) {
     if (!program.view.dimensions.includes(dim)) throw new LateviewError('LV_ERR_QUERY_INVALID', `${dim} is not a dimension of view ${program.name}`)
   }
-  const stored = await readCells(db, program, query.from, query.to)
+}
+
+/**
+ * `readRealtime` as ONE statement that reads the newest seq with the cells, outside a
+ * transaction (see ReadRouter.runSingle): the cells are exact at that seq. Null for a filter on
+ * something that is not a dimension: `readRealtime` answers that, in a snapshot whose seq the
+ * error carries.
+ */
+export async function readRealtimeSingle(db: Db, program: ViewProgram, query: RealtimeQuery = {}): Promise<SingleAnswer<RealtimeAnswer> | null> {
+  if (Object.keys(query.where ?? {}).some((dim) => !program.view.dimensions.includes(dim))) return null
+  const { head, cells } = await readCellsAtHead(db, program, query.from, query.to)
+  return { seq: head, value: realtimeOf(head, program, query, cells) }
+}
+
+function realtimeOf(seq: number, program: ViewProgram, query: RealtimeQuery, stored: StoredCell[]): RealtimeAnswer {
   const where = Object.entries(query.where ?? {})
   const cells: RealtimeCell[] = []
   const states: CellState[] = []

@@ -28,7 +28,8 @@ import { LateviewError } from '../errors.js'
 import type { StoredEvent } from '../domain/event.js'
 import { forEachEvent, type ScanRow } from '../store/engine.js'
 import { eventsBySeq, headSeq, scanRowToEvent } from '../store/events.js'
-import { cutoffAt, getRevision, listRevisions, periodRow, revisionCells } from '../store/revisions.js'
+import type { SingleAnswer } from '../store/reads.js'
+import { cutoffAt, getRevision, listRevisions, periodAtHead, periodRow, revisionCells } from '../store/revisions.js'
 import type { RevisionsTable } from '../store/schema.js'
 import { csvText } from './csv.js'
 import type { ViewCatalog } from './definitions.js'
@@ -175,7 +176,7 @@ export async function readRevision(db: Db, definitions: ViewCatalog, current: Vi
   rangeOrThrow(current, period)
   const state = await periodRow(db, current.name, period)
   const wanted = revision ?? state?.latest_revision
-  const key = `${current.name}\u0000${period}\u0000${wanted}`
+  const key = revisionKey(current.name, period, wanted)
   const cached = wanted === undefined ? undefined : cache?.get(key, state?.status ?? 'open')
   if (cached) return cached
   const meta = wanted === undefined ? null : await getRevision(db, current.name, period, wanted)
@@ -198,6 +199,26 @@ export async function readRevision(db: Db, definitions: ViewCatalog, current: Vi
   if (!cache) return { ...doc, status: state?.status ?? 'open' }
   cache.set(key, doc)
   return cache.get(key, state?.status ?? 'open') as ReportDocument
+}
+
+/**
+ * The latest revision (or revision N) of a period from the cache, checked against the committed
+ * period row and read with the newest seq in ONE statement (see ReadRouter.runSingle): the
+ * answer is exact at that seq. Null when the cache does not hold that revision, the store does
+ * not have it, or the key is malformed (`readRevision` then answers in a snapshot).
+ */
+export async function readCachedRevision(db: Db, current: ViewProgram, period: string, cache: RevisionCache, revision?: number): Promise<SingleAnswer<ReportDocument> | null> {
+  // A malformed key is answered by `readRevision`, in a snapshot whose seq the error carries.
+  if (!current.bucketer.rangeOf(period)) return null
+  const state = await periodAtHead(db, current.name, period)
+  // Revision N is served only from a store that has it (a replica may not yet).
+  if (state.latestRevision === null || (revision !== undefined && revision > state.latestRevision)) return null
+  const cached = cache.get(revisionKey(current.name, period, revision ?? state.latestRevision), state.status ?? 'open')
+  return cached ? { seq: state.head, value: cached } : null
+}
+
+function revisionKey(view: string, period: string, revision: number | undefined): string {
+  return `${view}\u0000${period}\u0000${revision}`
 }
 
 /** What was known of a period at instant `at`: computed from the store (`revision: null`). */

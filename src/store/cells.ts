@@ -1,8 +1,9 @@
-import type { Db } from './db.js'
+import { hotRows, type Db } from './db.js'
 import { cellId, splitCellId, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import { exactRows, marks, queryRows, type WriteTx } from './engine.js'
+import { seqTable } from './events.js'
 import { stateOf } from './revisions.js'
-import type { CellsTable } from './schema.js'
+import { SLOT_COLUMNS, type CellsTable } from './schema.js'
 
 export interface StoredCell {
   period: string
@@ -28,6 +29,31 @@ export async function readCells(db: Db, program: ViewProgram, from?: string, to?
   }
   const rows = await exactRows<CellsTable>(db, `${text} order by period, dims_key`, params)
   return rows.map((r) => toCell(r, program.ops.length))
+}
+
+/**
+ * `readCells` with the newest seq of the store, in ONE statement: a statement sees one consistent
+ * state, so the cells are exact at that seq (outside a transaction too, see Engine.single).
+ */
+export async function readCellsAtHead(db: Db, program: ViewProgram, from?: string, to?: string): Promise<{ head: number; cells: StoredCell[] }> {
+  // Columns named: a prepared `*` fails once a migration changes the table.
+  const slots = SLOT_COLUMNS.slice(0, program.ops.length).map((c) => `, c.${c}`)
+  let text = `select h.head, c.view, c.period, c.dims_key, c.event_count${slots.join('')} from (select coalesce((select seq from ${seqTable(db)} order by seq desc limit 1), 0) as head) h left join cells c on c.view = ?`
+  const params: unknown[] = [program.name]
+  if (from !== undefined) {
+    text += ' and c.period >= ?'
+    params.push(from)
+  }
+  if (to !== undefined) {
+    text += ' and c.period <= ?'
+    params.push(to)
+  }
+  const rows = await hotRows<CellsTable & { head: number | bigint }>(db, `${text} order by c.period, c.dims_key`, params, true)
+  const first = rows[0]
+  if (!first) throw new Error('cells at head: no row')
+  // No cell: the one row the left join leaves, its cell columns null.
+  const cells = first.view === null ? [] : rows.map((r) => toCell(r, program.ops.length))
+  return { head: Number(first.head), cells }
 }
 
 /**

@@ -64,3 +64,22 @@ async function runRows<R>(db: Db, text: string, params: readonly unknown[], mode
   const numbered = text.replace(/\?/g, () => `$${++n}`)
   return (await db.kysely.executeQuery<R>(CompiledQuery.raw(numbered, [...params]))).rows
 }
+
+/** Statement texts with their `?` numbered `$1`, `$2`, … for `hotRows`. */
+const numberedTexts = new Map<string, string>()
+
+/**
+ * `queryRows` (or with `exact`, `exactRows`) for the small reads every request makes: on
+ * PostgreSQL's own handle (not in a transaction, not behind a transaction pooler) a named
+ * prepared statement, parsed and planned once per connection.
+ */
+export async function hotRows<R>(db: Db, text: string, params: readonly unknown[], exact = false): Promise<R[]> {
+  if (db.engine !== 'postgres' || !db.prepared) return runRows<R>(db, text, params, exact ? 'exact' : 'objects')
+  let numbered = numberedTexts.get(text)
+  if (numbered === undefined) {
+    let n = 0
+    numbered = text.replace(/\?/g, () => `$${++n}`)
+    if (numberedTexts.size < 200) numberedTexts.set(text, numbered)
+  }
+  return db.prepared<R>(numbered, params)
+}

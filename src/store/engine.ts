@@ -30,6 +30,12 @@ export interface Engine {
   /** Runs reads that must see one consistent state. */
   snapshot<T>(fn: (db: Db) => Promise<T>): Promise<T>
   /**
+   * Runs a read of ONE statement outside any transaction (a single statement sees one consistent
+   * state by itself): on PostgreSQL no BEGIN and COMMIT round trips, on SQLite once no write
+   * transaction holds the connection. Errors are translated as `snapshot`'s are.
+   */
+  single<T>(fn: (db: Db) => Promise<T>): Promise<T>
+  /**
    * The store failure last met (disk full, store unreachable) while no write has succeeded since,
    * or null. `probe` first tries a small committed write, which clears it when the store takes
    * writes again: readiness follows the store, not the traffic.

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import { emptyCell, sameCell, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import { normalize } from '../domain/decimal.js'
 import type { PeriodStatus } from '../domain/lifecycle.js'
+import { hotRows } from './db.js'
 import { exactRows, marks, queryRows } from './engine.js'
 import { seqTable } from './events.js'
 import { assertStorable } from './int64.js'
@@ -120,6 +121,27 @@ export async function periodRow(db: Db, view: string, period: string): Promise<P
     return (await db.prepared<PeriodsTable>(text, [view, period]))[0] ?? null
   }
   return (await db.kysely.selectFrom('periods').selectAll().where('view', '=', view).where('period', '=', period).executeTakeFirst()) ?? null
+}
+
+/** A period's status and latest revision (null while it has none), and the newest seq, read together. */
+export interface PeriodAtHead {
+  status: PeriodsTable['status'] | null
+  latestRevision: number | null
+  head: number
+}
+
+/**
+ * The period's status and latest revision with the newest seq of the store, in ONE statement: a
+ * statement sees one consistent state, so the seq is the one the period row is current at
+ * (outside a transaction too, see Engine.single). A prepared statement on PostgreSQL's own handle.
+ */
+export async function periodAtHead(db: Db, view: string, period: string): Promise<PeriodAtHead> {
+  const text =
+    `select h.head, p.status, p.latest_revision from (select coalesce((select seq from ${seqTable(db)} order by seq desc limit 1), 0) as head) h ` +
+    'left join periods p on p.view = ? and p.period = ?'
+  const [row] = await hotRows<{ head: number; status: PeriodsTable['status'] | null; latest_revision: number | null }>(db, text, [view, period])
+  if (!row) throw new Error('period at head: no row')
+  return { status: row.status, latestRevision: row.latest_revision, head: Number(row.head) }
 }
 
 export async function putPeriodRow(db: Db, row: PeriodsTable): Promise<void> {

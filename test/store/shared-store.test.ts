@@ -107,5 +107,75 @@ for (const location of await storeLocations()) {
     }),
   )
 
+  test(
+    'a cached latest report and Realtime take one statement, no snapshot: exact at the head, seeing the other engine at once, minSeq held',
+    pair(async (a, b, clock) => {
+      const la = await Lateview.fromEngine(a, shippedViews(), clock)
+      const lb = await Lateview.fromEngine(b, shippedViews(), clock)
+      const period = '2026-11-25'
+      let snapshots = 0
+      const snapshot = a.snapshot.bind(a)
+      a.snapshot = (fn) => {
+        snapshots++
+        return snapshot(fn)
+      }
+      const seen: Array<{ seq: number; from: string }> = []
+      const read = (minSeq?: number) => ({ onRead: (r: { seq: number; from: string }) => seen.push(r), ...(minSeq === undefined ? {} : { minSeq }) })
+      await la.ingest([sale('e1', 1)])
+      await lb.restate('daily_revenue', period)
+      // The first read fills the cache in a snapshot; the next ones are one statement each.
+      const first = await la.report('daily_revenue', period, {}, read())
+      assert.equal([first.revision, first.eventCount, snapshots], [1, 1, 1])
+      assert.is(await la.report('daily_revenue', period, {}, read()), first)
+      assert.is(snapshots, 1)
+      // Events the other engine adds move the seq the unchanged revision is exact at.
+      await lb.ingest([sale('e2', 2)])
+      assert.is(await la.report('daily_revenue', period, {}, read(2)), first)
+      assert.is(snapshots, 1)
+      assert.equal(seen, [
+        { seq: 1, from: 'primary' },
+        { seq: 1, from: 'primary' },
+        { seq: 2, from: 'primary' },
+      ])
+      assert.is(await headSeq(b.db), 2)
+      // A seq the store does not hold: the snapshot path refuses it with both seqs.
+      const early = await rejection(() => la.report('daily_revenue', period, {}, read(3)), 'LV_ERR_SEQ_NOT_YET')
+      assert.equal(early.details, { minSeq: 3, seq: 2 })
+      assert.is(snapshots, 2)
+      // The other engine's new revision is served at the next read, never the cached one.
+      await lb.restate('daily_revenue', period)
+      const second = await la.report('daily_revenue', period, {}, read())
+      assert.equal([second.revision, second.eventCount, second.totals.measures.revenue, second.status], [2, 2, 3, 'provisional'])
+      assert.is(snapshots, 3)
+      assert.is(await la.report('daily_revenue', period, {}, read()), second)
+      assert.is(snapshots, 3)
+      // Revision N read before is served the same way; one the store does not have is not.
+      assert.is(await la.report('daily_revenue', period, { revision: 1 }, read()), first)
+      assert.is(snapshots, 3)
+      await rejection(() => la.report('daily_revenue', period, { revision: 3 }, read()), 'LV_ERR_REVISION_NOT_FOUND')
+      assert.is(snapshots, 4)
+      // Realtime: cells and seq from one statement, the other engine's events included.
+      seen.length = 0
+      const live = await la.realtime('daily_revenue', { from: period, to: period }, read())
+      assert.equal([live.seq, live.cells.length, live.totals], [2, 1, { measures: { revenue: 3, orders: 2, largest: 2 }, eventCount: 2 }])
+      await lb.ingest([sale('e3', 4, { store: '002' })])
+      const later = await la.realtime('daily_revenue', { from: period, to: period, where: { store: '002' } }, read(3))
+      assert.equal([later.seq, later.cells.map((c) => c.dims.store), later.totals], [3, ['002'], { measures: { revenue: 4, orders: 1, largest: 4 }, eventCount: 1 }])
+      const none = await la.realtime('daily_revenue', { from: '2026-11-26' }, read())
+      assert.equal([none.seq, none.cells, none.totals.eventCount], [3, [], 0])
+      assert.is(snapshots, 4)
+      assert.equal(seen, [
+        { seq: 2, from: 'primary' },
+        { seq: 3, from: 'primary' },
+        { seq: 3, from: 'primary' },
+      ])
+      const ahead = await rejection(() => la.realtime('daily_revenue', {}, read(4)), 'LV_ERR_SEQ_NOT_YET')
+      assert.equal(ahead.details, { minSeq: 4, seq: 3 })
+      // A filter on something that is no dimension is answered in a snapshot, with its seq.
+      await rejection(() => la.realtime('daily_revenue', { where: { colour: 'red' } }, read()), 'LV_ERR_QUERY_INVALID')
+      assert.equal([snapshots, seen.at(-1)], [6, { seq: 3, from: 'primary' }])
+    }),
+  )
+
   test.run()
 }

@@ -256,6 +256,9 @@ export async function openPostgres(location: string, options: PostgresOptions = 
         false,
       )
     },
+    async single(fn) {
+      return health.guard(() => fn(engine.db), false)
+    },
     failure(probe = false) {
       return health.failure(probe, () => probeWrite(engine))
     },

@@ -135,6 +135,10 @@ export function openSqlite(location: string): Engine {
     async snapshot(fn) {
       return health.guard(() => db.transaction().execute((trx) => fn({ engine: 'sqlite', kysely: trx, statements })), false)
     },
+    async single(fn) {
+      // The connection held: a write transaction in progress on it is waited for, never seen.
+      return health.guard(() => db.connection().execute((conn) => fn({ engine: 'sqlite', kysely: conn, statements })), false)
+    },
     failure(probe = false) {
       return health.failure(probe, () => probeWrite(engine))
     },
