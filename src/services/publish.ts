@@ -5,7 +5,8 @@ import { belowMinChange, measureMoves, type MinChange } from '../domain/min-chan
 import { toIso } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
-import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
+import { cutoffAt, latestRevision, periodRow, putPeriodRow, revisionCells, writeRevision } from '../store/revisions.js'
+import type { PeriodsTable } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import type { ViewCatalog } from './definitions.js'
 import { computeReport, rangeOrThrow, storedTotals } from './reports.js'
@@ -81,7 +82,18 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
   }
   const revision = (latest?.revision ?? 0) + 1
   const totals = totalsOf(program, report.cells.values())
-  await insertRevision(
+  const row: PeriodsTable = {
+    view: program.name,
+    period,
+    status: options.kind === 'final' || state?.status === 'final' ? 'final' : 'provisional',
+    latest_revision: revision,
+    latest_cutoff_seq: cutoff.seq,
+    dirty_since_seq: dirtySince,
+    updated_at: options.now,
+    view_version: program.view.version,
+  }
+  // The revision, its cells and the period's row: one statement on PostgreSQL.
+  await writeRevision(
     tx.db,
     {
       view: program.name,
@@ -101,19 +113,11 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
     },
     report.cells,
     // Rows are shared between revisions only under one definition: the slots mean other things under another.
-    sameRules ? previous : null,
+    // A first revision has no rows to close.
+    sameRules || latest === null ? previous : null,
     program,
+    row,
   )
-  await putPeriodRow(tx.db, {
-    view: program.name,
-    period,
-    status: options.kind === 'final' || state?.status === 'final' ? 'final' : 'provisional',
-    latest_revision: revision,
-    latest_cutoff_seq: cutoff.seq,
-    dirty_since_seq: dirtySince,
-    updated_at: options.now,
-    view_version: program.view.version,
-  })
   let alerts: AlertDocument[] = []
   const a = { program: before ?? program, cells: previous }
   const b = { program, cells: report.cells }
