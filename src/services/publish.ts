@@ -5,7 +5,7 @@ import { belowMinChange, measureMoves, type MinChange } from '../domain/min-chan
 import { toIso } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
-import { cutoffAt, latestRevision, periodRow, putPeriodRow, revisionCells, writeRevision } from '../store/revisions.js'
+import { cutoffAt, publishStart, putPeriodRow, revisionCells, writeRevision } from '../store/revisions.js'
 import type { PeriodsTable } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import type { ViewCatalog } from './definitions.js'
@@ -44,9 +44,9 @@ export interface PublishResult {
  */
 export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, program: ViewProgram, period: string, options: PublishOptions): Promise<PublishResult> {
   const range = rangeOrThrow(program, period)
-  const head = await tx.head()
+  // The head, the latest revision and the period's row: one statement on PostgreSQL.
+  const { head, latest, state } = await publishStart(tx, program.name, period)
   const cutoff = options.now >= head.receivedAt ? { seq: head.seq, receivedAt: head.seq === 0 ? null : head.receivedAt } : await cutoffAt(tx.db, options.now)
-  const latest = await latestRevision(tx.db, program.name, period)
   if (latest && cutoff.seq < latest.cutoff_seq) {
     return {
       outcome: 'skipped',
@@ -59,7 +59,6 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
   }
   // One read of the period up to the head: the report at the cutoff, and where its later events begin.
   const report = await computeReport(tx.db, program, range, cutoff.seq, head.seq)
-  const state = await periodRow(tx.db, program.name, period)
   const hash = cellsHash(report.cells)
   const before = latest ? await definitions.at(tx.db, program.name, latest.view_version) : null
   const sameRules = before !== null && sameDefinition(before, program)

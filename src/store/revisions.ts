@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { emptyCell, sameCell, type CellState, type ViewProgram } from '../domain/aggregate.js'
 import { normalize } from '../domain/decimal.js'
 import type { PeriodStatus } from '../domain/lifecycle.js'
-import { exactRows, marks, queryRows } from './engine.js'
+import { exactRows, marks, queryRows, type Head, type WriteTx } from './engine.js'
 import { seqTable } from './events.js'
 import { assertStorable } from './int64.js'
 import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable } from './schema.js'
@@ -23,6 +23,24 @@ export function stateOf(row: Record<string, unknown>, slotCount: number): CellSt
 export async function latestRevision(db: Db, view: string, period: string): Promise<RevisionsTable | null> {
   const row = await db.kysely.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision', 'desc').limit(1).executeTakeFirst()
   return row ?? null
+}
+
+/**
+ * What a publication reads first, under the write lock: the head, the period's latest revision
+ * and its state row. On PostgreSQL one statement (the rows as JSON: their numbers are far below 2^53).
+ */
+export async function publishStart(tx: WriteTx, view: string, period: string): Promise<{ head: Head; latest: RevisionsTable | null; state: PeriodsTable | null }> {
+  if (tx.db.engine !== 'postgres') return { head: await tx.head(), latest: await latestRevision(tx.db, view, period), state: await periodRow(tx.db, view, period) }
+  const [row] = await queryRows<{ seq: number | null; received_at: number | null; latest: RevisionsTable | null; state: PeriodsTable | null }>(
+    tx.db,
+    'select h.seq, h.received_at, ' +
+      '(select to_json(r) from revisions r where r.view = ? and r.period = ? order by r.revision desc limit 1) as latest, ' +
+      '(select to_json(p) from periods p where p.view = ? and p.period = ?) as state ' +
+      'from (select 1) one left join (select seq, received_at from event_keys order by seq desc limit 1) h on true',
+    [view, period, view, period],
+  )
+  if (!row) throw new Error('publish start: no row')
+  return { head: row.seq === null ? { seq: 0, receivedAt: 0 } : { seq: row.seq, receivedAt: row.received_at as number }, latest: row.latest, state: row.state }
 }
 
 /** One revision's metadata, or null. */
