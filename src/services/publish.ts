@@ -5,7 +5,8 @@ import { belowMinChange, measureMoves, type MinChange } from '../domain/min-chan
 import { toIso } from '../domain/time.js'
 import { raiseAlerts } from '../store/alerts.js'
 import type { WriteTx } from '../store/engine.js'
-import { cutoffAt, insertRevision, latestRevision, periodRow, putPeriodRow, revisionCells } from '../store/revisions.js'
+import { cutoffAt, publishStart, putPeriodRow, revisionCells, writeRevision } from '../store/revisions.js'
+import type { PeriodsTable } from '../store/schema.js'
 import { alertDocument, type AlertDocument } from './alert-documents.js'
 import type { ViewCatalog } from './definitions.js'
 import { computeReport, rangeOrThrow, storedTotals } from './reports.js'
@@ -43,9 +44,9 @@ export interface PublishResult {
  */
 export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, program: ViewProgram, period: string, options: PublishOptions): Promise<PublishResult> {
   const range = rangeOrThrow(program, period)
-  const head = await tx.head()
+  // The head, the latest revision and the period's row: one statement on PostgreSQL.
+  const { head, latest, state } = await publishStart(tx, program.name, period)
   const cutoff = options.now >= head.receivedAt ? { seq: head.seq, receivedAt: head.seq === 0 ? null : head.receivedAt } : await cutoffAt(tx.db, options.now)
-  const latest = await latestRevision(tx.db, program.name, period)
   if (latest && cutoff.seq < latest.cutoff_seq) {
     return {
       outcome: 'skipped',
@@ -58,7 +59,6 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
   }
   // One read of the period up to the head: the report at the cutoff, and where its later events begin.
   const report = await computeReport(tx.db, program, range, cutoff.seq, head.seq)
-  const state = await periodRow(tx.db, program.name, period)
   const hash = cellsHash(report.cells)
   const before = latest ? await definitions.at(tx.db, program.name, latest.view_version) : null
   const sameRules = before !== null && sameDefinition(before, program)
@@ -81,7 +81,18 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
   }
   const revision = (latest?.revision ?? 0) + 1
   const totals = totalsOf(program, report.cells.values())
-  await insertRevision(
+  const row: PeriodsTable = {
+    view: program.name,
+    period,
+    status: options.kind === 'final' || state?.status === 'final' ? 'final' : 'provisional',
+    latest_revision: revision,
+    latest_cutoff_seq: cutoff.seq,
+    dirty_since_seq: dirtySince,
+    updated_at: options.now,
+    view_version: program.view.version,
+  }
+  // The revision, its cells and the period's row: one statement on PostgreSQL.
+  await writeRevision(
     tx.db,
     {
       view: program.name,
@@ -101,19 +112,11 @@ export async function publishPeriod(tx: WriteTx, definitions: ViewCatalog, progr
     },
     report.cells,
     // Rows are shared between revisions only under one definition: the slots mean other things under another.
-    sameRules ? previous : null,
+    // A first revision has no rows to close.
+    sameRules || latest === null ? previous : null,
     program,
+    row,
   )
-  await putPeriodRow(tx.db, {
-    view: program.name,
-    period,
-    status: options.kind === 'final' || state?.status === 'final' ? 'final' : 'provisional',
-    latest_revision: revision,
-    latest_cutoff_seq: cutoff.seq,
-    dirty_since_seq: dirtySince,
-    updated_at: options.now,
-    view_version: program.view.version,
-  })
   let alerts: AlertDocument[] = []
   const a = { program: before ?? program, cells: previous }
   const b = { program, cells: report.cells }

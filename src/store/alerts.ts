@@ -56,7 +56,8 @@ export async function raiseAlerts(db: Db, alerts: NewAlert[], now: number): Prom
     const rows = await queryRows<{ once_key: string | null }>(db, `select once_key from alerts where once_key in (${marks(chunk.length)})`, chunk)
     for (const r of rows) if (r.once_key) seen.add(r.once_key)
   }
-  const [last] = await queryRows<{ id: number }>(db, 'select id from alerts order by id desc limit 1')
+  // On PostgreSQL the ids are numbered by the insert itself (below), after the newest id it reads.
+  const [last] = db.engine === 'postgres' ? [{ id: 0 }] : await queryRows<{ id: number }>(db, 'select id from alerts order by id desc limit 1')
   let id = last?.id ?? 0
   const rows: AlertsTable[] = []
   for (const a of alerts) {
@@ -79,12 +80,18 @@ export async function raiseAlerts(db: Db, alerts: NewAlert[], now: number): Prom
   }
   if (db.engine === 'postgres' && rows.length > 0) {
     const column = <K extends keyof AlertsTable>(k: K) => rows.map((r) => r[k])
-    await queryRows(
+    // One statement: row i (from 1) takes the newest id + i (writers hold the write lock).
+    const inserted = await queryRows<{ id: number }>(
       db,
       'insert into alerts (id, kind, status, view, period, source, created_at, resolved_at, data, once_key) ' +
-        'select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])',
+        'select b.id + u.i, u.kind, u.status, u.view, u.period, u.source, u.created_at, u.resolved_at, u.data, u.once_key ' +
+        'from (select coalesce(max(id), 0) as id from alerts) b, ' +
+        'unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[]) ' +
+        'as u(i, kind, status, view, period, source, created_at, resolved_at, data, once_key) returning id',
       [column('id'), column('kind'), column('status'), column('view'), column('period'), column('source'), column('created_at'), column('resolved_at'), column('data'), column('once_key')],
     )
+    const base = Math.min(...inserted.map((r) => r.id)) - 1
+    for (const r of rows) r.id += base
   }
   for (const r of db.engine === 'sqlite' ? rows : []) {
     await queryRows(db, 'insert into alerts (id, kind, status, view, period, source, created_at, resolved_at, data, once_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [

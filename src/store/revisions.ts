@@ -4,7 +4,7 @@ import { emptyCell, sameCell, type CellState, type ViewProgram } from '../domain
 import { normalize } from '../domain/decimal.js'
 import type { PeriodStatus } from '../domain/lifecycle.js'
 import { hotRows } from './db.js'
-import { exactRows, marks, queryRows } from './engine.js'
+import { exactRows, marks, queryRows, type Head, type WriteTx } from './engine.js'
 import { seqTable } from './events.js'
 import { assertStorable } from './int64.js'
 import { SLOT_COLUMNS, type JobRunsTable, type PeriodsTable, type RevisionCellsTable, type RevisionsTable } from './schema.js'
@@ -24,6 +24,24 @@ export function stateOf(row: Record<string, unknown>, slotCount: number): CellSt
 export async function latestRevision(db: Db, view: string, period: string): Promise<RevisionsTable | null> {
   const row = await db.kysely.selectFrom('revisions').selectAll().where('view', '=', view).where('period', '=', period).orderBy('revision', 'desc').limit(1).executeTakeFirst()
   return row ?? null
+}
+
+/**
+ * What a publication reads first, under the write lock: the head, the period's latest revision
+ * and its state row. On PostgreSQL one statement (the rows as JSON: their numbers are far below 2^53).
+ */
+export async function publishStart(tx: WriteTx, view: string, period: string): Promise<{ head: Head; latest: RevisionsTable | null; state: PeriodsTable | null }> {
+  if (tx.db.engine !== 'postgres') return { head: await tx.head(), latest: await latestRevision(tx.db, view, period), state: await periodRow(tx.db, view, period) }
+  const [row] = await queryRows<{ seq: number | null; received_at: number | null; latest: RevisionsTable | null; state: PeriodsTable | null }>(
+    tx.db,
+    'select h.seq, h.received_at, ' +
+      '(select to_json(r) from revisions r where r.view = ? and r.period = ? order by r.revision desc limit 1) as latest, ' +
+      '(select to_json(p) from periods p where p.view = ? and p.period = ?) as state ' +
+      'from (select 1) one left join (select seq, received_at from event_keys order by seq desc limit 1) h on true',
+    [view, period, view, period],
+  )
+  if (!row) throw new Error('publish start: no row')
+  return { head: row.seq === null ? { seq: 0, receivedAt: 0 } : { seq: row.seq, receivedAt: row.received_at as number }, latest: row.latest, state: row.state }
 }
 
 /** One revision's metadata, or null. */
@@ -76,25 +94,91 @@ export async function revisionCells(db: Db, view: string, period: string, revisi
  * an int64 column cannot hold is refused (LV_ERR_MEASURE_OVERFLOW) rather than stored wrong.
  */
 export async function insertRevision(db: Db, meta: RevisionsTable, cells: Map<string, CellState>, previous: Map<string, CellState> | null, program: ViewProgram): Promise<void> {
+  await writeRevision(db, meta, cells, previous, program, null)
+}
+
+const REVISION_COLUMNS = [
+  'view',
+  'period',
+  'revision',
+  'kind',
+  'cutoff_seq',
+  'cutoff_received_at',
+  'computed_at',
+  'trigger',
+  'event_count',
+  'late_event_count',
+  'completeness',
+  'hash',
+  'view_version',
+  'totals',
+] as const satisfies ReadonlyArray<keyof RevisionsTable>
+const PERIOD_COLUMNS = ['view', 'period', 'status', 'latest_revision', 'latest_cutoff_seq', 'dirty_since_seq', 'updated_at', 'view_version'] as const satisfies ReadonlyArray<keyof PeriodsTable>
+
+/**
+ * `insertRevision`, and the period's state row put (see `putPeriodRow`) when one is given. On
+ * PostgreSQL all of it is one statement (data-modifying CTEs, the opened cells as columns); the
+ * rows it closes and opens are those of `insertRevision`.
+ */
+export async function writeRevision(
+  db: Db,
+  meta: RevisionsTable,
+  cells: Map<string, CellState>,
+  previous: Map<string, CellState> | null,
+  program: ViewProgram,
+  period: PeriodsTable | null,
+): Promise<void> {
   const slotCount = program.ops.length
   for (const [dimsKey, cell] of cells) assertStorable(program, meta.period, dimsKey, cell)
-  await db.kysely.insertInto('revisions').values(meta).execute()
-  const opening: RevisionCellsTable[] = []
-  if (previous === null) {
-    await db.kysely.updateTable('revision_cells').set({ to_revision: meta.revision }).where('view', '=', meta.view).where('period', '=', meta.period).where('to_revision', 'is', null).execute()
-  }
   const closing: string[] = []
   for (const [dimsKey, before] of previous ?? []) {
     const after = cells.get(dimsKey)
     if (!after || !sameCell(after, before)) closing.push(dimsKey)
   }
+  const opening: Array<[string, CellState]> = []
   for (const [dimsKey, after] of cells) {
     const before = previous?.get(dimsKey)
-    if (before && sameCell(after, before)) continue
+    if (!(before && sameCell(after, before))) opening.push([dimsKey, after])
+  }
+  if (db.engine === 'postgres') {
+    const slots = SLOT_COLUMNS.slice(0, slotCount) as string[]
+    const params: unknown[] = REVISION_COLUMNS.map((c) => meta[c])
+    // Without `previous` every open row closes; else the changed and vanished ones.
+    params.push(meta.revision, meta.view, meta.period, previous === null, closing)
+    params.push(
+      meta.view,
+      meta.period,
+      meta.revision,
+      opening.map(([k]) => k),
+      opening.map(([, c]) => c.eventCount),
+    )
+    for (let i = 0; i < slotCount; i++) params.push(opening.map(([, c]) => c.slots[i] ?? null))
+    let text =
+      `with rev as (insert into revisions (${REVISION_COLUMNS.join(', ')}) values (${marks(REVISION_COLUMNS.length)})), ` +
+      'closed as (update revision_cells set to_revision = ? where view = ? and period = ? and to_revision is null and (?::boolean or dims_key = any(?::text[]))), ' +
+      `opened as (insert into revision_cells (view, period, dims_key, from_revision, to_revision, event_count${slots.map((c) => `, ${c}`).join('')}) ` +
+      `select ?::text, ?::text, u.dims_key, ?::bigint, null, u.event_count${slots.map((c) => `, u.${c}`).join('')} ` +
+      `from unnest(?::text[], ?::bigint[]${slots.map(() => ', ?::bigint[]').join('')}) as u(dims_key, event_count${slots.map((c) => `, ${c}`).join('')}))`
+    if (period) {
+      params.push(...PERIOD_COLUMNS.map((c) => period[c]))
+      text +=
+        `, per as (insert into periods (${PERIOD_COLUMNS.join(', ')}) values (${marks(PERIOD_COLUMNS.length)}) ` +
+        `on conflict (view, period) do update set ${PERIOD_COLUMNS.slice(2)
+          .map((c) => `${c} = excluded.${c}`)
+          .join(', ')})`
+    }
+    await queryRows(db, `${text} select 1`, params)
+    return
+  }
+  await db.kysely.insertInto('revisions').values(meta).execute()
+  if (previous === null) {
+    await db.kysely.updateTable('revision_cells').set({ to_revision: meta.revision }).where('view', '=', meta.view).where('period', '=', meta.period).where('to_revision', 'is', null).execute()
+  }
+  const rows = opening.map(([dimsKey, after]) => {
     const row: Record<string, unknown> = { view: meta.view, period: meta.period, dims_key: dimsKey, from_revision: meta.revision, to_revision: null, event_count: after.eventCount }
     for (let i = 0; i < slotCount; i++) row[SLOT_COLUMNS[i] as string] = after.slots[i] ?? null
-    opening.push(row as unknown as RevisionCellsTable)
-  }
+    return row as unknown as RevisionCellsTable
+  })
   for (let i = 0; i < closing.length; i += 500) {
     await db.kysely
       .updateTable('revision_cells')
@@ -105,11 +189,12 @@ export async function insertRevision(db: Db, meta: RevisionsTable, cells: Map<st
       .where('dims_key', 'in', closing.slice(i, i + 500))
       .execute()
   }
-  for (let i = 0; i < opening.length; i += 500)
+  for (let i = 0; i < rows.length; i += 500)
     await db.kysely
       .insertInto('revision_cells')
-      .values(opening.slice(i, i + 500))
+      .values(rows.slice(i, i + 500))
       .execute()
+  if (period) await putPeriodRow(db, period)
 }
 
 /** The state row of a period, or null while it is open. */
@@ -145,6 +230,16 @@ export async function periodAtHead(db: Db, view: string, period: string): Promis
 }
 
 export async function putPeriodRow(db: Db, row: PeriodsTable): Promise<void> {
+  if (db.engine === 'postgres') {
+    const set = PERIOD_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`)
+    const text = `insert into periods (${PERIOD_COLUMNS.join(', ')}) values (${marks(PERIOD_COLUMNS.length)}) on conflict (view, period) do update set ${set.join(', ')}`
+    await queryRows(
+      db,
+      text,
+      PERIOD_COLUMNS.map((c) => row[c]),
+    )
+    return
+  }
   await db.kysely.deleteFrom('periods').where('view', '=', row.view).where('period', '=', row.period).execute()
   await db.kysely.insertInto('periods').values(row).execute()
 }
@@ -205,6 +300,17 @@ export type JobOutcome = 'published' | 'unchanged' | 'below-threshold' | 'skippe
 
 /** Records one job run on one period. */
 export async function recordJobRun(db: Db, run: Omit<JobRunsTable, 'id'>): Promise<JobRunsTable> {
+  if (db.engine === 'postgres') {
+    // One statement: the next id is read by the insert (writers hold the write lock).
+    const columns = ['job', 'view', 'period', 'now', 'trigger', 'outcome', 'revision', 'detail', 'started_at', 'duration_ms'] as const
+    const types = ['text', 'text', 'text', 'bigint', 'text', 'text', 'bigint', 'text', 'bigint', 'double precision']
+    const [row] = await queryRows<{ id: number }>(
+      db,
+      `insert into job_runs (id, ${columns.join(', ')}) select coalesce(max(id), 0) + 1, ${types.map((t) => `?::${t}`).join(', ')} from job_runs returning id`,
+      columns.map((c) => run[c]),
+    )
+    return { ...run, id: (row as { id: number }).id }
+  }
   const last = await db.kysely.selectFrom('job_runs').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst()
   const row = { ...run, id: (last?.id ?? 0) + 1 }
   await db.kysely.insertInto('job_runs').values(row).execute()

@@ -11,7 +11,7 @@ import {
   type SchemaMetadata,
   type TableMetadata,
 } from 'kysely'
-import { SchemaPerTransactionDriver } from './pooled.js'
+import { BeginWithDriver, SchemaPerTransactionDriver } from './pooled.js'
 
 /**
  * Kysely's migrator asks whether its bookkeeping tables exist by introspecting every schema of
@@ -20,17 +20,23 @@ import { SchemaPerTransactionDriver } from './pooled.js'
  * schema is dropped meanwhile. lateview looks only at its own schema.
  */
 export class CurrentSchemaPostgresDialect extends PostgresDialect {
-  /** `schemaPerTransaction`: behind a transaction pooler, the schema each transaction sets (see ./pooled.ts). */
+  /**
+   * `schemaPerTransaction`: behind a transaction pooler, the schema each transaction sets (see
+   * ./pooled.ts). `onBegin`: a statement (no parameters) sent with every transaction's begin, in
+   * the same round trip.
+   */
   constructor(
     config: PostgresDialectConfig,
-    private readonly options: { schemaPerTransaction?: string } = {},
+    private readonly options: { schemaPerTransaction?: string; onBegin?: string } = {},
   ) {
     super(config)
   }
 
   override createDriver(): Driver {
     const driver = super.createDriver()
-    return this.options.schemaPerTransaction ? new SchemaPerTransactionDriver(driver, this.options.schemaPerTransaction) : driver
+    const { schemaPerTransaction, onBegin } = this.options
+    if (schemaPerTransaction) return new SchemaPerTransactionDriver(driver, schemaPerTransaction, onBegin)
+    return onBegin ? new BeginWithDriver(driver, onBegin) : driver
   }
 
   override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {

@@ -17,6 +17,9 @@ import { retrying } from './retry.js'
 
 const INT8_OID = 20
 
+/** The write transactions' lock, sent with their begin (see `writer` below). */
+const WRITE_LOCK = "select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))"
+
 /** Rows per multi-row statement of a batch. */
 const CHUNK = 1000
 
@@ -108,6 +111,10 @@ export async function openPostgres(location: string, options: PostgresOptions = 
     ...(schema && !pooled ? { options: `-c search_path=${schema}` } : {}),
   })
   const db = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }, schema && pooled ? { schemaPerTransaction: schema } : {}) })
+  // Write transactions, on the same pool: one writer at a time (a seq becomes visible only after
+  // every smaller seq is committed). The lock is taken by the round trip that begins the
+  // transaction; the statements after it (the head first) take their snapshots once it is held.
+  const writer = new Kysely<Schema>({ dialect: new CurrentSchemaPostgresDialect({ pool }, { ...(schema && pooled ? { schemaPerTransaction: schema } : {}), onBegin: WRITE_LOCK }) })
   let retries = 0
   // A name per statement text: pg prepares a named statement on each connection once.
   const names = new Map<string, string>()
@@ -223,9 +230,7 @@ export async function openPostgres(location: string, options: PostgresOptions = 
         () =>
           retrying(
             () =>
-              db.transaction().execute(async (trx) => {
-                // One writer at a time: a seq becomes visible only after every smaller seq is committed.
-                await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':lateview:ingest'))`.execute(trx)
+              writer.transaction().execute(async (trx) => {
                 const tx = new PgWriteTx(trx)
                 const result = await fn(tx)
                 return { result, created: tx.createdMonths }

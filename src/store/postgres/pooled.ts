@@ -10,13 +10,16 @@ import { CompiledQuery, type DatabaseConnection, type Driver, type QueryCompiler
  */
 export class SchemaPerTransactionDriver implements Driver {
   readonly #setSchema: string
+  readonly #onBegin: string
 
   constructor(
     private readonly inner: Driver,
     schema: string,
+    onBegin?: string,
   ) {
     // The schema name is checked (lower-case letters, digits, _) where the URL is read.
     this.#setSchema = `set local search_path to "${schema}"`
+    this.#onBegin = onBegin === undefined ? '' : `; ${onBegin}`
   }
 
   init(): Promise<void> {
@@ -29,7 +32,7 @@ export class SchemaPerTransactionDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const c = connection as SchemaConnection
-    await c.inner.executeQuery(CompiledQuery.raw(`${beginStatement(settings)}; ${this.#setSchema}`))
+    await beginWith(c.inner, `${beginStatement(settings)}; ${this.#setSchema}${this.#onBegin}`)
     c.inTransaction = true
   }
 
@@ -64,6 +67,71 @@ export class SchemaPerTransactionDriver implements Driver {
   destroy(): Promise<void> {
     return this.inner.destroy()
   }
+}
+
+/**
+ * Begins a transaction by a text of several statements, one round trip (the simple protocol:
+ * no parameters). When a later statement of it fails (a lock wait ended by a deadlock), the
+ * transaction it began is rolled back before the error goes on: the connection returns to the
+ * pool idle, not in an aborted transaction.
+ */
+async function beginWith(connection: DatabaseConnection, text: string): Promise<void> {
+  try {
+    await connection.executeQuery(CompiledQuery.raw(text))
+  } catch (error) {
+    await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined)
+    throw error
+  }
+}
+
+/**
+ * A driver whose transactions begin with one more statement sent in the same round trip as the
+ * begin (the write transactions' advisory lock, see ./open.ts). Everything else is the inner driver's.
+ */
+export class BeginWithDriver implements Driver {
+  constructor(
+    private readonly inner: Driver,
+    private readonly onBegin: string,
+  ) {}
+
+  init(): Promise<void> {
+    return this.inner.init()
+  }
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    return this.inner.acquireConnection()
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return beginWith(connection, `${beginStatement(settings)}; ${this.onBegin}`)
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.inner.commitTransaction(connection)
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.inner.rollbackTransaction(connection)
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+    await this.inner.savepoint?.(connection, name, compile)
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+    await this.inner.rollbackToSavepoint?.(connection, name, compile)
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
+    await this.inner.releaseSavepoint?.(connection, name, compile)
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    return this.inner.releaseConnection(connection)
+  }
+
+  /** The pool is the reading instance's to end (./open.ts): this one shares it. */
+  async destroy(): Promise<void> {}
 }
 
 function beginStatement(settings: TransactionSettings): string {
