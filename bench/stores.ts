@@ -265,8 +265,8 @@ const PG_LAYOUT = [
     primary key (eff_occurred_at, seq)) partition by range (eff_occurred_at)`,
 ]
 
-/** lateview's secondary index on PostgreSQL's events (the occurrence index is its primary key's prefix). */
-const PG_INDEXES = ['create index events_by_target on events (target_seq) where target_seq is not null']
+/** lateview's secondary indexes on PostgreSQL's events (the occurrence index is its primary key's prefix). */
+const PG_INDEXES = ['create index events_by_target on events (target_seq) where target_seq is not null', 'create index events_by_seq on events (seq)']
 
 /** The key columns written to event_keys along with each event. */
 const KEY_COLUMNS = ['seq', 'source', 'id', 'eff_occurred_at', 'received_at'] as const

@@ -354,6 +354,16 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
         await sql`analyze events, event_keys`.execute(db)
       },
     },
+    '0011_events_by_seq': {
+      async up(db: Kysely<unknown>) {
+        // PostgreSQL: a scan in seq order (a rebuild, a verification) reads a stretch of seqs from
+        // this index of each partition, merged, instead of every row of the stretch's occurrence
+        // span sorted (late events make that span weeks). Seqs grow, so an insert appends at the
+        // index's right edge. A partition attached later gets it built. SQLite's seq is the rowid.
+        if (engine !== 'postgres') return
+        await db.schema.createIndex('events_by_seq').on('events').column('seq').execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

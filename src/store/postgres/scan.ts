@@ -78,12 +78,9 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
   const typeIndex = `case type${types.map((t, i) => ` when ${literal(t)} then '${i}'`).join('')} else to_json(type)::text end`
   const extra = `${targets ? `, coalesce(target_seq::text, 'null')` : ''}${scan.withIds ? `, to_json(id)::text, coalesce(to_json(retracts)::text, 'null')` : ''}`
   const select = `select concat_ws(',', seq, to_json(source)::text, ${typeIndex}, occurred_at, received_at - occurred_at, data${extra}, '') from events where ${where}`
-  // events has no index on seq (its primary key is (eff_occurred_at, seq), by partition): a range
-  // is read on the occurrence index and sorted whole (a period's rows); otherwise seqs are read a
-  // stretch at a time, each stretch bounded in occurrence by its keys (event_keys' primary key
-  // is seq), so that PostgreSQL reads the stretch from the occurrence index of its partitions
-  // (late events make it read a few rows of other stretches) and sorts it in memory. A seq
-  // range alone made PostgreSQL read every partition whole for every statement.
+  // A range is read on the occurrence index (the partitions' primary key) and sorted whole (a
+  // period's rows); otherwise seqs are read a stretch at a time on each partition's seq index
+  // (migration 0011), merged in seq order: a stretch is its own rows, whatever their occurrence.
   const from = scan.afterSeq ?? 0
   const statements: string[] = []
   if (scan.range) statements.push(`${select} and seq > ${int(from)} and seq <= ${int(scan.maxSeq)} order by seq`)
@@ -91,9 +88,7 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
     const [head] = await queryRows<{ seq: number | null }>({ engine: 'postgres', kysely: db }, 'select max(seq) as seq from event_keys where seq <= ?', [scan.maxSeq])
     const to = Math.min(scan.maxSeq, head?.seq ?? from)
     for (let low = from; low < to; low += STRETCH) {
-      const seqs = `seq > ${int(low)} and seq <= ${int(Math.min(low + STRETCH, to))}`
-      const keys = (f: string) => `(select ${f}(eff_occurred_at) from event_keys where ${seqs})`
-      statements.push(`${select} and ${seqs} and eff_occurred_at >= ${keys('min')} and eff_occurred_at <= ${keys('max')} order by seq`)
+      statements.push(`${select} and seq > ${int(low)} and seq <= ${int(Math.min(low + STRETCH, to))} order by seq`)
     }
   }
   let previous = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
