@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { ViewProgram } from '../domain/aggregate.js'
 import type { StoredEvent } from '../domain/event.js'
-import type { AppendedEvent, CellWrite } from './engine.js'
+import type { AppendedEvent, CellWrite, EventScan, ScanRow } from './engine.js'
 import { assertStorable } from './int64.js'
 import { SLOT_COLUMNS, type CellsTable, type EventsTable, type Schema } from './schema.js'
 
@@ -80,4 +80,38 @@ export function addSlots(program: ViewProgram): number[] {
 /** A change that is itself out of range is refused before anything is bound. */
 export function assertChanges(program: ViewProgram, changes: CellWrite[]): void {
   for (const c of changes) assertStorable(program, c.period, c.dimsKey, c.state)
+}
+
+/**
+ * Visits the rows of a scan page made as one JSON array (both engines build it the same way):
+ * `[seq, source, type, occurred_at, received_at - occurred_at, data, (target_seq), (id, retracts), ...]`
+ * flattened, a type among the scan's given as its index there; `end` is where the rows stop.
+ * Refuses a seq not above the one before (a page out of order would break every caller's
+ * cutoffs) and returns the last seq visited.
+ */
+export function visitPage(values: readonly unknown[], end: number, scan: EventScan, previous: number, visit: (row: ScanRow) => void): number {
+  const types = scan.types
+  const targets = !scan.originalsOnly
+  const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
+  for (let i = 0; i < end; i += width) {
+    const seq = values[i] as number
+    if (seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
+    previous = seq
+    const type = values[i + 2] as number | string
+    const occurredAt = values[i + 3] as number
+    const more = i + (targets ? 7 : 6)
+    visit({
+      seq,
+      source: values[i + 1] as string,
+      type: typeof type === 'string' ? type : (types[Number(type)] as string),
+      occurred_at: occurredAt,
+      received_at: occurredAt + (values[i + 4] as number),
+      data: '',
+      parsed: values[i + 5] as Record<string, unknown>,
+      target_seq: targets ? (values[i + 6] as number | null) : null,
+      id: scan.withIds ? (values[more] as string) : '',
+      retracts: scan.withIds ? (values[more + 1] as string | null) : null,
+    })
+  }
+  return previous
 }

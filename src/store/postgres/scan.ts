@@ -2,6 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely'
 import { piecesOf, type Interval } from '../../domain/time.js'
 import type { EventScan, ScanRow } from '../engine.js'
 import { queryRows } from '../db.js'
+import { visitPage } from '../rows.js'
 import type { Schema } from '../schema.js'
 import { copyOut, literal, unescapeCopyText } from './copy.js'
 
@@ -63,7 +64,6 @@ export async function forEachParsedPage(db: Kysely<Schema>, scan: EventScan, vis
 async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   const types = scan.types
   const targets = !scan.originalsOnly
-  const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
   // A COPY takes no parameters: the values are literals (integers, and the types quoted).
   const int = (n: number) => {
     if (!Number.isSafeInteger(n)) throw new Error(`events scan: ${n} is not an integer`)
@@ -94,27 +94,7 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
   let previous = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
   const onText = (batch: string) => {
     const row = JSON.parse(`[${unescapeCopyText(batch)}0]`) as unknown[]
-    const end = row.length - 1
-    for (let i = 0; i < end; i += width) {
-      const seq = row[i] as number
-      if (seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
-      previous = seq
-      const type = row[i + 2] as number | string
-      const occurredAt = row[i + 3] as number
-      const more = i + (targets ? 7 : 6)
-      visit({
-        seq,
-        source: row[i + 1] as string,
-        type: typeof type === 'string' ? type : (types[Number(type)] as string),
-        occurred_at: occurredAt,
-        received_at: occurredAt + (row[i + 4] as number),
-        data: '',
-        parsed: row[i + 5] as Record<string, unknown>,
-        target_seq: targets ? (row[i + 6] as number | null) : null,
-        id: scan.withIds ? (row[more] as string) : '',
-        retracts: scan.withIds ? (row[more + 1] as string | null) : null,
-      })
-    }
+    previous = visitPage(row, row.length - 1, scan, previous, visit)
   }
   // A stretch's rows are gathered as text (a few MB), and the next stretch is asked for before
   // they are folded: PostgreSQL reads and sorts a stretch before it sends its first row, and does

@@ -1,6 +1,7 @@
 import { piecesOf, type Interval } from '../../domain/time.js'
 import type { EventScan, ScanRow } from '../engine.js'
 import { marks } from '../db.js'
+import { visitPage } from '../rows.js'
 import type { Statements } from './statements.js'
 
 function scanSql(scan: EventScan): { where: string; params: unknown[] } {
@@ -66,7 +67,6 @@ export function forEachPage(statements: Statements, scan: EventScan, visit: (row
   // a type among the scan's is its index there (a retraction's own type is quoted), and
   // received_at is told from occurred_at (a few digits; both are integers, the sum is exact).
   const targets = !scan.originalsOnly
-  const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
   const typeIndex = `case type${scan.types.map((_, i) => ` when ? then ${i}`).join('')} else json_quote(type) end`
   const extra = `${targets ? ', json_quote(target_seq)' : ''}${scan.withIds ? ', json_quote(id), json_quote(retracts)' : ''}`
   const text =
@@ -80,29 +80,8 @@ export function forEachPage(statements: Statements, scan: EventScan, visit: (row
     const [count, last, page] = stmt.get(...types, ...params, after) as [number, number | null, string | null]
     if (count === 0 || last === null || page === null) return
     const values = JSON.parse(page) as unknown[]
-    let previous = after
-    for (let i = 0; i < values.length; i += width) {
-      const seq = values[i] as number
-      // The subquery's order reaches group_concat in practice; a page out of order would
-      // break every caller's cutoffs, so it is refused rather than trusted.
-      if (seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
-      previous = seq
-      const type = values[i + 2] as number | string
-      const occurredAt = values[i + 3] as number
-      const more = i + (targets ? 7 : 6)
-      visit({
-        seq,
-        source: values[i + 1] as string,
-        type: typeof type === 'number' ? (types[type] as string) : type,
-        occurred_at: occurredAt,
-        received_at: occurredAt + (values[i + 4] as number),
-        data: '',
-        parsed: values[i + 5] as Record<string, unknown>,
-        target_seq: targets ? (values[i + 6] as number | null) : null,
-        id: scan.withIds ? (values[more] as string) : '',
-        retracts: scan.withIds ? (values[more + 1] as string | null) : null,
-      })
-    }
+    // The subquery's order reaches group_concat in practice; visitPage refuses a page out of order.
+    visitPage(values, values.length, scan, after, visit)
     if (count < PAGE_ROWS) return
     after = last
   }
