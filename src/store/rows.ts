@@ -86,16 +86,17 @@ export function assertChanges(program: ViewProgram, changes: CellWrite[]): void 
  * Visits the rows of a scan page made as one JSON array (both engines build it the same way):
  * `[seq, source, type, occurred_at, received_at - occurred_at, data, (target_seq), (id, retracts), ...]`
  * flattened, a type among the scan's given as its index there; `end` is where the rows stop.
- * Refuses a seq not above the one before (a page out of order would break every caller's
- * cutoffs) and returns the last seq visited.
+ * In a scan in seq order, refuses a seq not above the one before (a page out of order would
+ * break every caller's cutoffs); returns the last seq visited.
  */
 export function visitPage(values: readonly unknown[], end: number, scan: EventScan, previous: number, visit: (row: ScanRow) => void): number {
   const types = scan.types
   const targets = !scan.originalsOnly
   const width = 6 + (targets ? 1 : 0) + (scan.withIds ? 2 : 0)
+  const ordered = !scan.unordered
   for (let i = 0; i < end; i += width) {
     const seq = values[i] as number
-    if (seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
+    if (ordered && seq <= previous) throw new Error(`events scan: seq ${seq} after ${previous}`)
     previous = seq
     const type = values[i + 2] as number | string
     const occurredAt = values[i + 3] as number

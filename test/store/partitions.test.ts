@@ -50,7 +50,7 @@ const LATE: RawEvent[] = [
   retraction('void-d-3', 'd-3', { occurredAt: '2026-12-10T11:30:00+08:00', receivedAt: '2026-12-10T11:30:00+08:00' }),
 ]
 
-/** Statements as pg sends them, while `on`. */
+/** Statements as pg sends them (a COPY's own query), while `capturing`. */
 interface Sent {
   text: string
   values: unknown[]
@@ -61,6 +61,9 @@ const clientProto = pg.Client.prototype as unknown as { query: (...args: unknown
 const originalQuery = clientProto.query
 clientProto.query = function (this: unknown, ...args: unknown[]) {
   if (capturing && typeof args[0] === 'string') sent.push({ text: args[0], values: (args[1] as unknown[] | undefined) ?? [] })
+  // A COPY … TO STDOUT (src/store/postgres/copy.ts) is an object holding its text: its query is what reads.
+  const copied = capturing ? /^copy \((.*)\) to stdout$/s.exec((args[0] as { text?: unknown } | null)?.text as string) : null
+  if (copied) sent.push({ text: copied[1] as string, values: [] })
   return originalQuery.apply(this, args)
 }
 

@@ -1,5 +1,5 @@
-import { CompiledQuery, type Kysely } from 'kysely'
-import { piecesOf, type Interval } from '../../domain/time.js'
+import type { Kysely } from 'kysely'
+import { piecesOf } from '../../domain/time.js'
 import type { EventScan, ScanRow } from '../engine.js'
 import { queryRows } from '../db.js'
 import { visitPage } from '../rows.js'
@@ -41,16 +41,12 @@ function yieldToIo(): Promise<void> {
 }
 
 /**
- * The `parse` scan on PostgreSQL. In seq order: stretches of seqs streamed by `COPY … TO STDOUT`
- * (`forEachCopied`), each batch of lines made one JSON array and parsed by one JSON.parse (pg
- * spent more turning rows into objects than the fold spends on them). A range in any order (a
- * report of a period) is read in the occurrence index's order instead.
+ * The `parse` scan on PostgreSQL: `COPY … TO STDOUT` (./copy.ts), each batch of lines made one
+ * JSON array and parsed by one JSON.parse (pg spent more turning rows into objects than the fold
+ * spends on them). In seq order, stretches of seqs; a range in any order (a report of a period),
+ * one statement that streams the range as PostgreSQL finds it.
  */
-export async function forEachParsedPage(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
-  if (scan.range && scan.unordered) {
-    for (const piece of piecesOf(scan.range)) await forEachRangePage(db, scan, piece, visit)
-    return
-  }
+export function forEachParsedPage(db: Kysely<Schema>, scan: EventScan, visit: (row: ScanRow) => void): Promise<void> {
   return forEachCopied(db, scan, visit)
 }
 
@@ -82,6 +78,17 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
   // period's rows); otherwise seqs are read a stretch at a time on each partition's seq index
   // (migration 0011), merged in seq order: a stretch is its own rows, whatever their occurrence.
   const from = scan.afterSeq ?? 0
+  let previous = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
+  const onText = (batch: string) => {
+    const row = JSON.parse(`[${unescapeCopyText(batch)}0]`) as unknown[]
+    previous = visitPage(row, row.length - 1, scan, previous, visit)
+  }
+  if (scan.range && scan.unordered) {
+    // A period's rows, folded as they stream: no sort, no page held (a day read as rows by pg
+    // took twice as long, most of it turning rows into objects).
+    await copyOut(db, `${select} and seq > ${int(from)} and seq <= ${int(scan.maxSeq)}`, onText)
+    return
+  }
   const statements: string[] = []
   if (scan.range) statements.push(`${select} and seq > ${int(from)} and seq <= ${int(scan.maxSeq)} order by seq`)
   else {
@@ -90,11 +97,6 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
     for (let low = from; low < to; low += STRETCH) {
       statements.push(`${select} and seq > ${int(low)} and seq <= ${int(Math.min(low + STRETCH, to))} order by seq`)
     }
-  }
-  let previous = scan.afterSeq ?? Number.MIN_SAFE_INTEGER
-  const onText = (batch: string) => {
-    const row = JSON.parse(`[${unescapeCopyText(batch)}0]`) as unknown[]
-    previous = visitPage(row, row.length - 1, scan, previous, visit)
   }
   // A stretch's rows are gathered as text (a few MB), and the next stretch is asked for before
   // they are folded: PostgreSQL reads and sorts a stretch before it sends its first row, and does
@@ -120,75 +122,3 @@ async function forEachCopied(db: Kysely<Schema>, scan: EventScan, visit: (row: S
  * and two of which, as text, cost the client little memory (25,000 held 15–25 MB more at the peak).
  */
 const STRETCH = 10_000
-
-/** Rows per page of a range read in any order: a day of the busiest view in one page. */
-const RANGE_PAGE_ROWS = 20_000
-
-/** A row of a range read in the occurrence index's order. */
-interface RangeRow {
-  eff_occurred_at: number
-  seq: number
-  source: string
-  type: string
-  occurred_at: number
-  received_at: number
-  target_seq: number | null
-  data: string
-  id?: string
-  retracts?: string | null
-}
-
-/**
- * One piece of a range in any order: pages in the occurrence index's order, (eff_occurred_at,
- * seq), each a seek where the last one ended; PostgreSQL walks the index and sorts only the rows
- * of one instant by seq (an incremental sort), so a page costs its own rows wherever it starts.
- * Paging the range by seq instead sorted the whole range for every page. Rows, not one JSON text:
- * a period is one page or a few, and PostgreSQL builds the text slower than pg parses the rows.
- */
-async function forEachRangePage(db: Kysely<Schema>, scan: EventScan, piece: Interval, visit: (row: ScanRow) => void): Promise<void> {
-  let where = 'eff_type = any($1::text[]) and seq <= $2 and eff_occurred_at < $3 and eff_occurred_at >= $4 and (eff_occurred_at > $4 or seq > $5)'
-  const values: unknown[] = [[...scan.types], scan.maxSeq, piece.end]
-  if (scan.afterSeq !== undefined) {
-    where += ' and seq > $6'
-    values.push(scan.afterSeq)
-  }
-  if (scan.originalsOnly) where += ' and target_seq is null'
-  const text = `select eff_occurred_at, seq, source, type, occurred_at, received_at, target_seq, data${scan.withIds ? ', id, retracts' : ''} from events where ${where} order by eff_occurred_at, seq limit ${RANGE_PAGE_ROWS}`
-  const read = async (at: number, seq: number) => {
-    const all = [...values]
-    all.splice(3, 0, at, seq)
-    return (await db.executeQuery<RangeRow>(CompiledQuery.raw(text, all))).rows
-  }
-  // The cursor starts just before the piece: (start, smallest seq).
-  let at = piece.start
-  let seq = Number.MIN_SAFE_INTEGER
-  let pending = read(at, seq)
-  for (;;) {
-    const rows = await pending
-    const last = rows[rows.length - 1]
-    if (last === undefined) return
-    if (rows.length === RANGE_PAGE_ROWS) {
-      pending = read(last.eff_occurred_at, last.seq)
-      pending.catch(() => undefined)
-      await yieldToIo()
-    }
-    for (const r of rows) {
-      if (r.eff_occurred_at < at || (r.eff_occurred_at === at && r.seq <= seq)) throw new Error(`events scan: (${r.eff_occurred_at}, ${r.seq}) after (${at}, ${seq})`)
-      at = r.eff_occurred_at
-      seq = r.seq
-      visit({
-        seq: r.seq,
-        source: r.source,
-        type: r.type,
-        occurred_at: r.occurred_at,
-        received_at: r.received_at,
-        target_seq: r.target_seq,
-        data: '',
-        parsed: JSON.parse(r.data) as Record<string, unknown>,
-        id: r.id ?? '',
-        retracts: r.retracts ?? null,
-      })
-    }
-    if (rows.length < RANGE_PAGE_ROWS) return
-  }
-}
