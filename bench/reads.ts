@@ -9,7 +9,8 @@
  *     sequential GETs of random periods on both stores, interleaved, and on a floor route that
  *     returns a cached report from bare fastify (what HTTP and serialisation alone cost)
  *  4. as-of report of one day against a naive GROUP BY over the events table
- *  5. full rebuild in a child process (bench/rebuild-child.ts), for its peak RSS
+ *  5. full rebuild in a child process (bench/rebuild-child.ts), for its peak RSS, run with the
+ *     Node flags of the `lateview` command (what `lateview verify` runs with)
  *  7. GET /v1/sources on the large store, over the default 7 days and over all of it, with the
  *     longest delay of a 1 ms timer meanwhile; its lag sketch built first by migration 0008
  */
@@ -34,6 +35,7 @@ import type { LatencyReport, LatencyTask } from './http-client.js'
 import { ROOT, type Sizes } from './options.js'
 import { median, quantile } from './stats.js'
 import type { Backend, NaiveRow } from './stores.js'
+import { lateviewNodeFlags } from '../test/helpers/node-flags.js'
 
 const DAY = 86_400_000
 
@@ -316,7 +318,7 @@ export interface RebuildFigures {
 
 export async function measureRebuild(backend: Backend, store: ReadStore): Promise<RebuildFigures> {
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/rebuild-child.ts'), store.location], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...lateviewNodeFlags(), '--import', 'tsx', join(ROOT, 'bench/rebuild-child.ts'), store.location], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.on('error', reject)

@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert'
 import { fixtureCounts, generateFixture, type FixtureEvent } from '../../fixtures/generate.js'
 import { JOB_NAMES } from '../../src/services/jobs.js'
 import { engines, TEST_PG_URL } from '../helpers/engines.js'
+import { lateviewNodeFlags } from '../helpers/node-flags.js'
 
 const FACTORIES = await engines()
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -172,6 +173,13 @@ let demo: Promise<Result> | null = null
 const startDemo = (): Promise<Result> => (demo ??= lateview(['demo', '--days', '3', '--events', '100', '--db', DEMO_DB], NO_STORE))
 plain.before(() => {
   void startDemo()
+})
+
+plain('the lateview command and npm start run Node with the same flags: the heap capped at 512 MB, 8 MB semi-spaces', () => {
+  const flags = lateviewNodeFlags()
+  assert.equal(flags, ['--max-old-space-size=512', '--max-semi-space-size=8'])
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  assert.is(start, `node ${flags.join(' ')} src/cli/lateview.mjs serve`)
 })
 
 plain('--help lists every command and exits 0; no command at all is bad usage (2)', async () => {

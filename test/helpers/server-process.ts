@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { lateviewNodeFlags } from './node-flags.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -13,7 +14,7 @@ export interface ServerProcess {
 
 /** Starts `lateview serve` over `db` and `views`, and resolves once it listens (rejects if it exits first or takes 30 s). */
 export function serveProcess(db: string, views: string, scheduler: 'on' | 'off'): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['src/cli/lateview.mjs', 'serve'], {
+  const child = spawn(process.execPath, [...lateviewNodeFlags(), 'src/cli/lateview.mjs', 'serve'], {
     cwd: ROOT,
     env: { ...process.env, LATEVIEW_DB: db, LATEVIEW_VIEWS: views, PORT: '0', LATEVIEW_SCHEDULER: scheduler, LATEVIEW_LOG_LEVEL: 'info', FORCE_COLOR: '0', NO_COLOR: '1' },
   })
