@@ -32,6 +32,7 @@ export const ERRORS = {
   LV_ERR_AUTH_INVALID: { status: 401, title: 'The bearer token is not known' },
   LV_ERR_AUTH_FORBIDDEN: { status: 403, title: 'The token lacks the scope this request needs' },
   LV_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  LV_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not take this method' },
   LV_ERR_STORE_BUSY: { status: 503, title: 'The store is busy; retry shortly' },
   LV_ERR_SHUTTING_DOWN: { status: 503, title: 'The server is shutting down; retry on another instance' },
   LV_ERR_STORE_FULL: { status: 503, title: "The store's disk is full" },

@@ -8,6 +8,7 @@ import { LateviewError } from '../errors.js'
 import type { Lateview } from '../services/lateview.js'
 import { authenticate } from './auth.js'
 import { Metrics } from './metrics.js'
+import { RouteMethods } from './methods.js'
 import { BODY_LIMIT } from './bodies.js'
 import { problemOf, sendProblem, toLateviewError } from './problem.js'
 import { eventRoutes } from './routes/events.js'
@@ -60,6 +61,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     ajv: { customOptions: { removeAdditional: false } },
   })
   app.decorateRequest('scopes', null)
+  // Every route's path and methods, registered from here on: a known path asked with another method is a 405.
+  const methods = new RouteMethods()
+  app.addHook('onRoute', (route) => methods.add(route.url, route.method))
   // Every JSON answer carries exact decimal numerals (no exponent, no digit lost past 2^53).
   app.setReplySerializer((payload) => toJson(payload))
 
@@ -118,7 +122,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     if (problem.code === 'LV_ERR_INTERNAL') request.log.error({ err: error }, 'unhandled error')
     return sendProblem(request, reply, problem)
   })
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, new LateviewError('LV_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] as string
+    const allow = methods.allowed(path)
+    if (allow.length > 0) {
+      return sendProblem(request, reply, new LateviewError('LV_ERR_METHOD_NOT_ALLOWED', `${path} takes ${allow.join(', ')}, not ${request.method}`, { allow }))
+    }
+    return sendProblem(request, reply, new LateviewError('LV_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${path}`))
+  })
 
   eventRoutes(app, config as LateviewConfig, deps.lateview, metrics)
   viewRoutes(app, deps.lateview)

@@ -50,6 +50,27 @@ export function toLateviewError(error: unknown): LateviewError {
   return new LateviewError('LV_ERR_INTERNAL', 'an internal error occurred; it has been logged')
 }
 
+/**
+ * The challenge of a 401 or 403 (RFC 6750, section 3): the scheme, and for a token that was
+ * refused why, so that a client library knows to fetch or change its token.
+ */
+function challengeOf(error: LateviewError): string | null {
+  switch (error.code) {
+    case 'LV_ERR_AUTH_REQUIRED':
+      return 'Bearer realm="lateview"'
+    case 'LV_ERR_AUTH_INVALID':
+      return 'Bearer realm="lateview", error="invalid_token"'
+    case 'LV_ERR_AUTH_FORBIDDEN':
+      return `Bearer realm="lateview", error="insufficient_scope", scope="${String(error.details.scope ?? '')}"`
+    default:
+      return null
+  }
+}
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: LateviewError): FastifyReply {
+  const challenge = challengeOf(error)
+  if (challenge !== null) reply.header('www-authenticate', challenge)
+  const allow = error.details.allow
+  if (error.code === 'LV_ERR_METHOD_NOT_ALLOWED' && Array.isArray(allow)) reply.header('allow', allow.join(', '))
   return reply.code(error.status).type('application/problem+json').send(problemOf(error, request.url))
 }

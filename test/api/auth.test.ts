@@ -46,6 +46,10 @@ for (const factory of await engines()) {
     expectProblem(await post(api.app, 'text', { contentType: 'text/plain' }), 401, 'LV_ERR_AUTH_REQUIRED')
     const basic = expectProblem(await api.app.inject({ method: 'GET', url: '/v1/views', headers: { authorization: `Basic ${ADMIN}` } }), 401, 'LV_ERR_AUTH_REQUIRED')
     assert.is(basic.detail, 'the Authorization header must be "Bearer <token>"')
+    // The challenge of RFC 6750: the scheme a client must use.
+    const bare = await get(api.app, '/v1/views')
+    assert.is(bare.headers['www-authenticate'], 'Bearer realm="lateview"')
+    assert.is((await post(api.app, A)).headers['www-authenticate'], 'Bearer realm="lateview"')
     assert.is(await seq(api.app), 0)
   })
 
@@ -58,6 +62,7 @@ for (const factory of await engines()) {
       code: 'LV_ERR_AUTH_INVALID',
       instance: '/v1/views',
     })
+    assert.is((await get(api.app, '/v1/views', 'not-a-known-token-at-all')).headers['www-authenticate'], 'Bearer realm="lateview", error="invalid_token"')
     // Near misses of a real token are unknown too.
     for (const token of [ADMIN.slice(0, -1), `${ADMIN}x`, ADMIN.toUpperCase()]) {
       expectProblem(await post(api.app, A, { token }), 401, 'LV_ERR_AUTH_INVALID')
@@ -75,6 +80,7 @@ for (const factory of await engines()) {
       instance: '/v1/events',
       scope: 'ingest',
     })
+    assert.is((await post(api.app, A, { token: READ })).headers['www-authenticate'], 'Bearer realm="lateview", error="insufficient_scope", scope="ingest"')
     assert.is(await seq(api.app), 0)
     expectProblem(await get(api.app, '/v1/events/store-001/a', ADMIN), 404, 'LV_ERR_EVENT_NOT_FOUND')
   })

@@ -73,8 +73,29 @@ for (const factory of await engines()) {
       code: 'LV_ERR_ROUTE_NOT_FOUND',
       instance: '/nope?x=1',
     })
-    const method = expectProblem(await api.app.inject({ method: 'DELETE', url: '/v1/events' }), 404, 'LV_ERR_ROUTE_NOT_FOUND')
-    assert.is(method.detail, 'no route DELETE /v1/events')
+    const deep = expectProblem(await api.app.inject({ method: 'DELETE', url: '/v1/views/x/periods/2026-11-25/nope' }), 404, 'LV_ERR_ROUTE_NOT_FOUND')
+    assert.is(deep.detail, 'no route DELETE /v1/views/x/periods/2026-11-25/nope')
+  })
+
+  test('a known path asked with another method is 405 LV_ERR_METHOD_NOT_ALLOWED with Allow', async ({ api }) => {
+    const events = await api.app.inject({ method: 'DELETE', url: '/v1/events?x=1' })
+    assert.is(events.headers.allow, 'POST')
+    assert.equal(expectProblem(events, 405, 'LV_ERR_METHOD_NOT_ALLOWED'), {
+      type: 'urn:lateview:problem:LV_ERR_METHOD_NOT_ALLOWED',
+      title: 'The route does not take this method',
+      status: 405,
+      detail: '/v1/events takes POST, not DELETE',
+      code: 'LV_ERR_METHOD_NOT_ALLOWED',
+      instance: '/v1/events?x=1',
+      allow: ['POST'],
+    })
+    // A path with parameters; GET brings HEAD along.
+    const report = await api.app.inject({ method: 'POST', url: '/v1/views/daily_revenue/periods/2026-11-25' })
+    expectProblem(report, 405, 'LV_ERR_METHOD_NOT_ALLOWED')
+    assert.is(report.headers.allow, 'GET, HEAD')
+    const hooks = await api.app.inject({ method: 'PUT', url: '/v1/webhooks' })
+    expectProblem(hooks, 405, 'LV_ERR_METHOD_NOT_ALLOWED')
+    assert.is(hooks.headers.allow, 'GET, HEAD, POST')
   })
 
   test('a store closed under the app: /readyz is 503 LV_ERR_STORE_UNAVAILABLE, other failures 500 LV_ERR_INTERNAL', async ({ api }) => {
