@@ -14,9 +14,16 @@ export function err(text: string): void {
 /** A value of a table cell: text, or an exact number (a JS number or a Decimal), or nothing. */
 export type CellValue = string | number | Decimal | null
 
-/** A number as its exact numeral, never with an exponent. */
+/**
+ * A number as its exact numeral, never with an exponent; nothing as `-`; text as it is, unless it
+ * holds a control character (a newline would break the table's lines) or is empty or `-`: then
+ * as a JSON string, quoted and escaped (`"a\\nb"`, `""`, `"-"`).
+ */
 export function shown(v: CellValue): string {
-  return v === null ? '-' : typeof v === 'number' ? numeral(v) : v instanceof Decimal ? v.text : v
+  if (v === null) return '-'
+  if (typeof v === 'number') return numeral(v)
+  if (v instanceof Decimal) return v.text
+  return v === '' || v === '-' || /[\u0000-\u001f\u007f]/.test(v) ? JSON.stringify(v) : v
 }
 
 /** Formats a table with right-aligned numbers. */
