@@ -136,7 +136,8 @@ function adapt(m: JsMsg): BrokerMessage {
     deliveries: m.info.deliveryCount,
     ack: () => m.ack(),
     nak: (delayMs) => m.nak(delayMs),
-    term: (reason) => m.term(reason),
+    // Without a reason: servers before 2.10 do not read `+TERM <reason>` and leave the message pending.
+    term: () => m.term(),
   }
 }
 

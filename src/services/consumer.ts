@@ -26,8 +26,8 @@ export interface BrokerMessage {
   ack(): void
   /** Asks for it again after `delayMs`. */
   nak(delayMs: number): void
-  /** Never delivers it again. */
-  term(reason: string): void
+  /** Never delivers it again (its problem is in the dead letter and the log). */
+  term(): void
 }
 
 /** What a refused message is published as on the dead-letter subject. */
@@ -322,7 +322,7 @@ export class EventConsumer {
       [...refused].map(async ([i, error]) => {
         const message = messages[i] as BrokerMessage
         await this.source.deadLetter({ problem: problemOf(error), message })
-        message.term(error.code)
+        message.term()
         this.#log('warn', 'message refused: sent to the dead-letter subject', { subject: message.subject, streamSeq: message.streamSeq, code: error.code, detail: error.message })
       }),
     )
