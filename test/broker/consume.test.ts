@@ -168,7 +168,7 @@ for (const factory of factories) {
         assert.is(letter?.code, 'LV_ERR_EVENTS_INVALID')
         assert.equal(letter?.body.problem.errors, [{ index: 0, id: 'ce-text', code: 'LV_EVENT_FIELD_INVALID', field: 'data', message: 'data must be a JSON object' }])
         assert.is(letter?.body.original.payload, 'hello')
-        assert.is((letter?.body.original.headers as Record<string, string[]>)['ce-id']?.[0], 'ce-text')
+        assert.is(((letter?.body.original.headers ?? {}) as Record<string, string[]>)['ce-id']?.[0], 'ce-text')
       })
     } finally {
       await lateview.close()
@@ -217,7 +217,9 @@ for (const factory of factories) {
         await waitFor('the first half handled', async () => t.ingested + t.duplicates === half.length)
         await waitFor('the first half acknowledged', async () => (await consumerPending(nc, config)).unacknowledged === 0)
         // The store goes away: SQLite locked by another writer, PostgreSQL's connections cut.
-        const release = factory.name === 'sqlite' ? lockSqlite(location) : (await proxy.cut(), () => void proxy.start())
+        let release = () => void proxy.start()
+        if (factory.name === 'sqlite') release = lockSqlite(location)
+        else await proxy.cut()
         const before = t.ingested
         await publishRaw(
           nc,
