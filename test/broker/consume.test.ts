@@ -217,7 +217,7 @@ for (const factory of factories) {
         await waitFor('the first half handled', async () => t.ingested + t.duplicates === half.length)
         await waitFor('the first half acknowledged', async () => (await consumerPending(nc, config)).unacknowledged === 0)
         // The store goes away: SQLite locked by another writer, PostgreSQL's connections cut.
-        let release = () => void proxy.start()
+        let release: () => void = () => void proxy.start()
         if (factory.name === 'sqlite') release = lockSqlite(location)
         else await proxy.cut()
         const before = t.ingested
