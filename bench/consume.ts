@@ -52,7 +52,16 @@ export async function measureConsume(backend: Backend, sizes: Sizes, natsUrl: st
   log(`  consume: library ingest ${Math.round(n / (libraryMs / 1000))} events/s`)
 
   const tag = `bench_${process.pid}_${randomBytes(3).toString('hex')}`
-  const config: NatsConfig = { url: natsUrl, stream: `LVB_${tag}`, subjects: [`lvb.${tag}.events.>`], durable: tag, deadLetter: `lvb.${tag}.dead`, batch: NATS_DEFAULTS.batch, create: true, ackWaitMs: 60_000 }
+  const config: NatsConfig = {
+    url: natsUrl,
+    stream: `LVB_${tag}`,
+    subjects: [`lvb.${tag}.events.>`],
+    durable: tag,
+    deadLetter: `lvb.${tag}.dead`,
+    batch: NATS_DEFAULTS.batch,
+    create: true,
+    ackWaitMs: 60_000,
+  }
   const nc = await connect({ servers: natsUrl })
   const lateview = await openLateview(backend.location('consume_broker'))
   let source: NatsSource | null = null

@@ -56,7 +56,18 @@ export interface BenchOptions {
 export const ROOT = join(import.meta.dirname, '..')
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
 
-const FULL: Sizes = { perDay: 10_000, ingestEvents: 1_000_000, httpEvents: 1_000_000, smallDays: 10, largeDays: 500, requests: 10_000, warmup: 200, consolidateDays: 10, asOfRepeats: 15, consumeEvents: 1_000_000 }
+const FULL: Sizes = {
+  perDay: 10_000,
+  ingestEvents: 1_000_000,
+  httpEvents: 1_000_000,
+  smallDays: 10,
+  largeDays: 500,
+  requests: 10_000,
+  warmup: 200,
+  consolidateDays: 10,
+  asOfRepeats: 15,
+  consumeEvents: 1_000_000,
+}
 const QUICK: Sizes = { perDay: 10_000, ingestEvents: 100_000, httpEvents: 100_000, smallDays: 2, largeDays: 20, requests: 600, warmup: 60, consolidateDays: 5, asOfRepeats: 7, consumeEvents: 50_000 }
 /**
  * PostgreSQL is reported for comparison only: a full run on it ingests 200k events and reads the
