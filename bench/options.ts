@@ -7,14 +7,15 @@
  *   --out <file>                        default bench/results/latest.json
  *   --scale <x>                         multiplies events per day, ingest sizes and request counts
  *   --budget <s>                        caps each ingest comparison at s seconds of lateview time
- *   --only ingest,http,memory,latest,asof,rebuild,consolidate,analysis,processes (PostgreSQL only)
+ *   --only ingest,http,memory,latest,asof,rebuild,consolidate,analysis,processes (PostgreSQL only),consume
+ *   --nats <url>                        default nats://127.0.0.1:4222 (the consume section)
  *   --pg <url>                          default postgres://postgres@127.0.0.1:5432/test
  *   --keep                              keep the temporary databases (prints where)
  */
 import { join } from 'node:path'
 
 export type EngineName = 'sqlite' | 'postgres'
-export const PHASES = ['ingest', 'http', 'memory', 'latest', 'asof', 'rebuild', 'consolidate', 'analysis', 'processes'] as const
+export const PHASES = ['ingest', 'http', 'memory', 'latest', 'asof', 'rebuild', 'consolidate', 'analysis', 'processes', 'consume'] as const
 export type Phase = (typeof PHASES)[number]
 
 export interface Sizes {
@@ -34,6 +35,8 @@ export interface Sizes {
   consolidateDays: number
   /** Timed repetitions of the as-of report and of the naive query (figure 4). */
   asOfRepeats: number
+  /** Events published to NATS JetStream and consumed (figure 11). */
+  consumeEvents: number
 }
 
 export interface BenchOptions {
@@ -45,6 +48,7 @@ export interface BenchOptions {
   budgetSeconds: number
   only: ReadonlySet<Phase>
   pgUrl: string
+  natsUrl: string
   keep: boolean
   sizes: Record<EngineName, Sizes>
 }
@@ -52,14 +56,25 @@ export interface BenchOptions {
 export const ROOT = join(import.meta.dirname, '..')
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
 
-const FULL: Sizes = { perDay: 10_000, ingestEvents: 1_000_000, httpEvents: 1_000_000, smallDays: 10, largeDays: 500, requests: 10_000, warmup: 200, consolidateDays: 10, asOfRepeats: 15 }
-const QUICK: Sizes = { perDay: 10_000, ingestEvents: 100_000, httpEvents: 100_000, smallDays: 2, largeDays: 20, requests: 600, warmup: 60, consolidateDays: 5, asOfRepeats: 7 }
+const FULL: Sizes = {
+  perDay: 10_000,
+  ingestEvents: 1_000_000,
+  httpEvents: 1_000_000,
+  smallDays: 10,
+  largeDays: 500,
+  requests: 10_000,
+  warmup: 200,
+  consolidateDays: 10,
+  asOfRepeats: 15,
+  consumeEvents: 1_000_000,
+}
+const QUICK: Sizes = { perDay: 10_000, ingestEvents: 100_000, httpEvents: 100_000, smallDays: 2, largeDays: 20, requests: 600, warmup: 60, consolidateDays: 5, asOfRepeats: 7, consumeEvents: 50_000 }
 /**
  * PostgreSQL is reported for comparison only: a full run on it ingests 200k events and reads the
  * same 5M-event large store as SQLite (loaded with COPY); a quick run stays well within a minute.
  */
-const FULL_PG: Sizes = { ...FULL, ingestEvents: 200_000, httpEvents: 200_000 }
-const QUICK_PG: Sizes = { ...QUICK, ingestEvents: 50_000, httpEvents: 50_000, largeDays: 5, requests: 300, warmup: 30, consolidateDays: 2, asOfRepeats: 5 }
+const FULL_PG: Sizes = { ...FULL, ingestEvents: 200_000, httpEvents: 200_000, consumeEvents: 200_000 }
+const QUICK_PG: Sizes = { ...QUICK, ingestEvents: 50_000, httpEvents: 50_000, largeDays: 5, requests: 300, warmup: 30, consolidateDays: 2, asOfRepeats: 5, consumeEvents: 20_000 }
 
 function scaled(sizes: Sizes, scale: number): Sizes {
   const round = (n: number, min: number) => Math.max(min, Math.round(n * scale))
@@ -70,6 +85,7 @@ function scaled(sizes: Sizes, scale: number): Sizes {
     httpEvents: round(sizes.httpEvents, 1000),
     requests: round(sizes.requests, 100),
     warmup: round(sizes.warmup, 20),
+    consumeEvents: round(sizes.consumeEvents, 1000),
   }
 }
 
@@ -81,11 +97,11 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`)
     return v
   }
-  const known = new Set(['--quick', '--keep', '--engine', '--out', '--scale', '--budget', '--only', '--pg'])
+  const known = new Set(['--quick', '--keep', '--engine', '--out', '--scale', '--budget', '--only', '--pg', '--nats'])
   argv.forEach((a, i) => {
     const prev = argv[i - 1]
     if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`)
-    if (!a.startsWith('--') && !(prev !== undefined && ['--engine', '--out', '--scale', '--budget', '--only', '--pg'].includes(prev))) throw new Error(`unexpected argument ${a}`)
+    if (!a.startsWith('--') && !(prev !== undefined && ['--engine', '--out', '--scale', '--budget', '--only', '--pg', '--nats'].includes(prev))) throw new Error(`unexpected argument ${a}`)
   })
   const quick = argv.includes('--quick')
   const engine = value('--engine') ?? 'both'
@@ -106,6 +122,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     budgetSeconds,
     only,
     pgUrl: value('--pg') ?? DEFAULT_PG_URL,
+    natsUrl: value('--nats') ?? 'nats://127.0.0.1:4222',
     keep: argv.includes('--keep'),
     sizes: {
       sqlite: scaled(quick ? QUICK : FULL, scale),

@@ -1,5 +1,6 @@
 /** The results of a run: the table printed at the end and the JSON written to --out. */
 import type { AnalysisFigures } from './analysis.js'
+import type { ConsumeFigures } from './consume.js'
 import type { EngineName, Sizes } from './options.js'
 import type { HttpFigures } from './http.js'
 import type { IngestFigures } from './ingest.js'
@@ -23,6 +24,7 @@ export interface EngineResults {
   memory?: MemoryFigures
   analysis?: AnalysisFigures
   processes?: ProcessesFigures
+  consume?: ConsumeFigures
   skipped?: string
 }
 
@@ -218,6 +220,19 @@ export function tableRows(engine: EngineName, r: EngineResults): TableRow[] {
       ratio: null,
       target: null,
       pass: null,
+    })
+  }
+  if (r.consume) {
+    const c = r.consume
+    add({
+      figure: `NATS JetStream consume, batches of 1,000, ${count(c.events)} events`,
+      value: c.consume.eventsPerSec,
+      unit: 'events/s',
+      baseline: c.library.eventsPerSec,
+      baselineName: 'library ingest of the same events',
+      ratio: c.ratio.ratio,
+      target: c.ratio.target === null ? null : `ratio ≥ ${c.ratio.target.toFixed(2)}`,
+      pass: c.ratio.pass,
     })
   }
   if (r.analysis) {

@@ -9,6 +9,7 @@ import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import pg from 'pg'
 import { measureAnalysis } from './analysis.js'
+import { measureConsume } from './consume.js'
 import type { Log } from './common.js'
 import { measureHttp } from './http.js'
 import { measureIngest } from './ingest.js'
@@ -53,6 +54,7 @@ async function runEngine(engine: EngineName, options: BenchOptions, backend: Bac
   if (want('memory')) results.memory = await phase('memory', () => measureMemory(backend, options.quick, options.scale))
   // Several serve processes on one store: PostgreSQL only (a SQLite file has one writer process).
   if (want('processes') && engine === 'postgres') results.processes = await phase('processes', () => measureProcesses(backend, options, log))
+  if (want('consume')) results.consume = await phase('consume', () => measureConsume(backend, sizes, options.natsUrl, log))
   const reads = (['latest', 'asof', 'rebuild', 'consolidate', 'analysis'] as const).filter(want)
   if (reads.length === 0) return results
   let small: ReadStore | undefined

@@ -34,7 +34,29 @@ export interface LateviewConfig {
   logLevel: string
   /** What an event may hold (LATEVIEW_EVENT_MAX_BYTES, LATEVIEW_EVENT_MAX_STRING_BYTES; depth is fixed). */
   eventLimits: Readonly<EventLimits>
+  /** Broker ingestion from NATS JetStream (`LATEVIEW_NATS_*`); null when `LATEVIEW_NATS_URL` is unset. */
+  nats: Readonly<NatsConfig> | null
 }
+
+/** Where and how events are consumed from NATS JetStream. */
+export interface NatsConfig {
+  /** `nats://host:port`; several servers separated by commas. */
+  url: string
+  stream: string
+  subjects: readonly string[]
+  /** The durable pull consumer every lateview process shares. */
+  durable: string
+  /** Where refused messages go, with their problem document. */
+  deadLetter: string
+  /** Most messages per ingest batch. */
+  batch: number
+  /** Whether the stream, the dead-letter stream and the consumer are created when missing. */
+  create: boolean
+  /** How long a delivered message may stay unacknowledged before JetStream delivers it again, in ms. */
+  ackWaitMs: number
+}
+
+export const NATS_DEFAULTS = Object.freeze({ stream: 'LATEVIEW_EVENTS', subjects: 'lateview.events.>', durable: 'lateview', deadLetter: 'lateview.dead', batch: 1000, ackWait: '30s' })
 
 export const DEFAULT_WEBHOOK_BACKOFF = '0,5s,5m,30m,2h,5h,10h,14h,20h,24h'
 
@@ -102,6 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
   const logLevel = env.LATEVIEW_LOG_LEVEL?.trim() || 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) bad('LATEVIEW_LOG_LEVEL', 'must be fatal, error, warn, info, debug, trace or silent')
 
+  const nats = natsConfig(env, flag, bad)
+
   return Object.freeze({
     db,
     readDb,
@@ -118,7 +142,50 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
     webhookTimeoutMs,
     logLevel,
     eventLimits: Object.freeze({ maxDataBytes, maxStringBytes, maxDepth: DEFAULT_EVENT_LIMITS.maxDepth }),
+    nats,
   })
+}
+
+/** A subject token: printable ASCII without space, dot or wildcard. */
+const SUBJECT_TOKEN = /^[!-~]+$/
+
+/** Whether `subject` is a NATS subject (`a.b.c`), wildcards (`*`, a last `>`) allowed or not. */
+export function isSubject(subject: string, wildcards: boolean): boolean {
+  const tokens = subject.split('.')
+  return tokens.every((t, i) => {
+    if (t === '*' || t === '>') return wildcards && (t === '*' || i === tokens.length - 1)
+    return SUBJECT_TOKEN.test(t) && !t.includes('*') && !t.includes('>')
+  })
+}
+
+/** The `LATEVIEW_NATS_*` variables, or null when LATEVIEW_NATS_URL is unset. */
+function natsConfig(
+  env: NodeJS.ProcessEnv,
+  flag: (variable: string, fallback: boolean, on: string[], off: string[]) => boolean,
+  bad: (variable: string, problem: string) => never,
+): Readonly<NatsConfig> | null {
+  const url = env.LATEVIEW_NATS_URL?.trim() || null
+  if (url === null) return null
+  for (const server of url.split(',')) {
+    if (!/^(nats|tls|wss?):\/\/[^\s/]+\/?$/.test(server.trim()) && !/^[^\s/:]+:\d+$/.test(server.trim()))
+      bad('LATEVIEW_NATS_URL', `${JSON.stringify(server.trim())} is not a NATS server URL such as nats://127.0.0.1:4222`)
+  }
+  const stream = env.LATEVIEW_NATS_STREAM?.trim() || NATS_DEFAULTS.stream
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(stream)) bad('LATEVIEW_NATS_STREAM', 'must be a stream name of letters, digits, _ and -')
+  const subjects = (env.LATEVIEW_NATS_SUBJECTS?.trim() || NATS_DEFAULTS.subjects).split(',').map((s) => s.trim())
+  for (const s of subjects) if (!isSubject(s, true)) bad('LATEVIEW_NATS_SUBJECTS', `${JSON.stringify(s)} is not a NATS subject such as lateview.events.>`)
+  const durable = env.LATEVIEW_NATS_DURABLE?.trim() || NATS_DEFAULTS.durable
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(durable)) bad('LATEVIEW_NATS_DURABLE', 'must be a consumer name of letters, digits, _ and -')
+  const deadLetter = env.LATEVIEW_NATS_DEAD_LETTER?.trim() || NATS_DEFAULTS.deadLetter
+  if (!isSubject(deadLetter, false)) bad('LATEVIEW_NATS_DEAD_LETTER', `${JSON.stringify(deadLetter)} is not a NATS subject without wildcards`)
+  const batchText = env.LATEVIEW_NATS_BATCH?.trim() || String(NATS_DEFAULTS.batch)
+  const batch = Number(batchText)
+  if (!/^\d+$/.test(batchText) || batch < 1 || batch > 100_000) bad('LATEVIEW_NATS_BATCH', 'must be a whole number from 1 to 100000')
+  const ackWaitText = env.LATEVIEW_NATS_ACK_WAIT?.trim() || NATS_DEFAULTS.ackWait
+  const ackWaitMs = parseDelay(ackWaitText) ?? bad('LATEVIEW_NATS_ACK_WAIT', `${JSON.stringify(ackWaitText)} is not a delay such as 30s`)
+  if (ackWaitMs < 1000) bad('LATEVIEW_NATS_ACK_WAIT', 'must be at least 1s')
+  const create = flag('LATEVIEW_NATS_CREATE', true, ['on', '1', 'true'], ['off', '0', 'false'])
+  return Object.freeze({ url, stream, subjects: Object.freeze(subjects), durable, deadLetter, batch, create, ackWaitMs })
 }
 
 /**

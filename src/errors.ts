@@ -38,6 +38,7 @@ export const ERRORS = {
   LV_ERR_STORE_FULL: { status: 503, title: "The store's disk is full" },
   LV_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The store cannot be reached' },
   LV_ERR_VIEW_OUTDATED: { status: 503, title: 'This process runs an outdated view definition' },
+  LV_ERR_BROKER_UNAVAILABLE: { status: 503, title: 'The message broker cannot be reached' },
   LV_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   LV_ERR_CONFIG_INVALID: { status: 500, title: 'Configuration is not valid' },
   LV_ERR_VIEW_DEFINITION_INVALID: { status: 500, title: 'A view definition is not valid' },
@@ -90,4 +91,28 @@ export class LateviewError extends Error {
 
 export function isLateviewError(error: unknown): error is LateviewError {
   return error instanceof LateviewError
+}
+
+/** An RFC 9457 problem document with lateview's stable `code`. */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: ErrorCode
+  instance?: string
+  [extra: string]: unknown
+}
+
+/** The problem document of an error: what the HTTP API answers, and what a dead letter carries. */
+export function problemOf(error: LateviewError, instance?: string): Problem {
+  return {
+    type: `urn:lateview:problem:${error.code}`,
+    title: ERRORS[error.code].title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    ...(instance ? { instance } : {}),
+    ...error.details,
+  }
 }

@@ -4,6 +4,8 @@ import { Metrics } from './api/metrics.js'
 import type { LateviewConfig } from './config.js'
 import { systemClock, type Clock } from './domain/clock.js'
 import { startScheduler, type Scheduler } from './scheduler.js'
+import { NatsSource } from './broker/nats.js'
+import { EventConsumer } from './services/consumer.js'
 import { Lateview } from './services/lateview.js'
 import { WebhookDispatcher } from './services/webhooks.js'
 import { loadViewFiles } from './services/view-files.js'
@@ -30,14 +32,31 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
     onAttempt: (outcome) => metrics.deliveries.inc({ outcome }),
   })
   lateview.onAlerts(() => dispatcher.wake())
+  let source: NatsSource | null = null
+  let consumer: EventConsumer | null = null
   try {
-    app = await buildApp(config, { lateview, metrics, dispatcher })
+    // With LATEVIEW_NATS_URL, this process also consumes from the broker (started once listening).
+    if (config.nats) {
+      const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => app?.log[level](fields ?? {}, message)
+      source = await NatsSource.open(config.nats, log)
+      const natsSource = source
+      consumer = new EventConsumer(lateview, source, { batch: config.nats.batch, log, onBatch: (outcome) => metrics.recordBatch(outcome) })
+      metrics.brokerPendingSource = () => natsSource.pending()
+    }
+    app = await buildApp(config, { lateview, metrics, dispatcher, ...(consumer ? { broker: consumer } : {}) })
     lateview.jobs.onLog((message, fields) => app.log.warn(fields ?? {}, message))
     lateview.reads.onFault((message) => app.log.warn(message))
     const address = await app.listen({ host: config.host, port: config.port })
     const redacted = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@')
     app.log.info({ db: redacted(config.db), ...(config.readDb ? { readDb: redacted(config.readDb) } : {}), engine: lateview.engine.kind, views: [...lateview.views.keys()] }, 'lateview is serving')
     dispatcher.start()
+    if (consumer && config.nats) {
+      consumer.start()
+      app.log.info(
+        { stream: config.nats.stream, subjects: config.nats.subjects, durable: config.nats.durable, deadLetter: config.nats.deadLetter, batch: config.nats.batch },
+        'consuming from NATS JetStream',
+      )
+    }
     let scheduler: Scheduler | null = null
     if (config.scheduler) {
       // Runs missed while the server was down are published now, then cron takes over.
@@ -52,8 +71,11 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
       lateview,
       address,
       close() {
-        // Stop taking requests, let running ones finish, then close the store.
-        closing ??= (scheduler ? scheduler.stop() : Promise.resolve())
+        // Stop consuming (the batch in hand is settled and acknowledged), stop taking requests,
+        // let running ones finish, then close the store.
+        closing ??= (consumer ? consumer.stop() : Promise.resolve())
+          .then(() => source?.close())
+          .then(() => (scheduler ? scheduler.stop() : undefined))
           .then(() => app.close())
           .then(() => dispatcher.stop())
           .then(() => lateview.close())
@@ -61,6 +83,8 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
       },
     }
   } catch (error) {
+    await consumer?.stop()
+    await source?.close()
     await dispatcher.stop()
     await lateview.close()
     throw error

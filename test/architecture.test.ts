@@ -225,4 +225,35 @@ test('the engine check sees the ways of inspecting', () => {
   )
 })
 
+/** The NATS client packages: only src/broker/ imports them. */
+const BROKER_PACKAGES = new Set(['@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/nats-core'])
+/** The entry points that wire a broker to the services; nothing else reaches src/broker/ but by type. */
+const BROKER_WIRING = ['src/server.ts', 'src/cli/']
+
+/** The module specifiers a file imports values from (type-only imports left out). */
+function valueImports(file: string, code: string): Array<{ from: string; line: number }> {
+  const source = ts.createSourceFile(file, code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS)
+  const found: Array<{ from: string; line: number }> = []
+  for (const node of source.statements) {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier) && !typeOnly(node)) {
+      found.push({ from: node.moduleSpecifier.text, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1 })
+    }
+  }
+  return found
+}
+
+test('the broker is an adapter: NATS only in src/broker/, wired by the entry points, the services know it by type', () => {
+  const files = tsFiles('src')
+  assert.ok(files.includes('src/broker/nats.ts'), 'src/broker/nats.ts is scanned')
+  const found: Finding[] = []
+  for (const file of files) {
+    for (const { from, line } of valueImports(file, read(file))) {
+      if (BROKER_PACKAGES.has(packageOf(from)) && !file.startsWith('src/broker/')) found.push({ file, line, what: `imports ${from}` })
+      if (/(^|\/)broker\//.test(from) && !file.startsWith('src/broker/') && !BROKER_WIRING.some((w) => file.startsWith(w))) found.push({ file, line, what: `imports values from ${from}` })
+      if (file.startsWith('src/broker/') && /(^|\/)(api|cli|store)\//.test(from)) found.push({ file, line, what: `the broker imports ${from}` })
+    }
+  }
+  assert.ok(found.length === 0, `the broker's layering:\n${shown(found)}`)
+})
+
 test.run()

@@ -51,6 +51,7 @@ test('defaults: an empty environment works', () => {
     webhookTimeoutMs: 10_000,
     logLevel: 'info',
     eventLimits: { maxDataBytes: 262_144, maxStringBytes: 65_536, maxDepth: 32 },
+    nats: null,
   })
   // Blank values count as unset.
   assert.equal(loadConfig({ LATEVIEW_DB: ' ', PORT: '', HOST: '', LATEVIEW_SCHEDULER: '' }), loadConfig({}))
@@ -90,6 +91,7 @@ test('values are read, trimmed and parsed', () => {
       webhookTimeoutMs: 2_500,
       logLevel: 'warn',
       eventLimits: { maxDataBytes: 1_048_576, maxStringBytes: 100_000, maxDepth: 32 },
+      nats: null,
     },
   )
   assert.equal(
@@ -215,6 +217,43 @@ test('LATEVIEW_DB_READ names a replica of a PostgreSQL store, under its schema; 
   assert.is(loadConfig({ LATEVIEW_DB_READ_WAIT: 'PT1M' }).readWaitMs, 60_000)
   assert.is(rejects({ LATEVIEW_DB_READ_WAIT: '61s' }, 'LATEVIEW_DB_READ_WAIT'), 'LATEVIEW_DB_READ_WAIT: must be at most 60s: a read waits that long at most before the primary answers it')
   assert.is(rejects({ LATEVIEW_DB_READ_WAIT: 'soon' }, 'LATEVIEW_DB_READ_WAIT'), 'LATEVIEW_DB_READ_WAIT: "soon" is not a delay such as 0, 500ms or 2s')
+})
+
+test('the broker: LATEVIEW_NATS_URL turns it on with the contract defaults; each variable is checked', () => {
+  assert.equal(loadConfig({ LATEVIEW_NATS_URL: 'nats://127.0.0.1:4222' }).nats, {
+    url: 'nats://127.0.0.1:4222',
+    stream: 'LATEVIEW_EVENTS',
+    subjects: ['lateview.events.>'],
+    durable: 'lateview',
+    deadLetter: 'lateview.dead',
+    batch: 1000,
+    create: true,
+    ackWaitMs: 30_000,
+  })
+  assert.equal(
+    loadConfig({
+      LATEVIEW_NATS_URL: ' nats://a:4222,nats://b:4222 ',
+      LATEVIEW_NATS_STREAM: 'SALES',
+      LATEVIEW_NATS_SUBJECTS: 'sales.*.events, shop.>',
+      LATEVIEW_NATS_DURABLE: 'reports',
+      LATEVIEW_NATS_DEAD_LETTER: 'sales.refused',
+      LATEVIEW_NATS_BATCH: '250',
+      LATEVIEW_NATS_ACK_WAIT: '2m',
+      LATEVIEW_NATS_CREATE: 'off',
+    }).nats,
+    { url: 'nats://a:4222,nats://b:4222', stream: 'SALES', subjects: ['sales.*.events', 'shop.>'], durable: 'reports', deadLetter: 'sales.refused', batch: 250, create: false, ackWaitMs: 120_000 },
+  )
+  const on = { LATEVIEW_NATS_URL: 'nats://127.0.0.1:4222' }
+  assert.is(rejects({ LATEVIEW_NATS_URL: 'http://x' }, 'LATEVIEW_NATS_URL'), 'LATEVIEW_NATS_URL: "http://x" is not a NATS server URL such as nats://127.0.0.1:4222')
+  rejects({ ...on, LATEVIEW_NATS_STREAM: 'a.b' }, 'LATEVIEW_NATS_STREAM')
+  rejects({ ...on, LATEVIEW_NATS_SUBJECTS: 'a.>.b' }, 'LATEVIEW_NATS_SUBJECTS')
+  rejects({ ...on, LATEVIEW_NATS_SUBJECTS: 'a b' }, 'LATEVIEW_NATS_SUBJECTS')
+  rejects({ ...on, LATEVIEW_NATS_DURABLE: 'x.y' }, 'LATEVIEW_NATS_DURABLE')
+  assert.is(rejects({ ...on, LATEVIEW_NATS_DEAD_LETTER: 'dead.*' }, 'LATEVIEW_NATS_DEAD_LETTER'), 'LATEVIEW_NATS_DEAD_LETTER: "dead.*" is not a NATS subject without wildcards')
+  assert.is(rejects({ ...on, LATEVIEW_NATS_BATCH: '0' }, 'LATEVIEW_NATS_BATCH'), 'LATEVIEW_NATS_BATCH: must be a whole number from 1 to 100000')
+  rejects({ ...on, LATEVIEW_NATS_BATCH: '100001' }, 'LATEVIEW_NATS_BATCH')
+  rejects({ ...on, LATEVIEW_NATS_ACK_WAIT: '500ms' }, 'LATEVIEW_NATS_ACK_WAIT')
+  rejects({ ...on, LATEVIEW_NATS_CREATE: 'maybe' }, 'LATEVIEW_NATS_CREATE')
 })
 
 test.run()

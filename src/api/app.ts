@@ -5,6 +5,7 @@ import type { LateviewConfig } from '../config.js'
 import { isPrintable } from '../domain/content.js'
 import { toJson } from '../domain/decimal.js'
 import { LateviewError } from '../errors.js'
+import type { BrokerStatus } from '../services/consumer.js'
 import type { Lateview } from '../services/lateview.js'
 import { authenticate } from './auth.js'
 import { Metrics } from './metrics.js'
@@ -25,6 +26,8 @@ export interface AppDeps {
   metrics?: Metrics
   /** Woken when a subscription or a retry makes deliveries due. */
   dispatcher?: { wake(): void }
+  /** The broker consumer of this process, when on: `/readyz` reports its connection. */
+  broker?: { status(): BrokerStatus }
 }
 
 export type AppConfig = Pick<LateviewConfig, 'tokens' | 'logLevel'> & { simulatedClock?: boolean; host?: string; port?: number }
@@ -142,7 +145,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
   reportRoutes(app, deps.lateview)
   analysisRoutes(app, deps.lateview)
   jobRoutes(app, deps.lateview, config.simulatedClock === true)
-  opsRoutes(app, deps.lateview, metrics)
+  opsRoutes(app, deps.lateview, metrics, deps.broker)
   uiRoutes(app)
   return app
 }

@@ -62,6 +62,46 @@ export class Metrics {
   })
   #retriesCounted = 0
 
+  readonly brokerMessages = new Counter({
+    name: 'lateview_broker_messages_total',
+    help: 'Messages taken from NATS JetStream, by outcome (ingested, duplicate, dead_lettered, retried: left unacknowledged for the store)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+  readonly brokerBatchDuration = new Histogram({
+    name: 'lateview_broker_batch_duration_seconds',
+    help: 'Time to handle one batch of broker messages: decode, check, ingest, acknowledge, dead-letter',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  })
+  /** Reads the consumer's pending messages from the broker when scraped (null: no consumer). */
+  brokerPendingSource: (() => Promise<{ undelivered: number; unacknowledged: number }>) | null = null
+  readonly brokerPending = new Gauge({
+    name: 'lateview_broker_pending_messages',
+    help: 'Messages of the durable consumer not yet delivered (undelivered) or delivered and not acknowledged (unacknowledged), from its info',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.brokerPendingSource) return
+      try {
+        const p = await this.brokerPendingSource()
+        this.brokerPending.set({ state: 'undelivered' }, p.undelivered)
+        this.brokerPending.set({ state: 'unacknowledged' }, p.unacknowledged)
+      } catch {
+        // The broker is away: the gauge keeps its last value; /readyz says so.
+      }
+    },
+  })
+
+  /** Counts one batch of the broker consumer. */
+  recordBatch(outcome: { ingested: number; duplicates: number; deadLettered: number; retried: number; ms: number }): void {
+    this.brokerMessages.inc({ outcome: 'ingested' }, outcome.ingested)
+    this.brokerMessages.inc({ outcome: 'duplicate' }, outcome.duplicates)
+    this.brokerMessages.inc({ outcome: 'dead_lettered' }, outcome.deadLettered)
+    this.brokerMessages.inc({ outcome: 'retried' }, outcome.retried)
+    this.brokerBatchDuration.observe(outcome.ms / 1000)
+  }
+
   constructor(defaults = false) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'lateview_' })
   }

@@ -1,29 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ERRORS, type ErrorCode, isLateviewError, LateviewError } from '../errors.js'
+import { isLateviewError, LateviewError, problemOf } from '../errors.js'
 import { storeError } from '../store/engine.js'
 
-/** An RFC 9457 problem document with lateview's stable `code`. */
-export interface Problem {
-  type: string
-  title: string
-  status: number
-  detail: string
-  code: ErrorCode
-  instance?: string
-  [extra: string]: unknown
-}
-
-export function problemOf(error: LateviewError, instance?: string): Problem {
-  return {
-    type: `urn:lateview:problem:${error.code}`,
-    title: ERRORS[error.code].title,
-    status: error.status,
-    detail: error.message,
-    code: error.code,
-    ...(instance ? { instance } : {}),
-    ...error.details,
-  }
-}
+export { type Problem, problemOf } from '../errors.js'
 
 /** Translates anything thrown in a route into a problem+json answer. */
 export function toLateviewError(error: unknown): LateviewError {

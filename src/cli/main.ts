@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { generateFixture, type FixtureEvent } from '../../fixtures/generate.js'
-import { loadConfig } from '../config.js'
+import { isSubject, loadConfig, type LateviewConfig, type NatsConfig } from '../config.js'
 import { systemClock } from '../domain/clock.js'
 import { ViewDefinitionError } from '../domain/view.js'
 import { isLateviewError } from '../errors.js'
@@ -13,6 +13,7 @@ import { parseTarget } from '../domain/analysis.js'
 import { isJobName, JOB_NAMES } from '../services/jobs.js'
 import { rangeOrThrow, reportCsv } from '../services/reports.js'
 import { analysisSummary, printAnalysis } from './analysis.js'
+import { consume, defaultSubject, publishFile } from './broker.js'
 import { runDemo } from './demo.js'
 import { ingestFile } from './ingest.js'
 import { err, out, prettyJson, table, UsageError } from './output.js'
@@ -45,6 +46,12 @@ async function withLateview(fn: (lateview: Lateview) => Promise<number>): Promis
   }
 }
 
+/** The broker settings; a usage error when LATEVIEW_NATS_URL is unset. */
+function natsOf(config: Readonly<LateviewConfig>): NatsConfig {
+  if (!config.nats) throw new UsageError('set LATEVIEW_NATS_URL, e.g. nats://127.0.0.1:4222')
+  return config.nats
+}
+
 function positiveInt(value: string | boolean | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback
   const n = Number(value)
@@ -75,6 +82,39 @@ const COMMANDS: Record<string, Command> = {
         process.once('SIGTERM', () => stop('SIGTERM'))
       })
       return 0
+    },
+  },
+  consume: {
+    summary: 'consume events from NATS JetStream into the store (no HTTP server)',
+    usage: 'lateview consume',
+    help: `Consumes the stream LATEVIEW_NATS_STREAM (subjects LATEVIEW_NATS_SUBJECTS) through the
+durable pull consumer LATEVIEW_NATS_DURABLE, shared by every lateview process, in atomic batches of
+up to LATEVIEW_NATS_BATCH. Each message is acknowledged after its batch committed; a refused one
+goes to LATEVIEW_NATS_DEAD_LETTER with its problem document. Runs until SIGINT or SIGTERM.
+\`lateview serve\` does the same when LATEVIEW_NATS_URL is set.\n${ENVIRONMENT}`,
+    options: {},
+    async run(_values, positionals) {
+      if (positionals.length > 0) throw new UsageError('consume takes no argument')
+      const config = loadConfig()
+      const nats = natsOf(config)
+      return withLateview((lateview) => consume(lateview, nats))
+    },
+  },
+  publish: {
+    summary: 'publish events from an NDJSON file or - (stdin) to NATS JetStream',
+    usage: 'lateview publish <file.ndjson|-> [--subject lateview.events.<x>]',
+    help: `Publishes each line as one message to the stream LATEVIEW_NATS_STREAM (created when missing),
+waiting for JetStream's acknowledgements. A line holding an event's source and id carries a
+Nats-Msg-Id made from them, so that the stream drops a re-sent event within its duplicate window.
+--subject defaults to the first of LATEVIEW_NATS_SUBJECTS with its wildcards made "default".\n${ENVIRONMENT}`,
+    options: { subject: { type: 'string' } },
+    async run(values, positionals) {
+      const [file] = positionals
+      if (!file || positionals.length > 1) throw new UsageError('give one file, or - for standard input')
+      const nats = natsOf(loadConfig())
+      const subject = typeof values.subject === 'string' ? values.subject : defaultSubject(nats)
+      if (!isSubject(subject, false)) throw new UsageError(`--subject ${JSON.stringify(subject)} is not a NATS subject without wildcards`)
+      return publishFile(nats, file, subject)
     },
   },
   ingest: {

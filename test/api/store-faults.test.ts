@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, connect, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -17,6 +16,7 @@ import { ManualClock } from '../../src/domain/clock.js'
 import { Lateview } from '../../src/services/lateview.js'
 import { loadViewFiles } from '../../src/services/view-files.js'
 import { openEngine } from '../../src/store/engine.js'
+import { CuttableProxy } from '../helpers/cuttable-proxy.js'
 import { engines, TEST_PG_URL } from '../helpers/engines.js'
 import { dropSchemas } from '../helpers/store-locations.js'
 import { expectOk, expectProblem, get, NOW, post, VIEWS_DIR } from './harness.js'
@@ -97,35 +97,6 @@ if (!mountable) {
       rmSync(dir, { recursive: true, force: true })
     }
   })
-}
-
-/** A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new ones refused) and restore. */
-class CuttableProxy {
-  #server: Server | null = null
-  readonly #sockets = new Set<Socket>()
-  port = 0
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(5432, '127.0.0.1')
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s)
-        s.on('close', () => this.#sockets.delete(s))
-        s.on('error', () => undefined)
-      }
-      client.pipe(upstream).pipe(client)
-    })
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
-    this.port = (server.address() as { port: number }).port
-    this.#server = server
-  }
-
-  async cut(): Promise<void> {
-    const server = this.#server
-    this.#server = null
-    for (const s of this.#sockets) s.destroy()
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
-  }
 }
 
 const hasPostgres = (await engines()).some((f) => f.name === 'postgres')
