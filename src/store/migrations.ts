@@ -384,7 +384,7 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
       async up(db: Kysely<unknown>) {
         // Every scrape of /metrics reads the last run of each job and view that did not fail
         // (lateview_job_last_success_timestamp_seconds): from the newest end of this index.
-        await db.schema.createIndex('job_runs_by_start').on('job_runs').columns(['job', 'view', 'started_at']).execute()
+        await db.schema.createIndex('job_runs_by_start').on('job_runs').columns(['job', 'view', 'started_at', 'id']).execute()
       },
     },
   }
