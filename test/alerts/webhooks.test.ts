@@ -123,28 +123,6 @@ function assertSigned(request: ReceivedRequest, secret: string, deliveryId: stri
   assert.ok(sentBy >= 0 && sentBy <= 2, `webhook-timestamp ${String(request.headers['webhook-timestamp'])} for a request at ${request.at}`)
 }
 
-const secrets = suite('alerts/webhooks signingSecrets')
-
-secrets('the newest secret always signs; a rotation keeps every older one until its own end, and a later one may cut them short', () => {
-  const rotation = (version: number, secret: string, created: number, until: number) => ({ webhook_id: 'wh_1', version, secret, created_at: created, previous_until: until })
-  assert.equal(signingSecrets('s0', [], 0), ['s0'])
-  const one = [rotation(1, 's1', 100, 200)]
-  assert.equal(signingSecrets('s0', one, 150), ['s1', 's0'])
-  assert.equal(signingSecrets('s0', one, 199), ['s1', 's0'])
-  assert.equal(signingSecrets('s0', one, 200), ['s1'])
-  // A second rotation within the first one's overlap: s0 still ends at 200, s1 at 400.
-  const two = [...one, rotation(2, 's2', 150, 400)]
-  assert.equal(signingSecrets('s0', two, 160), ['s2', 's1', 's0'])
-  assert.equal(signingSecrets('s0', two, 300), ['s2', 's1'])
-  assert.equal(signingSecrets('s0', two, 400), ['s2'])
-  // A rotation without overlap (a leaked secret) ends every older secret at once.
-  const cut = [...two, rotation(3, 's3', 170, 170)]
-  assert.equal(signingSecrets('s0', cut, 170), ['s3'])
-  assert.equal(signingSecrets('s0', cut, 169), ['s3', 's2', 's1', 's0'])
-})
-
-secrets.run()
-
 for (const factory of await engines()) {
   const test = suite(`alerts/webhooks (${factory.name})`)
   test.after(() => factory.cleanup())
@@ -726,3 +704,25 @@ for (const factory of await engines()) {
 
   test.run()
 }
+
+const secrets = suite('alerts/webhooks signingSecrets')
+
+secrets('the newest secret always signs; a rotation keeps every older one until its own end, and a later one may cut them short', () => {
+  const rotation = (version: number, secret: string, created: number, until: number) => ({ webhook_id: 'wh_1', version, secret, created_at: created, previous_until: until })
+  assert.equal(signingSecrets('s0', [], 0), ['s0'])
+  const one = [rotation(1, 's1', 100, 200)]
+  assert.equal(signingSecrets('s0', one, 150), ['s1', 's0'])
+  assert.equal(signingSecrets('s0', one, 199), ['s1', 's0'])
+  assert.equal(signingSecrets('s0', one, 200), ['s1'])
+  // A second rotation within the first one's overlap: s0 still ends at 200, s1 at 400.
+  const two = [...one, rotation(2, 's2', 150, 400)]
+  assert.equal(signingSecrets('s0', two, 160), ['s2', 's1', 's0'])
+  assert.equal(signingSecrets('s0', two, 300), ['s2', 's1'])
+  assert.equal(signingSecrets('s0', two, 400), ['s2'])
+  // A rotation without overlap (a leaked secret) ends every older secret at once.
+  const cut = [...two, rotation(3, 's3', 170, 170)]
+  assert.equal(signingSecrets('s0', cut, 170), ['s3'])
+  assert.equal(signingSecrets('s0', cut, 169), ['s3', 's2', 's1', 's0'])
+})
+
+secrets.run()
