@@ -106,8 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Latev
     return ms ?? bad('LATEVIEW_WEBHOOK_BACKOFF', `${JSON.stringify(part.trim())} is not a delay such as 0, 5s, 5m, 2h or PT30M`)
   })
 
-  const timeoutText = env.LATEVIEW_WEBHOOK_TIMEOUT?.trim() || '10s'
-  const webhookTimeoutMs = parseDelay(timeoutText) ?? bad('LATEVIEW_WEBHOOK_TIMEOUT', `${JSON.stringify(timeoutText)} is not a delay such as 10s`)
+  const timeoutText = env.LATEVIEW_WEBHOOK_TIMEOUT?.trim() || '15s'
+  const webhookTimeoutMs = parseDelay(timeoutText) ?? bad('LATEVIEW_WEBHOOK_TIMEOUT', `${JSON.stringify(timeoutText)} is not a delay such as 15s`)
   if (webhookTimeoutMs <= 0) bad('LATEVIEW_WEBHOOK_TIMEOUT', 'must be more than 0')
 
   const size = (variable: string, fallback: number): number => {

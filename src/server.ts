@@ -29,7 +29,7 @@ export async function startServer(config: Readonly<LateviewConfig>, clock: Clock
     timeoutMs: config.webhookTimeoutMs,
     clock: systemClock,
     log: (message, fields) => app?.log.warn(fields ?? {}, message),
-    onAttempt: (outcome) => metrics.deliveries.inc({ outcome }),
+    onAttempt: (outcome) => metrics.deliveryAttempt(outcome),
   })
   lateview.onAlerts(() => dispatcher.wake())
   let source: NatsSource | null = null

@@ -48,7 +48,7 @@ test('defaults: an empty environment works', () => {
     scheduler: true,
     simulatedClock: false,
     webhookBackoff: [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000],
-    webhookTimeoutMs: 10_000,
+    webhookTimeoutMs: 15_000,
     logLevel: 'info',
     eventLimits: { maxDataBytes: 262_144, maxStringBytes: 65_536, maxDepth: 32 },
     nats: null,

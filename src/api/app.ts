@@ -140,6 +140,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
     for (const a of alerts) metrics.alertsRaised.inc({ kind: a.type, event: a.status === 'resolved' ? 'resolved' : 'raised' })
   })
   metrics.pendingSource = () => deps.lateview.pendingDeliveries()
+  deps.lateview.jobs.onRun((run) => metrics.jobRun(run))
+  metrics.lastJobSuccessSource = () => deps.lateview.lastJobSuccesses()
   metrics.retriesSource = () => deps.lateview.engine.retried?.() ?? 0
   alertRoutes(app, deps.lateview, { host: config.host ?? '127.0.0.1', port: config.port ?? null }, () => deps.dispatcher?.wake())
   reportRoutes(app, deps.lateview)

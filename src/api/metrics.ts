@@ -32,9 +32,55 @@ export class Metrics {
   })
   readonly deliveries = new Counter({
     name: 'lateview_webhook_deliveries_total',
-    help: 'Webhook delivery attempts by outcome (delivered, retry, dead, gone)',
+    help: 'Webhook deliveries settled by this process, by final outcome (delivered, dead, gone: the receiver answered 410 and the subscription was disabled)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
+  })
+  readonly deliveryAttempts = new Counter({
+    name: 'lateview_webhook_delivery_attempts_total',
+    help: 'Webhook delivery attempts made by this process, by outcome (delivered, retry, dead, gone)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+
+  /** Counts a delivery attempt, and its delivery when the attempt settled it. */
+  deliveryAttempt(outcome: 'delivered' | 'retry' | 'dead' | 'gone'): void {
+    this.deliveryAttempts.inc({ outcome })
+    if (outcome !== 'retry') this.deliveries.inc({ outcome })
+  }
+
+  readonly jobRuns = new Counter({
+    name: 'lateview_job_runs_total',
+    help: 'Job runs recorded by this process, by job and outcome (published, unchanged, below-threshold, skipped, failed)',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [this.registry],
+  })
+  readonly jobRunDuration = new Histogram({
+    name: 'lateview_job_run_duration_seconds',
+    help: 'Durations of the job runs recorded by this process, by job',
+    labelNames: ['job'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  })
+
+  /** Counts a recorded job run. */
+  jobRun(run: { job: string; outcome: string; durationMs: number }): void {
+    this.jobRuns.inc({ job: run.job, outcome: run.outcome })
+    this.jobRunDuration.observe({ job: run.job }, run.durationMs / 1000)
+  }
+
+  /** Reads, when scraped, when the last run of each job and view that did not fail ended (epoch ms). */
+  lastJobSuccessSource: () => Promise<Array<{ job: string; view: string; endedAt: number }>> = async () => []
+  readonly jobLastSuccess = new Gauge({
+    name: 'lateview_job_last_success_timestamp_seconds',
+    help: 'When the last run of a job on a view that did not fail ended, in Unix seconds (runs of all processes, read from the store)',
+    labelNames: ['job', 'view'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const runs = await this.lastJobSuccessSource()
+      this.jobLastSuccess.reset()
+      for (const run of runs) this.jobLastSuccess.set({ job: run.job, view: run.view }, run.endedAt / 1000)
+    },
   })
   /** Reads the number of pending deliveries from the store when scraped. */
   pendingSource: () => Promise<number> = async () => 0
@@ -103,6 +149,11 @@ export class Metrics {
   }
 
   constructor(defaults = false) {
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'lateview_' })
+    if (!defaults) return
+    collectDefaultMetrics({ register: this.registry, prefix: 'lateview_' })
+    // prom-client names three gauges `*_total`, a suffix Prometheus keeps for counters (promtool
+    // check metrics refuses them). Each is the sum over `type` of the gauge of the same name
+    // without the suffix, which stays: sum without (type) (lateview_nodejs_active_handles).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(`lateview_${name}`)
   }
 }

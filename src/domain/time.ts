@@ -52,11 +52,23 @@ export function isValidTimeZone(zone: string): boolean {
  * positive. Days count as 24 hours here: durations measure lag and deadlines, not calendar days.
  */
 export function parseDurationMs(iso: string): number | null {
-  if (typeof iso !== 'string' || !/^P/.test(iso)) return null
+  const ms = isoDurationMs(iso)
+  return ms !== null && ms > 0 ? ms : null
+}
+
+/** An ISO 8601 duration of zero or more (`PT0S`, `PT24H`) in ms, or null. */
+export function parseNonNegativeDurationMs(iso: string): number | null {
+  const ms = isoDurationMs(iso)
+  return ms !== null && ms >= 0 ? ms : null
+}
+
+function isoDurationMs(iso: string): number | null {
+  // luxon reads a bare `P` or `PT` as zero; ISO 8601 asks for at least one figure.
+  if (typeof iso !== 'string' || !/^P/.test(iso) || /^PT?$/.test(iso)) return null
   const duration = Duration.fromISO(iso)
   if (!duration.isValid) return null
   const ms = duration.shiftTo('milliseconds').milliseconds
-  return Number.isFinite(ms) && ms > 0 ? ms : null
+  return Number.isFinite(ms) ? ms : null
 }
 
 /** The period key of an instant: `2026-11-25T13`, `2026-11-25`, `2026-W48` or `2026-11`. */

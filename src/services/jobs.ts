@@ -118,6 +118,7 @@ export class JobRunner {
 
   #log: (message: string, fields?: Record<string, unknown>) => void = () => {}
   #notify: (alerts: AlertDocument[]) => void = () => {}
+  readonly #runListeners: Array<(run: JobRun) => void> = []
 
   constructor(
     private readonly engine: Engine,
@@ -128,6 +129,16 @@ export class JobRunner {
   /** Where failures are logged. */
   onLog(log: (message: string, fields?: Record<string, unknown>) => void): void {
     this.#log = log
+  }
+
+  /** Hears of every run this process records (failed ones too), once it is committed. */
+  onRun(listener: (run: JobRun) => void): void {
+    this.#runListeners.push(listener)
+  }
+
+  #ran(run: JobRun): JobRun {
+    for (const listener of this.#runListeners) listener(run)
+    return run
   }
 
   /** Who hears of alerts raised by jobs, once they are committed. */
@@ -298,7 +309,7 @@ export class JobRunner {
         return record(tx.db, done.outcome, done.revision, done.detail)
       })
       if (alerts.length > 0) this.#notify(alerts)
-      return recorded
+      return this.#ran(recorded)
     } catch (error) {
       // A store that kept aborting the write for conflicts did not fail the job: the caller retries.
       if (!run.recordFailure || (error instanceof LateviewError && (error.code === 'LV_ERR_PERIOD_MALFORMED' || error.code === 'LV_ERR_STORE_BUSY'))) throw error
@@ -312,7 +323,7 @@ export class JobRunner {
         return record(tx.db, 'failed', null, message)
       })
       this.#notify(failed)
-      return recorded
+      return this.#ran(recorded)
     }
   }
 

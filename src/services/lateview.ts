@@ -11,7 +11,7 @@ import type { Lag } from '../domain/analysis.js'
 import { readRealtime, readRealtimeSingle, syncViewsIn, verifyRealtime, verifyStore, type RealtimeQuery } from './realtime.js'
 import type { AlertDocument } from './alert-documents.js'
 import { comparisonCsv, diffTotals } from './comparison.js'
-import { JobRunner } from './jobs.js'
+import { JOB_NAMES, JobRunner } from './jobs.js'
 import { diffReports, RevisionCache, readAsOf, readExceptions, readCachedRevision, readRevision, readRevisions, verifyRevisions, type DiffSide } from './reports.js'
 import { ViewCatalog } from './definitions.js'
 import { compileViews } from './view-files.js'
@@ -22,7 +22,7 @@ import { viewStatus } from './status.js'
 import { countPending, listAlerts, type AlertQuery } from '../store/alerts.js'
 import { getEvent, retractionOf } from '../store/events.js'
 import { ping } from '../store/health.js'
-import { listJobRuns, type JobRunQuery } from '../store/revisions.js'
+import { lastSuccessfulRuns, listJobRuns, type JobRunQuery } from '../store/revisions.js'
 
 export type { ReadFrom, ReadInfo, ReadOptions, ReplicaStatus } from '../store/reads.js'
 
@@ -267,6 +267,15 @@ export class Lateview {
   /** Webhook deliveries waiting for an attempt. */
   pendingDeliveries(): Promise<number> {
     return countPending(this.engine.db)
+  }
+
+  /** When the last run of each job and view that did not fail ended (epoch ms), read from the store: every process's runs. */
+  lastJobSuccesses(): Promise<Array<{ job: string; view: string; endedAt: number }>> {
+    const jobs = [...JOB_NAMES, 'restate']
+    return lastSuccessfulRuns(
+      this.engine.db,
+      jobs.flatMap((job) => this.programs.map((p) => ({ job, view: p.name }))),
+    )
   }
 
   /**

@@ -4,7 +4,7 @@ import { isIP } from 'node:net'
 import { ALERT_KINDS, type AlertKind } from '../domain/alerts.js'
 import type { Clock } from '../domain/clock.js'
 import { toJson } from '../domain/decimal.js'
-import { toIso } from '../domain/time.js'
+import { parseNonNegativeDurationMs, toIso } from '../domain/time.js'
 import { LateviewError } from '../errors.js'
 import {
   attemptsOf,
@@ -15,17 +15,19 @@ import {
   getAlert,
   getDelivery,
   getWebhook,
+  insertSecretRotation,
   insertWebhook,
   listDeliveries,
   listWebhooks,
   nextDueAt,
   recordAttempt,
   requeueDelivery,
+  secretRotations,
   type AttemptOutcome,
   type DeliveryClaim,
 } from '../store/alerts.js'
 import type { Engine } from '../store/engine.js'
-import type { AlertsTable, DeliveriesTable, WebhooksTable } from '../store/schema.js'
+import type { AlertsTable, DeliveriesTable, WebhookSecretsTable, WebhooksTable } from '../store/schema.js'
 import { alertDocument } from './alert-documents.js'
 
 /** `whsec_` + base64 of 24 random bytes, as the Standard Webhooks specification shows secrets. */
@@ -37,6 +39,57 @@ export function newSecret(): string {
 export function signature(secret: string, id: string, timestamp: number, body: string): string {
   const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64')
   return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`
+}
+
+/**
+ * The secrets that sign at `at`, newest first: the newest always, and an older one while every
+ * rotation after it still allows it (before each one's `previous_until`): a rotation cuts every
+ * older secret off at its own `previous_until`, so a rotation without overlap ends them all.
+ */
+export function signingSecrets(initial: string, rotations: readonly WebhookSecretsTable[], at: number): string[] {
+  const secrets = [initial, ...rotations.map((r) => r.secret)]
+  const live: string[] = [secrets[secrets.length - 1] as string]
+  let until = Number.POSITIVE_INFINITY
+  for (let i = rotations.length - 1; i >= 0; i--) {
+    until = Math.min(until, (rotations[i] as WebhookSecretsTable).previous_until)
+    if (at >= until) break
+    live.push(secrets[i] as string)
+  }
+  return live
+}
+
+/** The default and the longest overlap of a rotation, during which the older secrets still sign. */
+export const DEFAULT_ROTATION_OVERLAP = 'PT24H'
+const MAX_ROTATION_OVERLAP_MS = 7 * 86_400_000
+
+export interface RotatedSecret {
+  id: string
+  secret: string
+  rotatedAt: string
+  /** When every older secret stops signing (the rotation's time when the overlap is PT0S). */
+  previousSecretExpiresAt: string
+}
+
+/**
+ * Gives a subscription a new secret, returned here and never again. The older ones keep signing
+ * (beside it) for `overlap` (ISO 8601, PT0S to P7D, default PT24H), then only the new one does.
+ */
+export async function rotateSecret(engine: Engine, id: string, input: unknown, now: number): Promise<RotatedSecret> {
+  if (input !== undefined && input !== null && (typeof input !== 'object' || Array.isArray(input) || Object.keys(input).some((k) => k !== 'overlap'))) {
+    throw new LateviewError('LV_ERR_BODY_INVALID', 'the body may hold only { "overlap": "<ISO 8601 duration>" }')
+  }
+  const text = input === undefined || input === null || !('overlap' in input) ? DEFAULT_ROTATION_OVERLAP : input.overlap
+  const overlapMs = typeof text === 'string' ? parseNonNegativeDurationMs(text) : null
+  if (overlapMs === null || overlapMs > MAX_ROTATION_OVERLAP_MS) {
+    throw new LateviewError('LV_ERR_BODY_INVALID', `overlap must be an ISO 8601 duration from PT0S to P7D such as PT24H, not ${JSON.stringify(text)}`)
+  }
+  const secret = newSecret()
+  const until = now + overlapMs
+  await engine.write(async ({ db }) => {
+    if (!(await getWebhook(db, id))) throw new LateviewError('LV_ERR_WEBHOOK_NOT_FOUND', `no webhook ${JSON.stringify(id)}`)
+    await insertSecretRotation(db, id, secret, now, until)
+  })
+  return { id, secret, rotatedAt: toIso(now), previousSecretExpiresAt: toIso(until) }
 }
 
 export interface WebhookDocument {
@@ -203,21 +256,36 @@ function retryAfterMs(header: string | null, now: number): number | null {
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
-/** The body of a delivery: the alert as raised, or as resolved. */
-function deliveryBody(delivery: DeliveriesTable, alert: AlertsTable): string {
+/** The Standard Webhooks event type of an alert kind, raised or resolved: `alert.missing_data.resolved`. */
+export function webhookType(kind: AlertKind, event: DeliveriesTable['event']): string {
+  const name = kind.replace(/(?<=[a-z0-9])([A-Z])/g, '_$1').toLowerCase()
+  return `alert.${name}${event === 'resolved' ? '.resolved' : ''}`
+}
+
+/**
+ * The body of a delivery, a Standard Webhooks envelope: `type`, `timestamp` (when the alert was
+ * raised, or resolved) and `data`, the alert with its kind-specific fields beside its own.
+ */
+export function deliveryBody(event: DeliveriesTable['event'], alert: AlertsTable): string {
   const doc = alertDocument(alert)
-  const resolved = delivery.event === 'resolved'
-  return toJson({
-    type: doc.type,
+  const resolved = event === 'resolved'
+  const at = resolved ? alert.resolved_at : alert.created_at
+  if (at === null) throw new Error(`alert ${doc.id} has no resolution time`)
+  const own = {
     id: doc.id,
+    kind: doc.type,
+    status: resolved ? 'resolved' : 'firing',
     createdAt: doc.createdAt,
+    resolvedAt: resolved ? doc.resolvedAt : null,
     view: doc.view,
     period: doc.period,
     source: doc.source,
-    status: resolved ? 'resolved' : 'firing',
-    resolvedAt: resolved ? doc.resolvedAt : null,
-    data: doc.data,
-  })
+  }
+  // ReportRevised's own `kind` (the revision's) is `revisionKind` here; the alert's fields come
+  // first and no kind-specific field may take their place.
+  const { kind: revisionKind, ...specific } = doc.data
+  const data = { ...own, ...(revisionKind === undefined ? {} : { revisionKind }), ...specific, ...own }
+  return toJson({ type: webhookType(doc.type, event), timestamp: toIso(at), data })
 }
 
 /**
@@ -338,7 +406,7 @@ export class WebhookDispatcher {
     }
     let body: string
     try {
-      body = deliveryBody(delivery, alert)
+      body = deliveryBody(delivery.event, alert)
     } catch (e) {
       // An alert whose stored document cannot be read would fail the same way on every retry.
       if (await this.#record(claim, { at, statusCode: null, error: `cannot build the body: ${(e as Error).message}`, durationMs: 0, status: 'dead', nextAttemptAt: at }))
@@ -346,6 +414,7 @@ export class WebhookDispatcher {
       return
     }
     const timestamp = Math.floor(at / 1000)
+    const secrets = signingSecrets(hook.secret, await secretRotations(this.engine.db, hook.id), at)
     let statusCode: number | null = null
     let error: string | null = null
     let retryAfter: number | null = null
@@ -357,7 +426,8 @@ export class WebhookDispatcher {
           'user-agent': 'lateview-webhooks',
           'webhook-id': delivery.id,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': signature(hook.secret, delivery.id, timestamp, body),
+          // Several during a rotation's overlap: a receiver holding any one of them verifies.
+          'webhook-signature': secrets.map((secret) => signature(secret, delivery.id, timestamp, body)).join(' '),
         },
         body,
         redirect: 'manual',

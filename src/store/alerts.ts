@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import type { AlertKind, NewAlert } from '../domain/alerts.js'
 import { toJson } from '../domain/decimal.js'
 import { marks, queryRows, type Engine } from './engine.js'
-import type { AlertsTable, DeliveriesTable, DeliveryAttemptsTable, WebhooksTable } from './schema.js'
+import type { AlertsTable, DeliveriesTable, DeliveryAttemptsTable, WebhookSecretsTable, WebhooksTable } from './schema.js'
 
 function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url')}`
@@ -178,6 +178,26 @@ export async function deleteWebhook(db: Db, id: string, now: number): Promise<bo
 export async function disableWebhook(db: Db, id: string, reason: string, now: number): Promise<void> {
   await db.kysely.updateTable('webhooks').set({ disabled_at: now, disabled_reason: reason }).where('id', '=', id).execute()
   await db.kysely.updateTable('deliveries').set({ status: 'cancelled' }).where('webhook_id', '=', id).where('status', '=', 'pending').execute()
+}
+
+/**
+ * Appends a rotation of a subscription's secret (in the caller's write transaction): `secret`
+ * signs from now on, every older one until `previousUntil`. Returns the row written.
+ */
+export async function insertSecretRotation(db: Db, webhookId: string, secret: string, now: number, previousUntil: number): Promise<WebhookSecretsTable> {
+  const last = await db.kysely
+    .selectFrom('webhook_secrets')
+    .select((eb) => eb.fn.max('version').as('n'))
+    .where('webhook_id', '=', webhookId)
+    .executeTakeFirst()
+  const row: WebhookSecretsTable = { webhook_id: webhookId, version: Number(last?.n ?? 0) + 1, secret, created_at: now, previous_until: previousUntil }
+  await db.kysely.insertInto('webhook_secrets').values(row).execute()
+  return row
+}
+
+/** The rotations of a subscription's secret, oldest first. */
+export async function secretRotations(db: Db, webhookId: string): Promise<WebhookSecretsTable[]> {
+  return db.kysely.selectFrom('webhook_secrets').selectAll().where('webhook_id', '=', webhookId).orderBy('version').execute()
 }
 
 // ---------------------------------------------------------------- deliveries

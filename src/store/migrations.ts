@@ -364,6 +364,29 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
         await db.schema.createIndex('events_by_seq').on('events').column('seq').execute()
       },
     },
+    '0012_webhook_secrets': {
+      async up(db: Kysely<unknown>) {
+        // A subscription's secrets after the one it was created with (webhooks.secret), one row per
+        // rotation, never updated. A rotation keeps every older secret signing until its
+        // `previous_until`, so a receiver can switch secrets without missing a delivery.
+        await db.schema
+          .createTable('webhook_secrets')
+          .addColumn('webhook_id', 'text', (c) => c.notNull())
+          .addColumn('version', int64, (c) => c.notNull())
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('created_at', int64, (c) => c.notNull())
+          .addColumn('previous_until', int64, (c) => c.notNull())
+          .addPrimaryKeyConstraint('webhook_secrets_pk', ['webhook_id', 'version'])
+          .execute()
+      },
+    },
+    '0013_job_runs_by_start': {
+      async up(db: Kysely<unknown>) {
+        // Every scrape of /metrics reads the last run of each job and view that did not fail
+        // (lateview_job_last_success_timestamp_seconds): from the newest end of this index.
+        await db.schema.createIndex('job_runs_by_start').on('job_runs').columns(['job', 'view', 'started_at', 'id']).execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

@@ -331,6 +331,26 @@ export async function jobDone(db: Db, job: string, view: string, period: string)
   return row !== undefined
 }
 
+/**
+ * When the last run that did not fail ended (started_at + duration_ms, epoch ms), for each of
+ * these (job, view) pairs that has one: one statement, each pair read from the newest end of
+ * job_runs_by_start.
+ */
+export async function lastSuccessfulRuns(db: Db, pairs: ReadonlyArray<{ job: string; view: string }>): Promise<Array<{ job: string; view: string; endedAt: number }>> {
+  const found: Array<{ job: string; view: string; endedAt: number }> = []
+  const one = "select * from (select job, view, started_at, duration_ms from job_runs where job = ? and view = ? and outcome <> 'failed' order by started_at desc, id desc limit 1) as last"
+  for (let i = 0; i < pairs.length; i += 200) {
+    const chunk = pairs.slice(i, i + 200)
+    const rows = await queryRows<{ job: string; view: string; started_at: number; duration_ms: number }>(
+      db,
+      chunk.map(() => one).join(' union all '),
+      chunk.flatMap((p) => [p.job, p.view]),
+    )
+    for (const r of rows) found.push({ job: r.job, view: r.view, endedAt: Number(r.started_at) + Number(r.duration_ms) })
+  }
+  return found
+}
+
 export interface JobRunQuery {
   job?: string
   view?: string

@@ -161,6 +161,20 @@ export interface WebhooksTable {
   deleted_at: number | null
 }
 
+/**
+ * A secret a subscription was given by a rotation (migration 0012); the one it was created with is
+ * `webhooks.secret`. Rows are only ever inserted.
+ */
+export interface WebhookSecretsTable {
+  webhook_id: string
+  /** 1 for the first rotation, then 2, 3… */
+  version: number
+  secret: string
+  created_at: number
+  /** Until when (exclusive) every older secret of the subscription still signs. */
+  previous_until: number
+}
+
 export interface DeliveriesTable {
   id: string
   webhook_id: string
@@ -223,6 +237,7 @@ export interface StoreProbeTable {
 export interface Schema {
   alerts: AlertsTable
   webhooks: WebhooksTable
+  webhook_secrets: WebhookSecretsTable
   deliveries: DeliveriesTable
   delivery_attempts: DeliveryAttemptsTable
   events: EventsTable

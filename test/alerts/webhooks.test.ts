@@ -4,13 +4,14 @@
  * 410 Gone, timeouts, dead letters retried by hand, and a restart that delivers what was pending.
  * Receivers are real HTTP servers on 127.0.0.1; the dispatcher runs on the real clock.
  */
+import { Webhook, WebhookVerificationError } from 'standardwebhooks'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../src/config.js'
 import { systemClock } from '../../src/domain/clock.js'
 import { startServer } from '../../src/server.js'
 import type { AlertDocument } from '../../src/services/alert-documents.js'
-import { WebhookDispatcher, type DeliveryDocument, type DispatcherOptions, type WebhookDocument } from '../../src/services/webhooks.js'
+import { newSecret, signingSecrets, WebhookDispatcher, type DeliveryDocument, type DispatcherOptions, type WebhookDocument } from '../../src/services/webhooks.js'
 import { at, expectProblem, getJson, iso, openRig, rowCount, sale, samples, shippedViews, VIEWS_DIR, type Rig } from '../helpers/alert-fixtures.js'
 import { engines } from '../helpers/engines.js'
 import { serverDatabase } from '../helpers/server-db.js'
@@ -34,7 +35,7 @@ async function openHooked(factory: Parameters<typeof openRig>[0], options: Parti
     timeoutMs: 1000,
     clock: systemClock,
     random: () => 0.5,
-    onAttempt: (outcome) => rig.metrics.deliveries.inc({ outcome }),
+    onAttempt: (outcome) => rig.metrics.deliveryAttempt(outcome),
     ...options,
   })
   dispatcher = d
@@ -90,9 +91,21 @@ async function raiseDelayed(rig: Rig, id: string): Promise<AlertDocument> {
   return result.alerts[0] as AlertDocument
 }
 
-/** The webhook body lateview sends for a raised alert. */
-function bodyOf(alert: AlertDocument) {
-  return { type: alert.type, id: alert.id, createdAt: alert.createdAt, view: alert.view, period: alert.period, source: alert.source, status: 'firing', resolvedAt: null, data: alert.data }
+/** What a receiver using the official `standardwebhooks` package gets from a request signed with `secret` (it throws when the request is not). */
+function verified(secret: string, request: ReceivedRequest): unknown {
+  const headers = {
+    'webhook-id': String(request.headers['webhook-id']),
+    'webhook-timestamp': String(request.headers['webhook-timestamp']),
+    'webhook-signature': String(request.headers['webhook-signature']),
+  }
+  return new Webhook(secret).verify(request.body, headers)
+}
+
+function refused(secret: string, request: ReceivedRequest): void {
+  assert.throws(
+    () => verified(secret, request),
+    (e: unknown) => e instanceof WebhookVerificationError && e.message === 'No matching signature found',
+  )
 }
 
 /** A delivery's log without its times. */
@@ -104,6 +117,10 @@ function assertSigned(request: ReceivedRequest, secret: string, deliveryId: stri
   assert.is(request.headers['content-type'], 'application/json')
   assert.is(request.headers['webhook-id'], deliveryId)
   assert.ok(verifyStandardWebhook(secret, request.headers, request.body, request.at), `bad signature ${String(request.headers['webhook-signature'])}`)
+  assert.equal(verified(secret, request), JSON.parse(request.body))
+  // The send time in whole seconds: at most a second or two before the body arrived.
+  const sentBy = Math.floor(request.at / 1000) - Number(request.headers['webhook-timestamp'])
+  assert.ok(sentBy >= 0 && sentBy <= 2, `webhook-timestamp ${String(request.headers['webhook-timestamp'])} for a request at ${request.at}`)
 }
 
 for (const factory of await engines()) {
@@ -192,7 +209,27 @@ for (const factory of await engines()) {
       assert.ok(request)
       assert.is(more.length, 0)
       assertSigned(request, all.secret, delivered.id)
-      assert.equal(JSON.parse(request.body), bodyOf(alert))
+      // The Standard Webhooks envelope, as the receiver's library hands it over.
+      assert.equal(verified(all.secret, request), {
+        type: 'alert.delayed_event',
+        timestamp: '2026-11-26T12:00:00.000Z',
+        data: {
+          id: '1',
+          kind: 'DelayedEvent',
+          status: 'firing',
+          createdAt: '2026-11-26T12:00:00.000Z',
+          resolvedAt: null,
+          view: 'daily_revenue',
+          period: '2026-11-26',
+          source: 'online-1',
+          count: 1,
+          maxLagMs: 3600000,
+          maxLag: 'PT1H',
+          sla: 'PT5M',
+          eventIds: ['w1'],
+        },
+      })
+      assert.is(alert.id, '1')
       assert.equal(
         { ...delivered, log: logOf(delivered) },
         {
@@ -233,8 +270,11 @@ for (const factory of await engines()) {
       assert.ok(got)
       assert.is(others.length, 0)
       assertSigned(got, revised.secret, revision.id)
-      const body = JSON.parse(got.body) as { type: string; id: string; period: string; data: { revision: number; previousRevision: number } }
-      assert.equal([body.type, body.id, body.period, body.data.revision, body.data.previousRevision], ['ReportRevised', '2', period, 2, 1])
+      const body = JSON.parse(got.body) as { type: string; timestamp: string; data: { id: string; kind: string; period: string; revisionKind: string; revision: number; previousRevision: number } }
+      assert.equal(
+        [body.type, body.timestamp, body.data.id, body.data.kind, body.data.period, body.data.revisionKind, body.data.revision, body.data.previousRevision],
+        ['alert.report_revised', iso(NOW + 2000), '2', 'ReportRevised', period, 'revision', 2, 1],
+      )
       // The signed body carries every digit: the totals, and the change of the cell.
       assert.match(got.body, '"totalsBefore":{"measures":{"revenue":50000000000001.01,"orders":2,"largest":50000000000000.01},"eventCount":2}')
       assert.match(got.body, '"totalsAfter":{"measures":{"revenue":100000000000001.01,"orders":3,"largest":50000000000000.01},"eventCount":3}')
@@ -244,7 +284,7 @@ for (const factory of await engines()) {
       )
       assert.equal(
         receiver.on('/all').map((r) => (JSON.parse(r.body) as { type: string }).type),
-        ['DelayedEvent', 'ReportRevised'],
+        ['alert.delayed_event', 'alert.report_revised'],
       )
     } finally {
       await receiver.close()
@@ -286,9 +326,16 @@ for (const factory of await engines()) {
       assert.equal(new Set(receiver.requests.map((r) => r.body)).size, 1)
       for (const r of receiver.requests) assertSigned(r, hook.secret, d.id)
       const metrics = samples((await h.rig.app.inject({ method: 'GET', url: '/metrics' })).body)
-      for (const line of ['lateview_webhook_deliveries_total{outcome="retry"} 2', 'lateview_webhook_deliveries_total{outcome="delivered"} 1', 'lateview_webhook_deliveries_pending 0']) {
-        assert.ok(metrics.includes(line), `missing ${line} in ${metrics.join('\n')}`)
-      }
+      // Three attempts, one delivery.
+      assert.equal(
+        metrics.filter((line) => line.startsWith('lateview_webhook_')),
+        [
+          'lateview_webhook_deliveries_total{outcome="delivered"} 1',
+          'lateview_webhook_delivery_attempts_total{outcome="retry"} 2',
+          'lateview_webhook_delivery_attempts_total{outcome="delivered"} 1',
+          'lateview_webhook_deliveries_pending 0',
+        ],
+      )
     } finally {
       await receiver.close()
       await h.close()
@@ -480,21 +527,108 @@ for (const factory of await engines()) {
         const all = await deliveriesOf(h.rig, hook.id)
         return all.length === 9 && all.every((d) => d.status !== 'pending') ? true : undefined
       })
-      const bodies = receiver.requests.map((r) => JSON.parse(r.body) as { id: string; status: string; resolvedAt: string | null; source: string })
+      const bodies = receiver.requests.map((r) => verified(hook.secret, r) as { type: string; data: { id: string } })
       assert.is(bodies.length, 9)
+      const missing = {
+        id: '8',
+        kind: 'MissingData',
+        createdAt: '2026-11-26T18:00:00.000Z',
+        view: 'daily_revenue',
+        period: '2026-11-25',
+        source: 'store-008',
+        expectedBy: '2026-11-26T18:00:00.000Z',
+        periodStart: '2026-11-24T16:00:00.000Z',
+        periodEnd: '2026-11-25T16:00:00.000Z',
+      }
+      const own = ({ id, kind, createdAt, view, period, source }: typeof missing) => ({ id, kind, createdAt, view, period, source })
+      const specific = ({ expectedBy, periodStart, periodEnd }: typeof missing) => ({ expectedBy, periodStart, periodEnd })
+      // The alert raised, then resolved: two messages, each stamped with its own event's time.
       assert.equal(
-        bodies
-          .filter((b) => b.id === '8')
-          .map((b) => [b.status, b.resolvedAt])
-          .sort(),
+        bodies.filter((b) => b.data.id === '8').sort((a, b) => a.type.localeCompare(b.type)),
         [
-          ['firing', null],
-          ['resolved', iso(deadline + 60_000)],
+          { type: 'alert.missing_data', timestamp: '2026-11-26T18:00:00.000Z', data: { ...own(missing), status: 'firing', resolvedAt: null, ...specific(missing) } },
+          {
+            type: 'alert.missing_data.resolved',
+            timestamp: '2026-11-26T18:01:00.000Z',
+            data: { ...own(missing), status: 'resolved', resolvedAt: '2026-11-26T18:01:00.000Z', ...specific(missing) },
+          },
         ],
       )
+      assert.equal(bodies.map((b) => b.type).sort(), [...Array(8).fill('alert.missing_data'), 'alert.missing_data.resolved'])
       assert.equal(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size, 9)
     } finally {
       await receiver.close()
+      await h.close()
+    }
+  })
+
+  test('rotate-secret: during the overlap both secrets sign, so receivers holding either verify; after it only the new one', async () => {
+    const h = await openHooked(factory)
+    const receiver = await WebhookReceiver.start()
+    try {
+      const hook = await subscribe(h.rig, receiver.url())
+      const before = Date.now()
+      const res = await h.rig.app.inject({ method: 'POST', url: `/v1/webhooks/${hook.id}/rotate-secret`, payload: { overlap: 'PT2S' } })
+      const after = Date.now()
+      assert.is(res.statusCode, 200, res.body)
+      const rotated = res.json() as { id: string; secret: string; rotatedAt: string; previousSecretExpiresAt: string }
+      assert.equal(Object.keys(rotated), ['id', 'secret', 'rotatedAt', 'previousSecretExpiresAt'])
+      assert.is(rotated.id, hook.id)
+      assert.match(rotated.secret, /^whsec_[A-Za-z0-9+/]{32}$/)
+      assert.is.not(rotated.secret, hook.secret)
+      // On the real clock, as deliveries are, and exactly the overlap later.
+      const rotatedAt = Date.parse(rotated.rotatedAt)
+      assert.ok(rotatedAt >= before && rotatedAt <= after, `rotated at ${rotated.rotatedAt}`)
+      assert.is(Date.parse(rotated.previousSecretExpiresAt), rotatedAt + 2000)
+      // Never shown again.
+      for (const url of ['/v1/webhooks', `/v1/webhooks/${hook.id}`]) {
+        const shown = await h.rig.app.inject({ method: 'GET', url })
+        assert.not.ok(shown.body.includes('whsec_'), shown.body)
+      }
+
+      await raiseDelayed(h.rig, 'w1')
+      const during = await settled(h.rig, hook.id, (d) => d.status === 'delivered')
+      const [first] = receiver.requests as [ReceivedRequest]
+      assert.ok(first.at < rotatedAt + 2000, 'the first delivery came after the overlap: the test machine is too slow')
+      assert.is(String(first.headers['webhook-signature']).split(' ').length, 2)
+      assert.match(String(first.headers['webhook-signature']), /^v1,[A-Za-z0-9+/]{43}= v1,[A-Za-z0-9+/]{43}=$/)
+      assertSigned(first, hook.secret, during.id)
+      assertSigned(first, rotated.secret, during.id)
+      refused(newSecret(), first)
+
+      await until('the end of the overlap', () => (Date.now() > rotatedAt + 2000 ? true : undefined), 5000)
+      await raiseDelayed(h.rig, 'w2')
+      await until('the second delivery', () => (receiver.requests.length === 2 ? true : undefined))
+      const second = receiver.requests[1] as ReceivedRequest
+      assert.match(String(second.headers['webhook-signature']), /^v1,[A-Za-z0-9+/]{43}=$/)
+      assert.equal((verified(rotated.secret, second) as { data: { eventIds: string[] } }).data.eventIds, ['w2'])
+      refused(hook.secret, second)
+    } finally {
+      await receiver.close()
+      await h.close()
+    }
+  })
+
+  test('rotate-secret: an unknown or deleted webhook is 404, a bad overlap 400 (neither writes anything); the default overlap is a day', async () => {
+    const h = await openHooked(factory)
+    try {
+      const hook = await subscribe(h.rig, 'http://127.0.0.1:8081/a')
+      const rotate = (id: string, payload?: Record<string, unknown>) => h.rig.app.inject({ method: 'POST', url: `/v1/webhooks/${id}/rotate-secret`, ...(payload ? { payload } : {}) })
+      for (const overlap of ['P8D', '-PT1H', 'PT', 'a day', 5, null]) {
+        const problem = expectProblem(await rotate(hook.id, { overlap }), 400, 'LV_ERR_BODY_INVALID')
+        if (typeof overlap === 'string') assert.is(problem.detail, `overlap must be an ISO 8601 duration from PT0S to P7D such as PT24H, not ${JSON.stringify(overlap)}`)
+      }
+      expectProblem(await rotate(hook.id, { overlap: 'PT1H', secret: 'whsec_mine' }), 400, 'LV_ERR_BODY_INVALID')
+      assert.is(await rowCount(h.rig.engine, 'webhook_secrets'), 0)
+      // A bare POST rotates with the default overlap of a day.
+      const rotated = (await rotate(hook.id)).json() as { rotatedAt: string; previousSecretExpiresAt: string }
+      assert.is(Date.parse(rotated.previousSecretExpiresAt) - Date.parse(rotated.rotatedAt), 86_400_000)
+      const unknown = expectProblem(await rotate('wh_nope'), 404, 'LV_ERR_WEBHOOK_NOT_FOUND')
+      assert.is(unknown.detail, 'no webhook "wh_nope"')
+      await h.rig.app.inject({ method: 'DELETE', url: `/v1/webhooks/${hook.id}` })
+      expectProblem(await rotate(hook.id), 404, 'LV_ERR_WEBHOOK_NOT_FOUND')
+      assert.is(await rowCount(h.rig.engine, 'webhook_secrets'), 1)
+    } finally {
       await h.close()
     }
   })
@@ -570,3 +704,25 @@ for (const factory of await engines()) {
 
   test.run()
 }
+
+const secrets = suite('alerts/webhooks signingSecrets')
+
+secrets('the newest secret always signs; a rotation keeps every older one until its own end, and a later one may cut them short', () => {
+  const rotation = (version: number, secret: string, created: number, until: number) => ({ webhook_id: 'wh_1', version, secret, created_at: created, previous_until: until })
+  assert.equal(signingSecrets('s0', [], 0), ['s0'])
+  const one = [rotation(1, 's1', 100, 200)]
+  assert.equal(signingSecrets('s0', one, 150), ['s1', 's0'])
+  assert.equal(signingSecrets('s0', one, 199), ['s1', 's0'])
+  assert.equal(signingSecrets('s0', one, 200), ['s1'])
+  // A second rotation within the first one's overlap: s0 still ends at 200, s1 at 400.
+  const two = [...one, rotation(2, 's2', 150, 400)]
+  assert.equal(signingSecrets('s0', two, 160), ['s2', 's1', 's0'])
+  assert.equal(signingSecrets('s0', two, 300), ['s2', 's1'])
+  assert.equal(signingSecrets('s0', two, 400), ['s2'])
+  // A rotation without overlap (a leaked secret) ends every older secret at once.
+  const cut = [...two, rotation(3, 's3', 170, 170)]
+  assert.equal(signingSecrets('s0', cut, 170), ['s3'])
+  assert.equal(signingSecrets('s0', cut, 169), ['s3', 's2', 's1', 's0'])
+})
+
+secrets.run()

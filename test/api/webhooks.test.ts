@@ -69,6 +69,7 @@ for (const factory of await engines()) {
       expectProblem(await api.app.inject({ method: 'DELETE', url: `/v1/webhooks/${id}` }), 404, 'LV_ERR_WEBHOOK_NOT_FOUND')
       expectProblem(await get(api.app, `/v1/webhooks/${id}/deliveries`), 404, 'LV_ERR_WEBHOOK_NOT_FOUND')
       expectProblem(await post(api.app, {}, { url: `/v1/webhooks/${id}/deliveries/d1/retry` }), 404, 'LV_ERR_WEBHOOK_NOT_FOUND')
+      expectProblem(await post(api.app, { overlap: 'PT1H' }, { url: `/v1/webhooks/${id}/rotate-secret` }), 404, 'LV_ERR_WEBHOOK_NOT_FOUND')
     }
   })
 

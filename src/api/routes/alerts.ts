@@ -4,7 +4,8 @@ import { ALERT_KINDS, type AlertKind } from '../../domain/alerts.js'
 import { INSTANT_FORM, parseDurationMs, parseInstantInRange } from '../../domain/time.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
-import { createWebhook, deliveries, findWebhook, removeWebhook, retryDelivery, webhookDocument, webhooks } from '../../services/webhooks.js'
+import { systemClock } from '../../domain/clock.js'
+import { createWebhook, deliveries, findWebhook, removeWebhook, retryDelivery, rotateSecret, webhookDocument, webhooks } from '../../services/webhooks.js'
 import { LIMIT, limitOf } from '../query.js'
 
 export interface SelfAddress {
@@ -113,6 +114,21 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       await removeWebhook(lateview.engine, request.params.id, lateview.clock.now())
       return reply.code(204).send()
     },
+  )
+
+  app.post<{ Params: { id: string }; Body: unknown }>(
+    '/v1/webhooks/:id/rotate-secret',
+    {
+      config: { scope: 'admin' },
+      // No body schema: the body is optional (a bare POST rotates with the default overlap).
+      schema: {
+        summary:
+          'Give a subscription a new signing secret, shown only once; the older ones keep signing beside it for the overlap of the optional body { "overlap": "PT24H" } (ISO 8601, PT0S to P7D, default PT24H)',
+        tags: ['webhooks'],
+      },
+    },
+    // Deliveries are signed on the real clock, whatever clock the store's jobs run on.
+    async (request) => rotateSecret(lateview.engine, request.params.id, request.body, systemClock.now()),
   )
 
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
