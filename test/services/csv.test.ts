@@ -55,7 +55,16 @@ unit('each rule on its own, field by field', () => {
     [0.1, '0.1'],
   ]
   for (const [value, field] of cases) assert.is(csvValue(value), field, JSON.stringify(value))
-  assert.is(csvText(['shop', 'n'], [[null, 1], ['', 2]]), 'shop,n\r\n,1\r\n"",2\r\n')
+  assert.is(
+    csvText(
+      ['shop', 'n'],
+      [
+        [null, 1],
+        ['', 2],
+      ],
+    ),
+    'shop,n\r\n,1\r\n"",2\r\n',
+  )
 })
 
 unit('any rows read back strictly as themselves: null as null, text as text (a formula with its apostrophe), numbers as numerals', () => {
@@ -80,7 +89,16 @@ unit('any rows read back strictly as themselves: null as null, text as text (a f
 
 unit('the CLI table keeps one line per row: text with a line break, an empty name and "-" are shown as JSON strings, nothing as -', () => {
   assert.is(
-    table(['shop', 'revenue'], [['two\nlines', 8], ['', 2], ['-', 3], [null, 4], ['north', null]]),
+    table(
+      ['shop', 'revenue'],
+      [
+        ['two\nlines', 8],
+        ['', 2],
+        ['-', 3],
+        [null, 4],
+        ['north', null],
+      ],
+    ),
     ['shop          revenue', '------------  -------', '"two\\nlines"        8', '""                  2', '"-"                 3', '-                   4', 'north               -'].join('\n'),
   )
 })
@@ -129,7 +147,7 @@ for (const factory of factories) {
       rows.slice(1).sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
       [
         ['', '2', '1'],
-        ["'=HYPERLINK(\"http://x\",\"click\")", '1', '1'],
+        ['\'=HYPERLINK("http://x","click")', '1', '1'],
         ['two\nlines', '8', '1'],
         [null, '4', '1'],
       ].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
