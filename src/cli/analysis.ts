@@ -86,7 +86,7 @@ export function printAnalysis(summary: AnalysisSummary, format: AnalysisOptions[
         c.meanAbsRestatement,
         c.maxAbsRestatement,
         c.valueKnown,
-        c.incomplete ? 'incomplete: some closes still ahead' : '',
+        c.incomplete ? 'incomplete: some closes still ahead' : undefined,
       ]),
     ),
   )

@@ -229,7 +229,7 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
               [...def.dimensions, ...measures, 'events'],
               [
                 ...report.rows.map((r) => [...def.dimensions.map((d) => String(r.dims[d])), ...measures.map((m) => r.measures[m] ?? null), r.eventCount]),
-                [...def.dimensions.map((_, i) => (i === 0 ? 'total' : '')), ...measures.map((m) => report.totals.measures[m] ?? null), report.totals.eventCount],
+                [...def.dimensions.map((_, i) => (i === 0 ? 'total' : undefined)), ...measures.map((m) => report.totals.measures[m] ?? null), report.totals.eventCount],
               ],
             ),
           )

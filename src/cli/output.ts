@@ -11,8 +11,8 @@ export function err(text: string): void {
   process.stderr.write(text.endsWith('\n') ? text : `${text}\n`)
 }
 
-/** A value of a table cell: text, or an exact number (a JS number or a Decimal), or nothing. */
-export type CellValue = string | number | Decimal | null
+/** A value of a table cell: text, or an exact number (a JS number or a Decimal), or nothing (null, shown `-`), or a blank (undefined: a total row's dimensions). */
+export type CellValue = string | number | Decimal | null | undefined
 
 /**
  * A number as its exact numeral, never with an exponent; nothing as `-`; text as it is, unless it
@@ -20,6 +20,7 @@ export type CellValue = string | number | Decimal | null
  * as a JSON string, quoted and escaped (`"a\\nb"`, `""`, `"-"`).
  */
 export function shown(v: CellValue): string {
+  if (v === undefined) return ''
   if (v === null) return '-'
   if (typeof v === 'number') return numeral(v)
   if (v instanceof Decimal) return v.text
@@ -30,7 +31,7 @@ export function shown(v: CellValue): string {
 export function table(headers: string[], rows: CellValue[][]): string {
   const cells = rows.map((r) => r.map(shown))
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] instanceof Decimal || r[i] === null))
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] instanceof Decimal || r[i] === null || r[i] === undefined))
   const line = (r: string[]) =>
     r
       .map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
