@@ -51,7 +51,8 @@ function startConsume(db: string, env: Record<string, string>): Promise<Consumer
 async function stopConsume(c: Consumer): Promise<number> {
   c.child.kill('SIGTERM')
   await exited(c.child)
-  const match = /consumed (\d+) events/.exec(c.output())
+  // The last summary: a process busy for more than 10 s has printed running totals before it.
+  const match = [...c.output().matchAll(/consumed (\d+) events/g)].at(-1)
   if (!match) throw new Error(`no summary from consume:\n${c.output()}`)
   return Number(match[1])
 }
