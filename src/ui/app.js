@@ -8,7 +8,8 @@ import { renderLegend } from './calendar.js'
 import { renderComparison } from './compare.js'
 import { $, h, showError } from './dom.js'
 import { renderExplain } from './explain.js'
-import { startLive } from './live.js'
+import { bindGrid } from './grid.js'
+import { bindAlerts, startLive } from './live.js'
 import { restore, selectView } from './periods.js'
 import { bindReliability, redrawReliability, reliabilityChanged } from './reliability.js'
 import { bindCompareControls, drawTimeline } from './sides.js'
@@ -40,6 +41,8 @@ function bind() {
   bindAuth(boot)
   bindCompareControls()
   bindReliability()
+  bindGrid($('revisions'))
+  bindAlerts()
   renderLegend($('legend'))
   $('view-select').addEventListener('change', () => {
     state.sort = { key: null, dir: 'ascending' }

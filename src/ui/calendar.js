@@ -94,7 +94,7 @@ export function renderLegend(list) {
 
 /**
  * Draws the periods of a view into `container`; `onSelect(key)` is called when one is chosen.
- * Arrow keys move between periods (up and down by a week in month grids).
+ * The periods are one tab stop; arrow keys move between them (up and down by a week in month grids).
  * @param {HTMLElement} container
  * @param {CalendarOptions} options
  */
@@ -156,8 +156,15 @@ export function renderCalendar(container, { granularity, statuses, selected, onS
     else if (event.key === 'End') target = buttons[buttons.length - 1]
     else return
     event.preventDefault()
-    target?.focus()
+    if (!target) return
+    for (const b of buttons) b.tabIndex = b === target ? 0 : -1
+    target.focus()
   }
+  // One tab stop for the periods (a roving tab index): the selected one, else the latest; the
+  // arrow keys move it.
+  const all = [.../** @type {NodeListOf<HTMLButtonElement>} */ (container.querySelectorAll('button.period'))]
+  const stop = all.find((b) => b.dataset.period === selected) ?? all[all.length - 1]
+  for (const b of all) b.tabIndex = b === stop ? 0 : -1
   if (hadFocus) /** @type {HTMLButtonElement | null} */ (container.querySelector(`button.period[data-period="${hadFocus}"]`))?.focus()
 }
 

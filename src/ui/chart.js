@@ -2,6 +2,9 @@
 // The revision timeline: a step line of a measure's total over knowledge time, drawn as inline SVG.
 
 import { formatTick, zoneOffset } from './format.js'
+import { placeLabels } from './labels.js'
+
+/** @import { Box } from './labels.js' */
 
 const NS = 'http://www.w3.org/2000/svg'
 
@@ -140,79 +143,103 @@ export function renderStepChart(container, { points, now, marks = [], timeZone, 
   svg.append(el('title', {}, caption))
   svg.append(el('desc', {}, `Step line of ${caption}: ${pts.map((p) => `revision ${p.revision} (${p.kind}) ${format(p.y)}`).join('; ')}${now ? `; now ${format(now.y)}` : ''}.`))
 
+  // In the page before any text is placed, so that every text can be measured.
+  container.append(svg)
+  /** @type {Array<{ text: string, cls: string, spots: Spot[] }>} */
+  const texts = []
+  /**
+   * A text to place at the first of its spots that collides with nothing placed before it.
+   * @param {string} text
+   * @param {string} cls
+   * @param {...Spot} spots
+   */
+  const text = (text, cls, ...spots) => texts.push({ text, cls, spots })
+
   const grid = el('g', { class: 'grid' })
-  for (const v of yTicks) {
-    grid.append(el('line', { x1: m.left, x2: plotRight, y1: sy(v), y2: sy(v) }))
-    grid.append(el('text', { x: m.left - 8, y: sy(v) + 4, 'text-anchor': 'end', class: 'tick' }, format(v)))
-  }
-  for (const t of timeTicks(x0, x1, timeZone, Math.max(2, Math.floor((seriesRight - m.left) / 120)))) {
-    grid.append(el('line', { x1: sx(t), x2: sx(t), y1: m.top, y2: plotBottom, class: 'vertical' }))
-    grid.append(el('text', { x: sx(t), y: plotBottom + 16, 'text-anchor': 'middle', class: 'tick' }, formatTick(t, timeZone)))
-  }
+  for (const v of yTicks) grid.append(el('line', { x1: m.left, x2: plotRight, y1: sy(v), y2: sy(v) }))
+  const xTicks = timeTicks(x0, x1, timeZone, Math.max(2, Math.floor((seriesRight - m.left) / 120)))
+  for (const t of xTicks) grid.append(el('line', { x1: sx(t), x2: sx(t), y1: m.top, y2: plotBottom, class: 'vertical' }))
   grid.append(el('line', { x1: m.left, x2: plotRight, y1: plotBottom, y2: plotBottom, class: 'axis' }))
   svg.append(grid)
-  svg.append(el('text', { x: m.left, y: 16, class: 'axis-title' }, caption))
-  svg.append(el('text', { x: seriesRight, y: height - 4, 'text-anchor': 'end', class: 'axis-note' }, `published at (${timeZone}) →`))
+  text(caption, 'axis-title', { x: m.left, y: 16, anchor: 'start' })
+  text(`published at (${timeZone}) →`, 'axis-note', { x: seriesRight, y: height - 4, anchor: 'end' })
+  const nowX = plotRight - 24
+  const nowShown = now !== null && typeof now.y === 'number'
+  if (nowShown) {
+    text('now', 'tick now-tick', { x: nowX, y: plotBottom + 16, anchor: 'middle' })
+    text('…', 'tick', { x: (seriesRight + nowX) / 2 - 6, y: plotBottom + 16, anchor: 'middle' })
+  }
+  for (const v of yTicks) text(format(v), 'tick', { x: m.left - 8, y: sy(v) + 4, anchor: 'end' })
+  for (const t of xTicks) text(formatTick(t, timeZone), 'tick', { x: sx(t), y: plotBottom + 16, anchor: 'middle' })
 
   // The compared sides: a shaded band between them, so the step(s) inside it are the change shown below.
   const xs = marks.filter((mk) => typeof mk.x === 'number').map((mk) => sx(mk.x))
   if (xs.length === 2) {
     svg.append(el('rect', { x: Math.min(...xs), y: m.top, width: Math.max(2, Math.abs(xs[0] - xs[1])), height: plotBottom - m.top, class: 'band' }))
   }
-  /** @typedef {{ x0: number, x1: number, y0: number, y1: number }} Box */
-  /** @type {Box[]} */
-  const placed = []
   marks.forEach((mk, i) => {
     if (typeof mk.x !== 'number') return
     const x = sx(mk.x)
     svg.append(el('line', { x1: x, x2: x, y1: m.top, y2: plotBottom, class: 'mark' }))
-    // Outside the band, on the axis line, so the labels of the points stay clear of them.
-    const w = mk.label.length * 6.4
-    // The first mark's label goes left of its line and the second's right, unless that leaves the chart.
-    const leftward = i === 0 ? x - 4 - w >= 0 : x + 4 + w > width
-    const left = leftward ? x - 4 - w : x + 4
-    const box = { x0: left, x1: left + w, y0: plotBottom - 17, y1: plotBottom }
-    if (placed.some((b) => box.x0 < b.x1 && box.x1 > b.x0)) {
-      box.y0 -= 14
-      box.y1 -= 14
-    }
-    placed.push(box)
-    svg.append(el('text', { x: leftward ? x - 4 : x + 4, y: box.y1 - 5, 'text-anchor': leftward ? 'end' : 'start', class: 'mark-label' }, mk.label))
+    // Outside the band, along the axis line, so the labels of the points stay clear of them: the
+    // first mark's label left of its line, the second's right, else the other side, else at the
+    // line's top, else higher up along the line.
+    const outward = [
+      { x: x - 4, anchor: /** @type {const} */ ('end') },
+      { x: x + 4, anchor: /** @type {const} */ ('start') },
+    ]
+    const sides = i === 0 ? outward : outward.reverse()
+    const rows = [plotBottom - 5, m.top - 4]
+    for (let y = plotBottom - 19; y > m.top + 10; y -= 14) rows.push(y)
+    text(mk.label, 'mark-label', ...rows.flatMap((y) => sides.map((s) => ({ ...s, y }))))
   })
 
+  // The step line's segments are obstacles too: a label is not crossed by the line.
+  /** @type {Box[]} */
+  const obstacles = []
+  /**
+   * @param {number} xa
+   * @param {number} ya
+   * @param {number} xb
+   * @param {number} yb
+   */
+  const segment = (xa, ya, xb, yb) => obstacles.push({ x0: Math.min(xa, xb) - 1, x1: Math.max(xa, xb) + 1, y0: Math.min(ya, yb) - 1, y1: Math.max(ya, yb) + 1 })
   if (pts.length) {
     let d = `M ${sx(pts[0].x)} ${sy(pts[0].y)}`
-    for (const p of pts.slice(1)) d += ` H ${sx(p.x)} V ${sy(p.y)}`
+    pts.slice(1).forEach((p, i) => {
+      const from = pts[i]
+      d += ` H ${sx(p.x)} V ${sy(p.y)}`
+      segment(sx(from.x), sy(from.y), sx(p.x), sy(from.y))
+      segment(sx(p.x), sy(from.y), sx(p.x), sy(p.y))
+    })
     svg.append(el('path', { d, class: 'step' }))
   }
-  const nowX = plotRight - 24
-  if (now && typeof now.y === 'number') {
+  if (now && nowShown) {
     const last = pts[pts.length - 1]
-    if (last) svg.append(el('path', { d: `M ${sx(last.x)} ${sy(last.y)} H ${nowX} V ${sy(now.y)}`, class: 'step now-line' }))
-    svg.append(el('text', { x: (seriesRight + nowX) / 2 - 6, y: plotBottom + 16, 'text-anchor': 'middle', class: 'tick' }, '…'))
-    svg.append(el('text', { x: nowX, y: plotBottom + 16, 'text-anchor': 'middle', class: 'tick now-tick' }, 'now'))
-  }
-
-  /** @param {Box} box */
-  const fits = (box) => box.x0 >= 0 && box.x1 <= width && box.y0 >= m.top - 14 && box.y1 <= plotBottom && !placed.some((b) => box.x0 < b.x1 && box.x1 > b.x0 && box.y0 < b.y1 && box.y1 > b.y0)
-  /**
-   * @param {number} x
-   * @param {number} y
-   * @param {string} text
-   * @param {string} cls
-   */
-  const label = (x, y, text, cls) => {
-    const w = text.length * 6.4 + 4
-    for (const dy of [-10, 18, -24, 32]) {
-      const box = { x0: x - w / 2, x1: x + w / 2, y0: y + dy - 11, y1: y + dy + 2 }
-      if (!fits(box)) continue
-      placed.push(box)
-      svg.append(el('text', { x, y: y + dy, 'text-anchor': 'middle', class: cls }, text))
-      return
+    if (last) {
+      svg.append(el('path', { d: `M ${sx(last.x)} ${sy(last.y)} H ${nowX} V ${sy(now.y)}`, class: 'step now-line' }))
+      segment(sx(last.x), sy(last.y), nowX, sy(last.y))
+      segment(nowX, sy(last.y), nowX, sy(now.y))
     }
   }
+
+  /**
+   * Above the dot, below it, further above or below, then beside it.
+   * @param {number} x
+   * @param {number} y
+   * @returns {Spot[]}
+   */
+  const around = (x, y) => [
+    ...[-10, 20, -24, 34].map((dy) => ({ x, y: y + dy, anchor: /** @type {const} */ ('middle') })),
+    { x: x + 10, y: y + 4, anchor: 'start' },
+    { x: x - 10, y: y + 4, anchor: 'end' },
+    ...[-9, 17].flatMap((dy) => [
+      { x: x + 6, y: y + dy, anchor: /** @type {const} */ ('start') },
+      { x: x - 6, y: y + dy, anchor: /** @type {const} */ ('end') },
+    ]),
+  ]
+  for (const p of pts) obstacles.push({ x0: sx(p.x) - 7, x1: sx(p.x) + 7, y0: sy(p.y) - 7, y1: sy(p.y) + 7 })
   const dots = el('g', { class: 'points' })
-  for (const p of pts) placed.push({ x0: sx(p.x) - 6, x1: sx(p.x) + 6, y0: sy(p.y) - 6, y1: sy(p.y) + 6 })
   for (const p of pts) {
     const g = el('g', { class: `point${p.highlight ? ' highlight' : ''}`, 'data-revision': p.revision })
     g.append(el('title', {}, p.title))
@@ -221,18 +248,48 @@ export function renderStepChart(container, { points, now, marks = [], timeZone, 
     dots.append(g)
   }
   svg.append(dots)
-  // Unusual kinds first, so "flash", "final" and "restatement" keep their labels when space is short.
-  const byPriority = [...pts].sort((a, b) => Number(a.kind === 'revision') - Number(b.kind === 'revision') || a.x - b.x)
-  for (const p of byPriority) label(sx(p.x), sy(p.y), p.kind === 'revision' ? `r${p.revision}` : `r${p.revision} ${p.kind}`, `point-label k-${p.kind}`)
-  if (now && typeof now.y === 'number') {
+  if (now && nowShown) {
     const g = el('g', { class: 'point now' })
     g.append(el('title', {}, now.title))
     g.append(el('circle', { cx: nowX, cy: sy(now.y), r: 6 }))
     svg.append(g)
-    label(nowX - 20, sy(now.y), 'now (live)', 'point-label k-now')
+    obstacles.push({ x0: nowX - 7, x1: nowX + 7, y0: sy(now.y) - 7, y1: sy(now.y) + 7 })
+    text('now (live)', 'point-label k-now', ...around(nowX - 20, sy(now.y)))
   }
-  container.append(svg)
+  // Unusual kinds first, so "flash", "final" and "restatement" keep their labels when space is short.
+  const byPriority = [...pts].sort((a, b) => Number(a.kind === 'revision') - Number(b.kind === 'revision') || a.x - b.x)
+  for (const p of byPriority) text(p.kind === 'revision' ? `r${p.revision}` : `r${p.revision} ${p.kind}`, `point-label k-${p.kind}`, ...around(sx(p.x), sy(p.y)))
+
+  const labels = el('g', { class: 'labels' })
+  svg.append(labels)
+  const measured = texts.map((t) => {
+    const node = /** @type {SVGTextElement} */ (el('text', { x: 0, y: 0, class: t.cls }, t.text))
+    labels.append(node)
+    const b = node.getBBox()
+    // Unrendered (a hidden container): an estimate, so that labels still keep apart.
+    const w = b.width || t.text.length * 6.4
+    const top = b.height ? b.y : -10
+    const h = b.height || 13
+    const candidates = t.spots.map((s) => {
+      const left = s.anchor === 'start' ? s.x : s.anchor === 'middle' ? s.x - w / 2 : s.x - w
+      return { x0: left, x1: left + w, y0: s.y + top, y1: s.y + top + h }
+    })
+    return { node, candidates }
+  })
+  placeLabels(measured, obstacles, { x0: 0, x1: width, y0: 0, y1: height }).forEach((at, i) => {
+    const { node } = measured[i]
+    const spot = texts[i].spots[at]
+    if (!spot) {
+      node.remove()
+      return
+    }
+    node.setAttribute('x', String(spot.x))
+    node.setAttribute('y', String(spot.y))
+    node.setAttribute('text-anchor', spot.anchor)
+  })
 }
+
+/** @typedef {{ x: number, y: number, anchor: 'start' | 'middle' | 'end' }} Spot */
 
 /**
  * A spread of shares at one lag of the completeness curve; null where no period counts.

@@ -8,7 +8,7 @@ import { $, h } from './dom.js'
 import { formatInt, formatTime, periodLabel } from './format.js'
 import { loadStatus, selectPeriod } from './periods.js'
 import { drawTimeline, renderSideSelects } from './sides.js'
-import { chosenPeriod, chosenView, currentPeriodLoad, num, setLiveTimer, state, stopLive, tz } from './state.js'
+import { chosenPeriod, chosenView, currentPeriodLoad, defaultPeriod, num, setLiveTimer, state, stopLive, tz } from './state.js'
 import { renderPeriodHead } from './timeline.js'
 
 /** @import { Alert, Realtime } from './types.js' */
@@ -37,6 +37,8 @@ async function refreshLive() {
   const load = currentPeriodLoad()
   if (!view) return
   await loadStatus()
+  // The first events of a view that had none: show its period as a link would.
+  if (state.period === null && state.statuses.size > 0 && view === state.view) await selectPeriod(defaultPeriod())
   const period = state.period
   const latest = state.latestPeriod
   const [realtime, alerts, chosen] = await Promise.all([
@@ -78,10 +80,10 @@ function renderLiveTotals(period, realtime) {
     h('button', { type: 'button', class: 'link', onclick: () => selectPeriod(period).catch(handle) }, periodLabel(period, view.granularity)),
     ` (${info?.status ?? 'open'}) of ${view.name}, from every event received so far · updated ${formatTime(new Date().toISOString(), tz(), { seconds: true })}, every 5 s`,
   )
+  // One div per figure (as HTML allows in a dl), so that the figures wrap on a narrow screen.
   $('live-totals').replaceChildren(
-    ...Object.keys(view.measures).flatMap((name) => [h('dt', {}, name), h('dd', { dataset: { measure: name } }, num(realtime.totals.measures[name], name))]),
-    h('dt', {}, 'events'),
-    h('dd', { dataset: { count: 'events' } }, formatInt(realtime.totals.eventCount)),
+    ...Object.keys(view.measures).map((name) => h('div', {}, h('dt', {}, name), h('dd', { dataset: { measure: name } }, num(realtime.totals.measures[name], name)))),
+    h('div', {}, h('dt', {}, 'events'), h('dd', { dataset: { count: 'events' } }, formatInt(realtime.totals.eventCount))),
   )
 }
 
@@ -123,11 +125,32 @@ function renderAlerts(alerts) {
         h('span', { class: 'alert-kind' }, a.type),
         ' ',
         a.view ? `${a.view} ` : '',
-        period ? (openable ? h('button', { type: 'button', class: 'link', onclick: () => selectPeriod(period).catch(handle) }, period) : period) : '',
+        period ? (openable ? h('button', { type: 'button', class: 'link', tabindex: '-1', onclick: () => selectPeriod(period).catch(handle) }, period) : period) : '',
         ': ',
         alertText(a),
         a.status === 'resolved' ? ' (resolved)' : '',
       )
     }),
   )
+}
+
+/**
+ * The alert list is one tab stop (it scrolls): arrow keys, Home and End move between the periods
+ * its alerts link to, Escape back to the list.
+ */
+export function bindAlerts() {
+  const list = $('alerts')
+  list.addEventListener('keydown', (event) => {
+    const links = [.../** @type {NodeListOf<HTMLButtonElement>} */ (list.querySelectorAll('button.link'))]
+    const at = links.indexOf(/** @type {HTMLButtonElement} */ (document.activeElement))
+    const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: links.length - 1 }[event.key]
+    if (event.key === 'Escape' && at >= 0) {
+      event.preventDefault()
+      list.focus()
+      return
+    }
+    if (to === undefined || links.length === 0) return
+    event.preventDefault()
+    links[Math.min(Math.max(to, 0), links.length - 1)].focus()
+  })
 }

@@ -1,7 +1,7 @@
 // @ts-check
 // Choosing what to look at: a view, its measure and one of its periods, from a link or a click.
 
-import { getRealtime, getRevisions, getView } from './api.js'
+import { getRealtime, getRevisions, getToken, getView } from './api.js'
 import { handle } from './auth.js'
 import { periodStatuses, renderCalendar } from './calendar.js'
 import { loadComparison } from './compare.js'
@@ -12,7 +12,7 @@ import { openReliability, reliabilityChanged } from './reliability.js'
 import { chosenView, currentPeriodLoad, defaultMeasure, defaultPeriod, startPeriodLoad, state, validSide, writeHash } from './state.js'
 import { renderPeriodHead, renderPending } from './timeline.js'
 
-/** @import { Wanted } from './types.js' */
+/** @import { View, Wanted } from './types.js' */
 
 /**
  * Shows what a link names, or what the page shows first when it names nothing.
@@ -74,6 +74,7 @@ export async function loadStatus() {
 }
 
 function drawCalendar() {
+  $('periods-help').hidden = state.statuses.size === 0
   renderCalendar($('calendar'), {
     granularity: chosenView().granularity,
     statuses: state.statuses,
@@ -98,6 +99,7 @@ export async function selectPeriod(period, wanted = {}) {
   $('period-empty').hidden = period !== null
   $('period-content').hidden = period === null
   if (period === null) {
+    renderEmpty(view)
     writeHash()
     return
   }
@@ -117,4 +119,35 @@ export async function selectPeriod(period, wanted = {}) {
   drawTimeline()
   renderSideSelects()
   await loadComparison(wanted.row ?? null)
+}
+
+/** The sample data of `lateview fixtures` and the types of event each sends (fixtures/generate.ts). */
+const FIXTURES = [
+  { name: 'retail', what: 'the sample retail chain', types: ['sale', 'refund'] },
+  { name: 'lab', what: 'the sample lab network', types: ['test_result'] },
+]
+
+/**
+ * Says how to send events to a view that has none: the commands of the README's quick tour with
+ * the sample data that feeds the view (else a file of the user's events), addressed to this
+ * server, with a token's header when the page uses one.
+ * @param {View} view
+ */
+function renderEmpty(view) {
+  const fixture = FIXTURES.find((f) => f.types.some((t) => view.eventTypes?.includes(t)))
+  const file = fixture ? `/tmp/${fixture.name}.ndjson` : 'events.ndjson'
+  $('empty-intro').replaceChildren(
+    h('b', {}, view.name),
+    ' has received no events, so it has no periods to show. ',
+    fixture
+      ? `Send some from a terminal, for example three days of ${fixture.what}:`
+      : `Send it events of type ${(view.eventTypes ?? []).join(' or ')} from a terminal, as NDJSON (one event per line) in ${file}:`,
+  )
+  $('empty-ingest').textContent = fixture ? `npx lateview fixtures ${fixture.name} --days 3 | npx lateview ingest -` : `npx lateview ingest ${file}`
+  const auth = getToken() === null ? '' : ` \\\n  -H 'authorization: Bearer <a token with the ingest scope>'`
+  $('empty-post').textContent = [
+    ...(fixture ? [`npx lateview fixtures ${fixture.name} --days 3 > ${file}`] : []),
+    `curl -s -X POST ${location.origin}/v1/events${auth} \\`,
+    `  -H 'content-type: application/x-ndjson' --data-binary @${file}`,
+  ].join('\n')
 }

@@ -3,6 +3,7 @@
 
 import { KINDS, kindColor, renderStepChart } from './chart.js'
 import { $, h, thead } from './dom.js'
+import { cellOf, setGridCell } from './grid.js'
 import { liveTotal } from './figures.js'
 import { formatDelta, formatInt, formatPercent, formatTime, periodLabel, roundAs } from './format.js'
 import { chosenMeasure, chosenPeriod, chosenView, delta, expectedCount, measureDef, num, shortSide, state, tz } from './state.js'
@@ -100,6 +101,9 @@ export function renderPending() {
   note.textContent = text ?? ''
 }
 
+/** The revisions table's column of "after" buttons. */
+const AFTER_COLUMN = 10
+
 /** @param {OnSides} onSides */
 function renderRevisionTable(onSides) {
   const name = chosenMeasure()
@@ -108,7 +112,7 @@ function renderRevisionTable(onSides) {
     h(
       'tr',
       {},
-      ['Rev', 'Kind', 'Published', 'Trigger', 'Events', 'Late events', 'Completeness', `${name} total`, 'Change', 'Compare'].map((t, i) =>
+      ['Rev', 'Kind', 'Published', 'Trigger', 'Events', 'Late events', 'Completeness', `${name} total`, 'Change', 'Before', 'After'].map((t, i) =>
         h('th', { scope: 'col', class: i >= 4 && i <= 8 ? 'num' : '' }, t),
       ),
     ),
@@ -147,7 +151,8 @@ function renderRevisionTable(onSides) {
       h('td', { class: 'num', title: formatPercent(r.completeness, expectedCount()) }, formatPercent(r.completeness, expectedCount(), { compact: true })),
       h('td', { class: 'num' }, num(value)),
       h('td', { class: 'num' }, change === null ? '' : delta(change)),
-      h('td', { class: 'buttons' }, sideButton('from'), sideButton('to')),
+      h('td', { class: 'side' }, sideButton('from')),
+      h('td', { class: 'side' }, sideButton('to')),
     )
   })
   const now = liveTotal()
@@ -169,8 +174,14 @@ function renderRevisionTable(onSides) {
       h('td', { class: 'num' }, num(now)),
       h('td', { class: 'num' }, nowChange === null ? '' : delta(nowChange)),
       h('td', {}),
+      h('td', {}),
     ),
   )
+  // The table is one tab stop (see grid.js): the cell that had the focus keeps it across the
+  // redraw a pressed button causes; else Tab enters at the after button of the compared revision.
+  const focused = cellOf(table, document.activeElement)
   table.tBodies[0].replaceChildren(...rows)
+  const after = rows.findIndex((tr) => tr.dataset.revision !== undefined && tr.dataset.revision === state.to)
+  setGridCell(table, focused ?? { row: after >= 0 ? after + 1 : 1, col: after >= 0 ? AFTER_COLUMN : 0 }, focused !== null)
   for (const k of /** @type {NodeListOf<HTMLElement>} */ (table.querySelectorAll('.kind'))) k.style.borderColor = kindColor(k.dataset.kind)
 }

@@ -35,6 +35,7 @@
  * @property {string} description
  * @property {string} timezone
  * @property {Granularity} granularity
+ * @property {string[]} eventTypes
  * @property {string[]} dimensions
  * @property {Record<string, MeasureDefinition>} measures
  * @property {{ sources: string[], by: string } | null} expectedSources

@@ -6,14 +6,14 @@
  * Without /usr/bin/chromium the suite is skipped with a message, except under CI, where a missing
  * browser is a failure (.ci/run installs it).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { generateFixture } from '../../fixtures/generate.js'
+import { FIXTURE_VIEWS, generateFixture } from '../../fixtures/generate.js'
 import { loadConfig } from '../../src/config.js'
 import { ManualClock } from '../../src/domain/clock.js'
 import { parseInstant } from '../../src/domain/time.js'
@@ -25,7 +25,7 @@ import { loadViewFiles } from '../../src/services/view-files.js'
 const CHROMIUM = '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const VIEWS = join(ROOT, 'views')
-const OUTPUT = join(ROOT, '.test-output')
+const DOCS = join(ROOT, 'docs')
 const VIEW = 'daily_revenue'
 const TOKEN = 'read-token-for-the-ui-test-0123'
 
@@ -139,6 +139,115 @@ async function cellText(page: Page, selector: string): Promise<string> {
   return (await page.locator(selector).textContent()) ?? ''
 }
 
+/** The two sizes the page is laid out for: a phone and a laptop. */
+const SIZES = [
+  { width: 390, height: 844 },
+  { width: 1280, height: 800 },
+] as const
+
+/** Elements that must be shown whole: figures, controls, their labels, column titles. */
+const KEY_SELECTORS = [
+  '.top h1',
+  '.top-controls label',
+  '#view-select',
+  '#live-caption',
+  '#live-totals dt',
+  '#live-totals dd',
+  '#alerts-title',
+  '#calendar button.period',
+  '#period-title',
+  '.measure-pick label',
+  '#measure-select',
+  '#kind-legend li',
+  '#revisions thead th',
+  '#revisions button',
+  '.compare-controls legend',
+  '#from-select',
+  '#to-select',
+  '#swap',
+  '#sides thead th',
+  '#download',
+  '#comparison th button.sort',
+  '#comparison .explain-button',
+  '#events thead th',
+  '#reliability > summary',
+]
+
+/**
+ * Evaluated in the page (the test is type-checked without the DOM library): every element of
+ * `selectors` that is cut off, as "selector[i] "text": why". An element is cut off when its content
+ * is wider than its box, or its box leaves the viewport or its card; one inside a scrolling table
+ * is first scrolled into view, and must then lie inside the table's scrolling box.
+ */
+function clippedScript(selectors: readonly string[]): string {
+  return `(() => {
+    const out = []
+    const outside = (r, c) => r.left < c.left - 0.5 || r.right > c.right + 0.5 || r.top < c.top - 0.5 || r.bottom > c.bottom + 0.5
+    for (const selector of ${JSON.stringify(selectors)}) {
+      const found = [...document.querySelectorAll(selector)].filter((e) => e.checkVisibility())
+      if (found.length === 0) out.push(selector + ': none shown')
+      found.forEach((e, i) => {
+        const name = selector + '[' + i + '] ' + JSON.stringify(e.textContent.trim().slice(0, 24))
+        if (e.clientWidth > 0 && e.scrollWidth > e.clientWidth) out.push(name + ': content ' + e.scrollWidth + ' px in a box of ' + e.clientWidth)
+        const scroller = e.parentElement.closest('.table-scroll')
+        if (scroller) {
+          e.scrollIntoView({ block: 'nearest' })
+          const r = e.getBoundingClientRect()
+          const s = scroller.getBoundingClientRect()
+          const left = s.left + scroller.clientLeft
+          const right = left + scroller.clientWidth
+          if (r.right > right) scroller.scrollLeft += r.right - right
+          if (r.left < left) scroller.scrollLeft -= left - r.left
+        }
+        const r = e.getBoundingClientRect()
+        if (r.left < -0.5 || r.right > innerWidth + 0.5) out.push(name + ': leaves the viewport (' + r.left + ' to ' + r.right + ')')
+        const card = e.closest('.card, .live, .periods, .top, .period-head')
+        if (card && outside(r, card.getBoundingClientRect())) out.push(name + ': leaves its ' + card.className)
+        if (scroller) {
+          const s = scroller.getBoundingClientRect()
+          const inner = { left: s.left + scroller.clientLeft, right: s.left + scroller.clientLeft + scroller.clientWidth, top: s.top, bottom: s.bottom }
+          if (r.left < inner.left - 0.5 || r.right > inner.right + 0.5) out.push(name + ': leaves its scrolling table box')
+        }
+      })
+    }
+    return out
+  })()`
+}
+
+/** Evaluated in the page: the texts of the timeline chart that overlap another text or a dot. */
+const OVERLAPS = `(() => {
+  const boxes = (selector) => [...document.querySelectorAll(selector)].map((e) => ({ name: e.textContent || e.tagName, r: e.getBoundingClientRect() }))
+  const texts = boxes('#chart svg text')
+  const dots = boxes('#chart svg circle')
+  const meet = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5
+  const out = []
+  texts.forEach((a, i) => {
+    for (const b of texts.slice(i + 1)) if (meet(a.r, b.r)) out.push(a.name + ' / ' + b.name)
+    for (const d of dots) if (meet(a.r, d.r)) out.push(a.name + ' / a dot')
+  })
+  return out
+})()`
+
+/**
+ * Presses Tab from the top of the page until the focus is in `selector`: the elements it stopped
+ * at, as tag#id or tag.class, the last one in `selector`.
+ */
+async function tabStops(page: Page, selector: string): Promise<string[]> {
+  await page.evaluate('document.activeElement?.blur(); window.scrollTo(0, 0)')
+  const stops: string[] = []
+  for (let presses = 1; presses <= 100; presses++) {
+    await page.keyboard.press('Tab')
+    stops.push(await page.evaluate(`(() => { const e = document.activeElement; return e.tagName.toLowerCase() + (e.id ? '#' + e.id : e.classList.length ? '.' + e.classList[0] : '') })()`))
+    if (await page.evaluate(`!!document.activeElement?.closest(${JSON.stringify(selector)})`)) return stops
+  }
+  throw new Error(`no focus in ${selector} after 100 Tab presses: ${stops.join(', ')}`)
+}
+
+/** The description of the focused element: its tag, id or class and text. */
+function focused(page: Page): Promise<string> {
+  return page.evaluate(`(() => { const e = document.activeElement; return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' + (e.getAttribute('aria-label') ?? e.textContent.trim()) })()`)
+}
+
 const browserMissing = !existsSync(CHROMIUM)
 
 if (browserMissing && !process.env.CI) {
@@ -149,6 +258,8 @@ if (browserMissing && !process.env.CI) {
   skipped.skip('the page compares revisions 1 and 3 and lists the explaining events', () => {})
   skipped.skip('with auth on, the page asks for a token once and then loads the views', () => {})
   skipped.skip("with auth on, Download CSV fetches the server's CSV with the token", () => {})
+  skipped.skip('at 390 × 844 and 1280 × 800: no sideways scroll, nothing cut off, chart labels apart, 7 tab stops before the comparison', () => {})
+  skipped.skip('an empty store: the page shows the commands that send events, then the period they fill', () => {})
   skipped.run()
 } else {
   const test = suite<Context>('ui analyst page', {} as Context)
@@ -277,9 +388,8 @@ if (browserMissing && !process.env.CI) {
       assert.ok(nowChangeText.trim() !== '', 'the now row shows its change since the last revision')
       assert.is(shown(nowChangeText), nowChange)
 
-      mkdirSync(OUTPUT, { recursive: true })
       await page.evaluate('window.scrollTo(0, 0)')
-      await page.screenshot({ path: join(OUTPUT, 'analyst.png'), fullPage: true })
+      await page.screenshot({ path: join(DOCS, 'analyst.png'), fullPage: true })
 
       const again = await context.newPage()
       await again.goto(url)
@@ -355,6 +465,160 @@ if (browserMissing && !process.env.CI) {
       assert.ok(await page.locator('#auth').isHidden())
     } finally {
       await context.close()
+      await server.close()
+    }
+  })
+
+  test('at 390 × 844 and 1280 × 800: no sideways scroll, nothing cut off, chart labels apart, 7 tab stops before the comparison', async (ctx) => {
+    if (ctx.failure) throw ctx.failure
+    const { server, browser } = ctx
+    const { period, diff } = await comparedPeriod(server)
+    const change = [...diff.changes].sort((a, b) => b.events.length - a.events.length)[0] as Change
+    const rowKey = ['store', 'channel'].map((d) => encodeURIComponent(String(change.dims[d]))).join('/')
+    for (const size of SIZES) {
+      const at = `${size.width} × ${size.height}`
+      const context = await browser.newContext({ viewport: size })
+      const page = await context.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(e.message))
+      try {
+        await page.goto(`${server.address}/#view=${VIEW}&period=${period}&from=1&to=3&row=${rowKey}`)
+        await page.locator('#events tbody tr').first().waitFor()
+        await page.locator('#live-totals dd[data-count="events"]').waitFor()
+        await page.locator('#alerts button.link').first().waitFor()
+        // Before the checks below scroll the tables.
+        await page.screenshot({ path: join(DOCS, `analyst-${size.width}.png`), fullPage: true })
+
+        assert.equal(await page.evaluate('[document.documentElement.scrollWidth, innerWidth]'), [size.width, size.width], `${at}: the page scrolls sideways`)
+        assert.equal(await page.evaluate(clippedScript(KEY_SELECTORS)), [], `${at}: cut off`)
+        // Wide tables scroll inside their cards on a phone; on a laptop they fit.
+        const tables = await page.evaluate<Array<[string, boolean]>>(
+          `['revisions', 'sides', 'comparison', 'events'].map((id) => { const w = document.getElementById(id).closest('.table-scroll'); return [id, w.scrollWidth > w.clientWidth] })`,
+        )
+        const scrolls = size.width === 390
+        assert.equal(
+          tables,
+          [
+            ['revisions', scrolls],
+            ['sides', scrolls],
+            ['comparison', scrolls],
+            ['events', scrolls],
+          ],
+          `${at}: tables scrolling sideways`,
+        )
+
+        // The chart's labels: none covers another text or a dot; the flash keeps its label.
+        assert.equal(await page.evaluate(OVERLAPS), [], `${at}: overlapping chart labels`)
+        assert.is(await page.locator('#chart text.point-label', { hasText: 'r1 flash' }).count(), 1)
+        assert.ok((await page.locator('#chart text.point-label').count()) >= 3, `${at}: few point labels`)
+        assert.ok(await page.locator('#chart text.mark-label', { hasText: 'before: rev 1' }).isVisible())
+        assert.ok(await page.locator('#chart text.mark-label', { hasText: 'after: rev 3' }).isVisible())
+
+        // Seven tab stops precede the comparison: the revisions table is one of them.
+        assert.equal(
+          await tabStops(page, '.compare-controls'),
+          ['a.skip-link', 'select#view-select', 'button.link', 'ol#alerts', 'button.period', 'select#measure-select', 'button.side-button', 'select#from-select'],
+          at,
+        )
+        // In the table (a grid), arrow keys move between cells; Enter and Space press a button,
+        // which keeps the focus through the redraw it causes.
+        await page.keyboard.press('Shift+Tab')
+        assert.is(await focused(page), 'button Use revision 3 as after')
+        await page.keyboard.press('ArrowUp')
+        assert.is(await focused(page), 'button Use revision 2 as after')
+        await page.keyboard.press('Enter')
+        await page.locator('#comparison thead th[data-col="after"]', { hasText: 'rev 2' }).waitFor()
+        assert.is(await page.inputValue('#to-select'), '2')
+        assert.is(await focused(page), 'button Use revision 2 as after')
+        assert.is(await page.locator('#revisions tr[data-revision="2"] button[aria-pressed="true"]').textContent(), 'after')
+        await page.keyboard.press('ArrowLeft')
+        await page.keyboard.press('ArrowDown')
+        assert.is(await focused(page), 'button Use revision 3 as before')
+        await page.keyboard.press('Space')
+        await page.locator('#comparison thead th[data-col="before"]', { hasText: 'rev 3' }).waitFor()
+        assert.equal([await page.inputValue('#from-select'), await page.inputValue('#to-select')], ['3', '2'])
+        await page.keyboard.press('Home')
+        assert.is(await focused(page), 'td 3')
+        await page.keyboard.press('Control+Home')
+        assert.is(await focused(page), 'th Rev')
+        // Still one tab stop: the cell last visited.
+        await page.keyboard.press('Tab')
+        assert.is(await focused(page), 'select#from-select Before: revision or instant')
+        await page.keyboard.press('Shift+Tab')
+        assert.is(await focused(page), 'th Rev')
+        assert.equal(errors, [])
+      } finally {
+        await context.close()
+      }
+    }
+  })
+
+  test('an empty store: the page shows the commands that send events, then the period they fill', async (ctx) => {
+    if (ctx.failure) throw ctx.failure
+    const server = await startServer(serverEnv(join(ctx.dir, 'empty.db')))
+    try {
+      const { views } = await getJson<{ views: Array<{ name: string; eventTypes: string[] }> }>(server, '/v1/views')
+      const view = views[0] as { name: string; eventTypes: string[] }
+      const fixture = (Object.keys(FIXTURE_VIEWS) as Array<keyof typeof FIXTURE_VIEWS>).find((k) => FIXTURE_VIEWS[k].view === view.name)
+      assert.ok(fixture, `no fixture feeds ${view.name}`)
+      const events = generateFixture(fixture, { days: 1, events: 40, seed: 3 })
+      assert.ok(
+        events.every((e) => view.eventTypes.includes(e.type)),
+        `the ${fixture} fixture sends events ${view.name} counts`,
+      )
+      for (const size of SIZES) {
+        const at = `${size.width} × ${size.height}`
+        const context = await ctx.browser.newContext({ viewport: size })
+        const page = await context.newPage()
+        try {
+          await page.goto(`${server.address}/`)
+          await page.locator('#period-empty').waitFor({ state: 'visible' })
+          assert.is(await cellText(page, '#period-empty h2'), 'No events yet')
+          assert.is(
+            await cellText(page, '#empty-intro'),
+            `${view.name} has received no events, so it has no periods to show. Send some from a terminal, for example three days of the sample ${fixture === 'retail' ? 'retail chain' : 'lab network'}:`,
+          )
+          assert.is(await cellText(page, '#empty-ingest'), `npx lateview fixtures ${fixture} --days 3 | npx lateview ingest -`)
+          assert.is(
+            await cellText(page, '#empty-post'),
+            [
+              `npx lateview fixtures ${fixture} --days 3 > /tmp/${fixture}.ndjson`,
+              `curl -s -X POST ${server.address}/v1/events \\`,
+              `  -H 'content-type: application/x-ndjson' --data-binary @/tmp/${fixture}.ndjson`,
+            ].join('\n'),
+          )
+          assert.is(await cellText(page, '#calendar'), 'No periods yet: this view has received no events.')
+          assert.not.match(await cellText(page, 'main'), 'Pick a period on the left')
+          assert.ok(await page.locator('#period-content').isHidden())
+          assert.ok(await page.locator('#periods-help').isHidden())
+          assert.equal(await page.evaluate('[document.documentElement.scrollWidth, innerWidth]'), [size.width, size.width], `${at}: the page scrolls sideways`)
+          assert.equal(await page.evaluate(clippedScript(['#period-empty h2', '#empty-intro', '#empty-ingest', '#empty-post', '#live-caption', '.periods h2', '#calendar p'])), [], `${at}: cut off`)
+          await page.screenshot({ path: join(DOCS, `analyst-empty-${size.width}.png`), fullPage: true })
+        } finally {
+          await context.close()
+        }
+      }
+
+      // The events arrive: the page shows their period, without a reload.
+      const context = await ctx.browser.newContext({ viewport: SIZES[1] })
+      try {
+        const page = await context.newPage()
+        await page.goto(`${server.address}/`)
+        await page.locator('#period-empty').waitFor({ state: 'visible' })
+        const res = await fetch(`${server.address}/v1/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson' },
+          body: events.map((e) => JSON.stringify(e)).join('\n'),
+        })
+        assert.is(res.status, 200, await res.text())
+        await page.locator('#period-content').waitFor({ state: 'visible', timeout: 15_000 })
+        assert.ok(await page.locator('#period-empty').isHidden())
+        assert.ok((await page.locator('#calendar button.period').count()) > 0)
+        assert.ok(await page.locator('#periods-help').isVisible())
+      } finally {
+        await context.close()
+      }
+    } finally {
       await server.close()
     }
   })
