@@ -1,55 +1,61 @@
-import { DateTime } from 'luxon'
-
-const FIELDS: Array<[min: number, max: number]> = [
-  [0, 59], // minute
-  [0, 23], // hour
-  [1, 31], // day of month
-  [1, 12], // month
-  [0, 7], // day of week (0 and 7 are Sunday)
-]
+import { Cron } from 'croner'
 
 /**
- * A cron expression matched against local wall-clock minutes: the simulated clock of the demo
- * and of replays fires jobs exactly when node-cron would. Supports `*`, numbers, ranges, steps
- * and lists; a leading seconds field (6 fields) is accepted and must allow second 0.
+ * A job's schedule: a cron expression read by croner in a time zone. It is the one reading of
+ * cron lateview has: `serve` asks it at every tick whether a job is due (node-cron only ticks,
+ * see scheduler.ts), and the demo and replays ask it the same question of simulated minutes.
+ * node-cron 4.2.1's own reading differed on day-of-week ranges (`1-7` fired on Mondays and
+ * Sundays only, `SAT-SUN` every day), and a matcher of our own knew no names (`MON-SUN`).
+ *
+ * The grammar (croner's): 5 fields, or 6 with seconds first; `*`, numbers, names (`JAN`,
+ * `MON`), ranges, steps, lists, `L` (last day of the month), `#` (nth weekday); day of week 0
+ * or 7 is Sunday. When both day of month and day of week are restricted, either one matching
+ * is enough (POSIX cron's rule).
  */
-export class CronMatcher {
-  readonly #sets: Array<Set<number>>
+export class CronSchedule {
+  readonly #cron: Cron
+  /** With a seconds field the expression can fire several times in a minute. */
+  readonly #seconds: boolean
 
-  constructor(readonly expression: string) {
-    let parts = expression.trim().split(/\s+/)
-    if (parts.length === 6) {
-      if (!expand(parts[0] as string, 0, 59).has(0)) throw new Error(`cron ${expression}: only expressions that fire at second 0 are supported`)
-      parts = parts.slice(1)
+  constructor(
+    readonly expression: string,
+    readonly zone: string,
+  ) {
+    this.#seconds = expression.trim().split(/\s+/).length === 6
+    try {
+      this.#cron = new Cron(expression, { timezone: zone, paused: true, mode: '5-or-6-parts' })
+    } catch (error) {
+      throw new Error(`cron ${JSON.stringify(expression)}: ${(error as Error).message}`)
     }
-    if (parts.length !== 5) throw new Error(`cron ${expression}: expected 5 fields`)
-    this.#sets = parts.map((p, i) => expand(p, ...(FIELDS[i] as [number, number])))
   }
 
-  /** Whether the expression fires in the minute that contains `ms`, read in `zone`. */
-  matches(ms: number, zone: string): boolean {
-    const t = DateTime.fromMillis(ms, { zone })
-    const [minute, hour, dom, month, dow] = this.#sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>]
-    const weekday = t.weekday % 7
-    return minute.has(t.minute) && hour.has(t.hour) && dom.has(t.day) && month.has(t.month) && (dow.has(weekday) || (weekday === 0 && dow.has(7)))
+  /** Whether the schedule fires at the second that holds `ms` (the scheduler's tick). */
+  firesAt(ms: number): boolean {
+    const second = Math.floor(ms / 1000) * 1000
+    return this.#cron.match(new Date(second))
+  }
+
+  /** Whether the schedule fires at any second of the minute that holds `ms` (a replay's step). */
+  firesInMinute(ms: number): boolean {
+    const minute = Math.floor(ms / 60_000) * 60_000
+    if (!this.#seconds) return this.#cron.match(new Date(minute))
+    // The scheduler's own question, second by second: the same answer on a day clocks change.
+    for (let s = 0; s < 60; s++) if (this.#cron.match(new Date(minute + s * 1000))) return true
+    return false
+  }
+
+  /** What node-cron ticks on: every second for an expression with seconds, else every minute. */
+  get tick(): string {
+    return this.#seconds ? '* * * * * *' : '* * * * *'
   }
 }
 
-function expand(field: string, min: number, max: number): Set<number> {
-  const out = new Set<number>()
-  for (const part of field.split(',')) {
-    const m = /^(\*|\d+(?:-\d+)?)(?:\/(\d+))?$/.exec(part)
-    if (!m) throw new Error(`cron field ${JSON.stringify(field)} is not supported`)
-    const step = m[2] ? Number(m[2]) : 1
-    let lo = min
-    let hi = max
-    if (m[1] !== '*') {
-      const [a, b] = (m[1] as string).split('-').map(Number) as [number, number | undefined]
-      lo = a
-      hi = b ?? (m[2] ? max : a)
-    }
-    if (lo < min || hi > max || lo > hi || step < 1) throw new Error(`cron field ${JSON.stringify(field)} is out of range`)
-    for (let v = lo; v <= hi; v += step) out.add(v)
+/** Whether lateview can run `expression` (in UTC; the zone does not change the grammar). */
+export function cronIsValid(expression: string): boolean {
+  try {
+    new CronSchedule(expression, 'UTC')
+    return true
+  } catch {
+    return false
   }
-  return out
 }

@@ -1,3 +1,4 @@
+import { cronIsValid as isRunnableCron } from './cron.js'
 import type { MinChange } from './min-change.js'
 import { GRANULARITIES, isValidTimeZone, parseDurationMs, type Granularity } from './time.js'
 
@@ -61,10 +62,10 @@ const NAME = /^[a-z][a-z0-9_]{0,62}$/
 const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/
 
 /**
- * Validates a parsed view file. `cronIsValid` checks the rebuild schedule (the caller passes
- * node-cron's validator, keeping this module free of scheduling code).
+ * Validates a parsed view file. `cronIsValid` checks the rebuild schedule: by default the one
+ * reading of cron that the scheduler and replays share (cron.ts).
  */
-export function parseViewDefinition(input: unknown, file: string, cronIsValid: (expression: string) => boolean = () => true): ViewDefinition {
+export function parseViewDefinition(input: unknown, file: string, cronIsValid: (expression: string) => boolean = isRunnableCron): ViewDefinition {
   const problems: ViewProblem[] = []
   const fail = (field: string, problem: string): void => {
     problems.push({ field, problem })

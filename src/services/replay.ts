@@ -1,5 +1,5 @@
 import type { ManualClock } from '../domain/clock.js'
-import { CronMatcher } from '../domain/cron.js'
+import { CronSchedule } from '../domain/cron.js'
 import { parseInstant } from '../domain/time.js'
 import { scheduledJobs } from '../domain/jobs.js'
 import type { JobRun } from './jobs.js'
@@ -26,7 +26,7 @@ export async function replay(lateview: Lateview, clock: ManualClock, options: Re
   const schedules = lateview.programs.map((program) => ({
     program,
     // In life-cycle order: jobs firing at the same minute run as the table lists them.
-    jobs: scheduledJobs(program).map(({ job, cron }) => ({ job, cron: new CronMatcher(cron) })),
+    jobs: scheduledJobs(program).map(({ job, cron }) => ({ job, cron: new CronSchedule(cron, program.view.timezone) })),
   }))
   const runs: JobRun[] = []
   let next = 0
@@ -41,7 +41,7 @@ export async function replay(lateview: Lateview, clock: ManualClock, options: Re
     }
     for (const { program, jobs } of schedules) {
       for (const { job, cron } of jobs) {
-        if (!cron.matches(now, program.view.timezone)) continue
+        if (!cron.firesInMinute(now)) continue
         for (const run of await lateview.jobs.run(job, { view: program.name, now, trigger: 'cron' })) {
           runs.push(run)
           options.onRun?.(run)

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { validate as cronIsValid } from 'node-cron'
 import { ViewProgram } from '../domain/aggregate.js'
 import { parseViewDefinition, ViewDefinitionError, type ViewDefinition } from '../domain/view.js'
 
@@ -34,7 +33,7 @@ export function loadViewFiles(dir: string): ViewDefinition[] {
     } catch (error) {
       throw new ViewDefinitionError(file, [{ field: '(file)', problem: `not valid JSON: ${(error as Error).message}` }])
     }
-    const view = parseViewDefinition(parsed, file, (e) => cronIsValid(e))
+    const view = parseViewDefinition(parsed, file)
     if (view.name !== basename(name, '.json')) throw new ViewDefinitionError(file, [{ field: 'name', problem: `must equal the file name (${basename(name, '.json')})` }])
     files.set(view, file)
     views.push(view)
