@@ -10,6 +10,8 @@ export interface IngestFileOptions {
   batch: number
   imported: boolean
   keepGoing: boolean
+  /** How the summary is printed: a line, or one JSON object. */
+  format: 'table' | 'json'
 }
 
 /**
@@ -84,9 +86,11 @@ export async function ingestFile(lateview: Lateview, path: string, options: Inge
   progress.done()
   const seconds = (Date.now() - started) / 1000
   const rate = Math.round((totals.accepted + totals.duplicates) / Math.max(seconds, 0.001))
-  out(
-    `ingested ${totals.accepted} events, ${totals.duplicates} duplicates, ${totals.rejected} refused in ${totals.batches} batches` +
-      `${totals.failedBatches ? ` (${totals.failedBatches} refused${stopped ? ', stopped' : ''})` : ''} in ${seconds.toFixed(1)} s (${rate} events/s)`,
-  )
+  if (options.format === 'json') out(JSON.stringify({ ...totals, stopped, seconds, eventsPerSecond: rate }))
+  else
+    out(
+      `ingested ${totals.accepted} events, ${totals.duplicates} duplicates, ${totals.rejected} refused in ${totals.batches} batches` +
+        `${totals.failedBatches ? ` (${totals.failedBatches} refused${stopped ? ', stopped' : ''})` : ''} in ${seconds.toFixed(1)} s (${rate} events/s)`,
+    )
   return totals.failedBatches > 0 ? 1 : 0
 }

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { generateFixture, type FixtureEvent } from '../../fixtures/generate.js'
 import { isSubject, loadConfig, type LateviewConfig, type NatsConfig } from '../config.js'
@@ -16,7 +17,7 @@ import { analysisSummary, printAnalysis } from './analysis.js'
 import { consume, defaultSubject, publishFile } from './broker.js'
 import { runDemo } from './demo.js'
 import { ingestFile } from './ingest.js'
-import { err, out, prettyJson, table, UsageError } from './output.js'
+import { err, InputError, out, prettyJson, table, UsageError } from './output.js'
 
 interface Command {
   summary: string
@@ -50,6 +51,15 @@ async function withLateview(fn: (lateview: Lateview) => Promise<number>): Promis
 function natsOf(config: Readonly<LateviewConfig>): NatsConfig {
   if (!config.nats) throw new UsageError('set LATEVIEW_NATS_URL, e.g. nats://127.0.0.1:4222')
   return config.nats
+}
+
+/** `--format`: one of `allowed`, `table` by default. */
+function formatOf<F extends string>(value: string | boolean | undefined, allowed: readonly F[]): F {
+  const format = value ?? 'table'
+  if (typeof format !== 'string' || !(allowed as readonly string[]).includes(format)) {
+    throw new UsageError(`--format is ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`)
+  }
+  return format as F
 }
 
 function positiveInt(value: string | boolean | undefined, name: string, fallback: number): number {
@@ -111,6 +121,7 @@ Nats-Msg-Id made from them, so that the stream drops a re-sent event within its 
     async run(values, positionals) {
       const [file] = positionals
       if (!file || positionals.length > 1) throw new UsageError('give one file, or - for standard input')
+      if (file !== '-' && !existsSync(file)) throw new InputError(`cannot read ${file}: no such file`)
       const nats = natsOf(loadConfig())
       const subject = typeof values.subject === 'string' ? values.subject : defaultSubject(nats)
       if (!isSubject(subject, false)) throw new UsageError(`--subject ${JSON.stringify(subject)} is not a NATS subject without wildcards`)
@@ -119,30 +130,49 @@ Nats-Msg-Id made from them, so that the stream drops a re-sent event within its 
   },
   ingest: {
     summary: 'append events from an NDJSON file or - (stdin)',
-    usage: 'lateview ingest <file.ndjson|-> [--batch 1000] [--import] [--keep-going]',
+    usage: 'lateview ingest <file.ndjson|-> [--batch 1000] [--import] [--keep-going] [--format table|json]',
     help: `Appends events, one JSON object per line, in atomic batches (--batch, default 1000).
 A refused batch writes nothing and stops the run (--keep-going goes on with the next batch).
 --import keeps each event's receivedAt (history import; must not go back in time).
-Shows a progress bar on a terminal and always prints a summary line.\n${ENVIRONMENT}`,
-    options: { batch: { type: 'string' }, import: { type: 'boolean' }, 'keep-going': { type: 'boolean' } },
+Shows a progress bar on a terminal and always prints a summary line (--format json: one JSON object).\n${ENVIRONMENT}`,
+    options: { batch: { type: 'string' }, import: { type: 'boolean' }, 'keep-going': { type: 'boolean' }, format: { type: 'string' } },
     async run(values, positionals) {
       const [file] = positionals
       if (!file || positionals.length > 1) throw new UsageError('give one file, or - for standard input')
       const batch = positiveInt(values.batch, 'batch', 1000)
-      return withLateview((lateview) => ingestFile(lateview, file, { batch, imported: values.import === true, keepGoing: values['keep-going'] === true }))
+      const format = formatOf(values.format, ['table', 'json'] as const)
+      if (file !== '-' && !existsSync(file)) throw new InputError(`cannot read ${file}: no such file`)
+      return withLateview((lateview) => ingestFile(lateview, file, { batch, imported: values.import === true, keepGoing: values['keep-going'] === true, format }))
     },
   },
   verify: {
     summary: 'recompute every Realtime cell and revision from the store and compare',
-    usage: 'lateview verify [--view <name>]',
+    usage: 'lateview verify [--view <name>] [--format table|json]',
     help: `Recomputes the Realtime cells of every view (or one) from the event store, and every
-published revision at its cutoff, and lists any difference. Exit code 1 when anything differs.\n${ENVIRONMENT}`,
-    options: { view: { type: 'string' } },
-    async run(values) {
+published revision at its cutoff, and lists any difference. Exit code 1 when anything differs.
+--format json prints { seq, cells, views, differences, revisions, revisionDifferences }.\n${ENVIRONMENT}`,
+    options: { view: { type: 'string' }, format: { type: 'string' } },
+    async run(values, positionals) {
+      if (positionals.length > 0) throw new UsageError('verify takes no argument (--view names one view)')
+      const format = formatOf(values.format, ['table', 'json'] as const)
       return withLateview(async (lateview) => {
         const names = typeof values.view === 'string' ? [values.view] : undefined
         const { realtime: result, revisions } = await lateview.verifyStore(names)
         const viewCount = names?.length ?? lateview.programs.length
+        const clean = result.differences.length + revisions.differences.length === 0
+        if (format === 'json') {
+          out(
+            toJson({
+              seq: result.seq,
+              cells: result.cells,
+              views: viewCount,
+              differences: result.differences,
+              revisions: revisions.revisions,
+              revisionDifferences: revisions.differences,
+            }),
+          )
+          return clean ? 0 : 1
+        }
         if (result.differences.length > 0) {
           const show = (m: { measures: Measures; eventCount: number } | null) => (m ? `${toJson(m.measures)} (${m.eventCount} events)` : 'absent')
           out(
@@ -161,23 +191,24 @@ published revision at its cutoff, and lists any difference. Exit code 1 when any
           )
         out(`verified ${result.cells} realtime cells of ${viewCount} view${viewCount === 1 ? '' : 's'} at seq ${result.seq}: ${result.differences.length} differences`)
         out(`verified ${revisions.revisions} revisions against recomputations at their cutoffs: ${revisions.differences.length} differences`)
-        return result.differences.length + revisions.differences.length === 0 ? 0 : 1
+        return clean ? 0 : 1
       })
     },
   },
   run: {
     summary: `run a job now: ${JOB_LIST}`,
-    usage: `lateview run <${JOB_NAMES.join('|')}> [--view <name>] [--period <key>] [--now <ISO>]`,
+    usage: `lateview run <${JOB_NAMES.join('|')}> [--view <name>] [--period <key>] [--now <ISO>] [--format table|json]`,
     help: `Runs a period job against LATEVIEW_DB and prints the runs it recorded. Without --period,
 every period due at now; with it, that period even if not yet due. --now replays the job at a
-past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
-    options: { view: { type: 'string' }, period: { type: 'string' }, now: { type: 'string' } },
+past instant (it publishes what was received by then). --format json prints the runs as a JSON array.\n${ENVIRONMENT}`,
+    options: { view: { type: 'string' }, period: { type: 'string' }, now: { type: 'string' }, format: { type: 'string' } },
     async run(values, positionals) {
       const [job] = positionals
       if (!job || !isJobName(job) || positionals.length > 1) throw new UsageError(`choose one job: ${JOB_NAMES.join(', ')}`)
       const now = values.now === undefined ? undefined : parseInstantInRange(values.now)
       if (now === null) throw new UsageError(`--now must be ${INSTANT_FORM}`)
       if (values.period !== undefined && values.view === undefined) throw new UsageError('--period needs --view')
+      const format = formatOf(values.format, ['table', 'json'] as const)
       return withLateview(async (lateview) => {
         if (typeof values.view === 'string' && typeof values.period === 'string') rangeOrThrow(lateview.view(values.view), values.period)
         const runs = await lateview.jobs.run(job, {
@@ -186,14 +217,16 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
           ...(now !== undefined ? { now } : {}),
           trigger: 'manual',
         })
-        out(
-          runs.length === 0
-            ? `${job}: nothing due`
-            : table(
-                ['job', 'view', 'period', 'outcome', 'revision', 'detail', 'ms'],
-                runs.map((r) => [r.job, r.view, r.period, r.outcome, r.revision, r.detail, r.durationMs]),
-              ),
-        )
+        if (format === 'json') out(toJson(runs))
+        else
+          out(
+            runs.length === 0
+              ? `${job}: nothing due`
+              : table(
+                  ['job', 'view', 'period', 'outcome', 'revision', 'detail', 'ms'],
+                  runs.map((r) => [r.job, r.view, r.period, r.outcome, r.revision, r.detail, r.durationMs]),
+                ),
+          )
         return runs.some((r) => r.outcome === 'failed') ? 1 : 0
       })
     },
@@ -210,8 +243,7 @@ past instant (it publishes what was received by then).\n${ENVIRONMENT}`,
       const revision = values.revision === undefined ? undefined : positiveInt(values.revision, 'revision', 1)
       const asOf = values['as-of'] === undefined ? undefined : parseInstantInRange(values['as-of'])
       if (asOf === null) throw new UsageError(`--as-of must be ${INSTANT_FORM}`)
-      const format = values.format ?? 'table'
-      if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
+      const format = formatOf(values.format, ['table', 'json', 'csv'] as const)
       return withLateview(async (lateview) => {
         const report = await lateview.report(view, period, { ...(revision !== undefined ? { revision } : {}), ...(asOf !== undefined ? { asOf } : {}) })
         // A revision is shown under the definition it was published with.
@@ -251,8 +283,7 @@ the view's first. --format csv prints the accuracy by release. See the README, "
     async run(values, positionals) {
       const [view] = positionals
       if (!view || positionals.length > 1) throw new UsageError('give one view')
-      const format = values.format ?? 'table'
-      if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
+      const format = formatOf(values.format, ['table', 'json', 'csv'] as const)
       const against = values.against
       if (against !== undefined && against !== 'final' && against !== 'latest') throw new UsageError('--against is final or latest')
       let target: number
@@ -293,8 +324,7 @@ per row of either side, unchanged ones too, each measure before, after and delta
         }
         return { revision: positiveInt(text, 'revision', 1) }
       }
-      const format = values.format ?? 'table'
-      if (format !== 'table' && format !== 'json' && format !== 'csv') throw new UsageError('--format is table, json or csv')
+      const format = formatOf(values.format, ['table', 'json', 'csv'] as const)
       return withLateview(async (lateview) => {
         if (format === 'csv') {
           process.stdout.write(await lateview.diffCsv(view, period, side(from), side(to)))
@@ -387,14 +417,46 @@ carries its simulated receivedAt, which \`lateview ingest --import\` keeps.`,
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length))
-  return `lateview: reports on data that arrives late\n\nUsage: lateview <command> [options]   (lateview <command> --help for details)\n\n${Object.entries(COMMANDS)
+  return `lateview: reports on data that arrives late\n\nUsage: lateview <command> [options]   (lateview help <command>, or lateview <command> --help, for details)\n\n${Object.entries(COMMANDS)
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
-    .join('\n')}\n`
+    .join('\n')}\n\n  --version  print the version\n`
+}
+
+/** The version of the installed package. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+/**
+ * A reader that stops reading (`lateview diff … | head -1`) closes the pipe: the rest of the
+ * output has nowhere to go, and the command ends quietly with 0 rather than with an EPIPE trace.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0)
+    throw error
+  })
 }
 
 /** Runs the lateview command; returns the exit code (0 ok, 1 failure, 2 bad usage). */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe()
   const [name, ...rest] = argv
+  if (name === '--version' || name === '-V' || name === 'version') {
+    out(version())
+    return 0
+  }
+  if (name === 'help' && rest.length > 0) {
+    const [topic, ...more] = rest
+    const command = COMMANDS[topic as string]
+    if (!command || more.length > 0) {
+      err(`lateview help: unknown command ${JSON.stringify(rest.join(' '))}\n\n${usage()}`)
+      return 2
+    }
+    out(`Usage: ${command.usage}\n\n${command.help}`)
+    return 0
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     out(usage())
     return name === undefined ? 2 : 0
@@ -424,7 +486,15 @@ export async function main(argv: string[]): Promise<number> {
       err(`lateview: ${error.code}: ${error.message}`)
       return 1
     }
-    err(`lateview: ${(error as Error).stack ?? String(error)}`)
+    if (error instanceof InputError) {
+      err(`lateview ${name}: ${error.message}`)
+      return 1
+    }
+    // Anything else is one line too (a file that cannot be read, a store that cannot be reached);
+    // LATEVIEW_DEBUG=1 prints the stack.
+    const e = error as NodeJS.ErrnoException
+    if (process.env.LATEVIEW_DEBUG === '1') err(`lateview ${name}: ${e.stack ?? String(error)}`)
+    else err(`lateview ${name}: ${e.message ?? String(error)}${e.code && !String(e.message).includes(e.code) ? ` (${e.code})` : ''}`)
     return 1
   }
 }

@@ -1,7 +1,11 @@
 /** Output helpers for the CLI: stdout for results, stderr for progress and errors. */
 import { Decimal, numeral, toJson } from '../domain/decimal.js'
 
+/** Bad usage: a one-line message and the command's usage, exit code 2. */
 export class UsageError extends Error {}
+
+/** Input the command cannot read (a missing file): a one-line message, exit code 1. */
+export class InputError extends Error {}
 
 export function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)

@@ -214,9 +214,39 @@ plain('bad usage exits 2 with the reason on stderr: unknown command, fixtures no
   assert.is(nope.stdout, '')
   assert.is(nope.stderr, 'lateview fixtures: choose retail or lab\nUsage: lateview fixtures <retail|lab> [--days 3] [--events 2000] [--seed 42] [--start 2026-11-02]\n')
   assert.is(option.code, 2)
-  assert.match(option.stderr, /^lateview verify: .*--bogus.*\nUsage: lateview verify \[--view <name>\]\n$/)
+  assert.match(option.stderr, /^lateview verify: .*--bogus.*\nUsage: lateview verify \[--view <name>\] \[--format table\|json\]\n$/)
   assert.is(job.code, 2)
   assert.ok(job.stderr.startsWith(`lateview run: choose one job: ${JOB_NAMES.join(', ')}\nUsage: lateview run `), job.stderr)
+})
+
+plain('--version, help <command>, a bad --format value (2), a missing input file (1, one line)', async () => {
+  const [version, help, unknownHelp, format, missing] = await Promise.all([
+    lateview(['--version'], NO_STORE),
+    lateview(['help', 'report'], NO_STORE),
+    lateview(['help', 'nope'], NO_STORE),
+    lateview(['run', 'flash', '--format', 'xml'], NO_STORE),
+    lateview(['ingest', join(TMP, 'no-such-file.ndjson')], NO_STORE),
+  ])
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+  assert.is(exits(version, 0).stdout, `${pkg.version}\n`)
+  assert.ok(exits(help, 0).stdout.startsWith('Usage: lateview report <view> <period> [--revision N | --as-of ISO] [--format table|json|csv]\n\n'), help.stdout)
+  assert.is(unknownHelp.code, 2)
+  assert.ok(unknownHelp.stderr.startsWith('lateview help: unknown command "nope"\n'), unknownHelp.stderr)
+  assert.equal([format.code, format.stdout], [2, ''])
+  assert.ok(format.stderr.startsWith('lateview run: --format is table or json\nUsage: lateview run '), format.stderr)
+  assert.equal(missing, { code: 1, stdout: '', stderr: `lateview ingest: cannot read ${join(TMP, 'no-such-file.ndjson')}: no such file\n` })
+})
+
+plain('a reader that stops early (| head -1): the command ends quietly with 0, no EPIPE', async () => {
+  const child = start(['fixtures', 'retail', '--days', '3'], NO_STORE)
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('close', (c) => resolve(c))
+    // Like head: read the first chunk, then close the pipe.
+    child.stdout?.once('data', () => child.stdout?.destroy())
+  })
+  assert.equal({ code, stderr }, { code: 0, stderr: '' })
 })
 
 plain('fixtures writes the generator output as NDJSON, byte for byte', async () => {
@@ -416,6 +446,18 @@ for (const factory of FACTORIES) {
   test('verify after the jobs: realtime cells and both revisions recompute exactly', async () => {
     const cells = revenueCells(HISTORY_STORED, Number.MAX_SAFE_INTEGER, null).size
     assert.is(exits(await lateview(['verify'], history), 0).stdout, VERIFIED(cells, HISTORY_COUNTS.total - HISTORY_COUNTS.duplicates, 2))
+    // The same as JSON, for scripts.
+    const json = JSON.parse(exits(await lateview(['verify', '--format', 'json'], history), 0).stdout) as Record<string, unknown>
+    assert.equal(json, { seq: HISTORY_COUNTS.total - HISTORY_COUNTS.duplicates, cells, views: 2, differences: [], revisions: 2, revisionDifferences: [] })
+  })
+
+  test('run --format json: the runs recorded, as the API lists them', async () => {
+    const result = exits(await lateview(['run', 'consolidate', '--view', 'daily_revenue', '--period', '2026-11-02', '--format', 'json'], history), 0)
+    const runs = JSON.parse(result.stdout) as Array<Record<string, unknown>>
+    assert.equal(
+      runs.map((r) => [r.job, r.view, r.period, r.trigger, r.outcome]),
+      [['consolidate', 'daily_revenue', '2026-11-02', 'manual', 'skipped']],
+    )
   })
 
   test.run()
