@@ -147,11 +147,15 @@ export class EventConsumer {
   }
 
   async #loop(): Promise<void> {
+    // The next batch is asked for while one is handled, so that the broker sends it meanwhile.
+    let ahead: Promise<BrokerMessage[]> | null = null
     while (!this.#stopped) {
       let messages: BrokerMessage[]
       try {
-        messages = await this.source.fetch(this.options.batch)
+        messages = await (ahead ?? this.source.fetch(this.options.batch))
+        ahead = null
       } catch (error) {
+        ahead = null
         // The broker is away: the client reconnects by itself; ask again after a growing delay.
         this.#failures++
         const delay = backoffDelay(this.#failures, this.#backoff)
@@ -160,6 +164,11 @@ export class EventConsumer {
         continue
       }
       if (messages.length === 0) continue
+      // Not after a failure: the loop waits before it asks again.
+      if (this.#failures === 0 && !this.#stopped) {
+        ahead = this.source.fetch(this.options.batch)
+        ahead.catch(() => undefined)
+      }
       const outcome = await this.handle(messages)
       this.options.onBatch?.(outcome)
       if (outcome.failure) {
@@ -176,6 +185,11 @@ export class EventConsumer {
         if (this.#failures > 0) this.#log('info', 'the store takes batches again', { after: this.#failures })
         this.#failures = 0
       }
+    }
+    // Stopped with a batch fetched ahead: handed back at once, for this or another process.
+    if (ahead !== null) {
+      const left = await ahead.catch(() => [] as BrokerMessage[])
+      for (const m of left) m.nak(0)
     }
   }
 
