@@ -24,12 +24,10 @@ export function startScheduler(jobs: JobRunner, programs: ViewProgram[], log: Lo
   for (const program of programs) {
     for (const { job, cron: expression } of scheduledJobs(program)) {
       const cron = new CronSchedule(expression, program.view.timezone)
-      const seconds = cron.tick !== '* * * * *'
       const task = schedule(
         cron.tick,
         async (context) => {
-          const at = context.date.getTime()
-          if (!(seconds ? cron.firesAt(at) : cron.firesInMinute(at))) return
+          if (!cron.firesOnTick(context.date.getTime())) return
           try {
             const runs = await jobs.run(job, { view: program.name, trigger: 'cron' })
             if (runs.length > 0) log('job ran', { job, view: program.name, runs: runs.map((r) => `${r.period}:${r.outcome}${r.revision ? `#${r.revision}` : ''}`) })

@@ -44,6 +44,11 @@ export class CronSchedule {
     return false
   }
 
+  /** Whether the scheduler's tick at `ms` (see `tick`) is one of the schedule's times. */
+  firesOnTick(ms: number): boolean {
+    return this.#seconds ? this.firesAt(ms) : this.firesInMinute(ms)
+  }
+
   /** What node-cron ticks on: every second for an expression with seconds, else every minute. */
   get tick(): string {
     return this.#seconds ? '* * * * * *' : '* * * * *'

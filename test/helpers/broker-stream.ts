@@ -1,4 +1,5 @@
 import type { Lateview } from '../../src/services/lateview.js'
+import { prng } from './analysis-history.js'
 
 /**
  * A stream of retail events for the broker tests, with its re-sent duplicates and invalid
@@ -20,18 +21,6 @@ export interface StreamMessage {
   kind: 'event' | 'resent' | 'invalid'
   /** For an invalid one: the code its dead letter must carry. */
   code?: string
-}
-
-/** A deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** The nth event: 8 stores, 2 channels, 3 days in Nov 2026 (Asia/Taipei), one in ten a refund. */
@@ -71,7 +60,7 @@ export function brokerStream(
   count: number,
   options: { seed?: number; resentShare?: number; invalid?: boolean; conflicts?: number; prefix?: string } = {},
 ): { messages: StreamMessage[]; events: StreamEvent[] } {
-  const rnd = random(options.seed ?? 7)
+  const rnd = prng(options.seed ?? 7)
   const prefix = options.prefix ?? 'e'
   const events = Array.from({ length: count }, (_, n) => streamEvent(n, prefix))
   const messages: StreamMessage[] = []
