@@ -14,7 +14,7 @@ import { replay } from '../services/replay.js'
 import { hasEvents } from '../store/events.js'
 import { revisedPeriods } from '../store/revisions.js'
 import { analysisSummary, printAnalysis } from './analysis.js'
-import { out, shown, table, UsageError } from './output.js'
+import { out, prettyJson, shown, table, UsageError } from './output.js'
 
 export interface DemoOptions {
   kind: FixtureKind
@@ -23,6 +23,8 @@ export interface DemoOptions {
   seed: number
   db: string | null
   views: ViewDefinition[]
+  /** table: the history for people; json: one JSON document of the same facts, printed at the end. */
+  format: 'table' | 'json'
 }
 
 /**
@@ -48,21 +50,37 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const lastRange = program.bucketer.rangeOf(program.bucketer.keyOf(lastOccurred))
     const lastArrival = parseInstant(events[events.length - 1]?.receivedAt) ?? 0
     const to = Math.max(lastRange ? dueAt(view, lastRange, view.close) : lastArrival, lastArrival) + 2 * 3_600_000
-    out(`lateview demo: ${events.length} ${options.kind} events (${options.days} days × ${options.events}), view ${viewName} (${view.timezone})`)
-    out(`store: ${db}`)
-    out(
+    // With --format json nothing is printed until the one document at the end.
+    const say = options.format === 'json' ? (_text: string): void => {} : out
+    say(`lateview demo: ${events.length} ${options.kind} events (${options.days} days × ${options.events}), view ${viewName} (${view.timezone})`)
+    say(`store: ${db}`)
+    say(
       `simulating ${DateTime.fromMillis(startRange?.start ?? first, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} → ${DateTime.fromMillis(to, { zone: view.timezone }).toFormat('yyyy-LL-dd HH:mm')} local, jobs at their scheduled times…\n`,
     )
     const started = Date.now()
     const { ingested, runs } = await replay(lateview, clock, { events, from: startRange?.start ?? first, to })
     const published = runs.filter((r) => r.outcome === 'published' && r.revision !== null).length
-    out(`ingested ${ingested} events; ${runs.length} job runs, ${published} revisions published, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+    say(`ingested ${ingested} events; ${runs.length} job runs, ${published} revisions published, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
 
     const measures = view.measures.filter((m) => m.kind === 'sum' || m.kind === 'count').map((m) => m.name)
     const periods = await revisedPeriods(lateview.engine.db, viewName)
+    const histories: Array<{ period: string; status: string; revisions: unknown[] }> = []
     for (const period of periods) {
       const { status, revisions } = await lateview.revisions(viewName, period)
-      out(`${viewName} ${period} (${status})`)
+      histories.push({
+        period,
+        status,
+        revisions: revisions.map((r) => ({
+          revision: r.revision,
+          kind: r.kind,
+          computedAt: r.computedAt,
+          eventCount: r.eventCount,
+          lateEventCount: r.lateEventCount,
+          completeness: r.completeness,
+          totals: Object.fromEntries(measures.map((name) => [name, r.totals.measures[name] ?? null])),
+        })),
+      })
+      say(`${viewName} ${period} (${status})`)
       let previous: Measures | null = null
       const rows = revisions.map((r) => {
         const m = r.totals.measures
@@ -84,17 +102,39 @@ export async function runDemo(options: DemoOptions): Promise<number> {
           ...delta,
         ]
       })
-      out(table(['rev', 'kind', 'published', 'events', 'late', 'complete', ...measures, ...measures.map((n) => `Δ ${n}`)], rows))
-      out('')
+      say(table(['rev', 'kind', 'published', 'events', 'late', 'complete', ...measures, ...measures.map((n) => `Δ ${n}`)], rows))
+      say('')
     }
     const realtime = await lateview.verify()
     const revisions = await lateview.verifyRevisions()
-    out(`verify: ${realtime.differences.length} differences in ${realtime.cells} realtime cells, ${revisions.differences.length} in ${revisions.revisions} revisions`)
-    out(`explore: LATEVIEW_DB=${db} npx lateview report ${viewName} ${periods[0] ?? '<period>'}  ·  npx lateview diff ${viewName} ${periods[0] ?? '<period>'} 1 2`)
-    if (periods.length > 0) {
-      // How good the releases of these days were, as `lateview accuracy` prints it.
+    say(`verify: ${realtime.differences.length} differences in ${realtime.cells} realtime cells, ${revisions.differences.length} in ${revisions.revisions} revisions`)
+    say(`explore: LATEVIEW_DB=${db} npx lateview report ${viewName} ${periods[0] ?? '<period>'}  ·  npx lateview diff ${viewName} ${periods[0] ?? '<period>'} 1 2`)
+    // How good the releases of these days were, as `lateview accuracy` prints it.
+    const summary =
+      periods.length === 0 ? null : await analysisSummary(lateview, viewName, { from: periods[0] as string, to: periods[periods.length - 1] as string, target: DEFAULT_TARGET, format: options.format })
+    if (options.format === 'json') {
+      out(
+        prettyJson({
+          kind: options.kind,
+          view: viewName,
+          timezone: view.timezone,
+          store: db,
+          events: events.length,
+          ingested,
+          jobRuns: runs.length,
+          revisionsPublished: published,
+          periods: histories,
+          verify: {
+            cells: realtime.cells,
+            differences: realtime.differences,
+            revisions: revisions.revisions,
+            revisionDifferences: revisions.differences,
+          },
+          analysis: summary,
+        }),
+      )
+    } else if (summary !== null) {
       out('')
-      const summary = await analysisSummary(lateview, viewName, { from: periods[0] as string, to: periods[periods.length - 1] as string, target: DEFAULT_TARGET, format: 'table' })
       printAnalysis(summary, 'table', DEFAULT_TARGET)
       out(`\nmore: LATEVIEW_DB=${db} npx lateview accuracy ${viewName} --format json`)
     }

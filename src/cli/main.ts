@@ -354,15 +354,17 @@ per row of either side, unchanged ones too, each measure before, after and delta
   },
   demo: {
     summary: 'simulate days of a fixture through ingest and jobs and print the revision history',
-    usage: 'lateview demo [retail|lab] [--days 4] [--events 400] [--seed 42] [--db <path>]',
+    usage: 'lateview demo [retail|lab] [--days 4] [--events 400] [--seed 42] [--db <path>] [--format table|json]',
     help: `On a fresh temporary SQLite database (or --db), replays a fixture on a simulated clock:
 events arrive when they would have, flash, consolidate, rebuild and close run at their scheduled
 times. Prints each period's revisions (flash → consolidated → revisions → final → restatements)
-and verifies every figure afterwards.`,
-    options: { days: { type: 'string' }, events: { type: 'string' }, seed: { type: 'string' }, db: { type: 'string' } },
+and verifies every figure afterwards. --format json prints one JSON object instead:
+{ kind, view, timezone, store, events, ingested, jobRuns, revisionsPublished, periods, verify, analysis }.`,
+    options: { days: { type: 'string' }, events: { type: 'string' }, seed: { type: 'string' }, db: { type: 'string' }, format: { type: 'string' } },
     async run(values, positionals) {
       const kind = positionals[0] ?? 'retail'
       if ((kind !== 'retail' && kind !== 'lab') || positionals.length > 1) throw new UsageError('choose retail or lab')
+      const format = formatOf(values.format, ['table', 'json'] as const)
       const config = loadConfig()
       return runDemo({
         kind,
@@ -371,6 +373,7 @@ and verifies every figure afterwards.`,
         seed: values.seed === undefined ? 42 : positiveInt(values.seed, 'seed', 42),
         db: typeof values.db === 'string' ? values.db : null,
         views: loadViewFiles(config.viewsDir),
+        format,
       })
     },
   },

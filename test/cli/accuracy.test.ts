@@ -17,10 +17,10 @@ process.on('exit', () => rmSync(TMP, { recursive: true, force: true }))
 const DB = join(TMP, 'demo.db')
 
 /** Runs the command in a child process (several at once: each start costs seconds). */
-function lateview(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function lateview(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { FORCE_COLOR: '0', NO_COLOR: '1' }
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('LATEVIEW_')) env[key] = value
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/lateview.mjs'), ...args], { cwd: ROOT, env: { ...env, LATEVIEW_VIEWS: 'views', LATEVIEW_DB: DB } })
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/lateview.mjs'), ...args], { cwd: ROOT, env: { ...env, LATEVIEW_VIEWS: 'views', LATEVIEW_DB: DB, ...extra } })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -70,6 +70,60 @@ test('the demo ends with the summary; accuracy prints it as a table, JSON or CSV
   assert.is(table.code, 0, table.stderr)
   assert.match(table.stdout, /against the latest revision/)
   assert.match(table.stdout, /^D\+3 03:30 /m)
+})
+
+test('demo --format json prints one document: the history, verify and the summary, equal to what report and accuracy read', async () => {
+  const db = join(TMP, 'demo-json.db')
+  const demo = await lateview(['demo', '--days', '2', '--events', '40', '--db', db, '--format', 'json'])
+  assert.is(demo.code, 0, demo.stderr)
+  type Revision = { revision: number; kind: string; eventCount: number; totals: { revenue: number; orders: number } }
+  const doc = JSON.parse(demo.stdout) as {
+    kind: string
+    view: string
+    timezone: string
+    store: string
+    events: number
+    ingested: number
+    revisionsPublished: number
+    periods: Array<{ period: string; status: string; revisions: Revision[] }>
+    verify: { cells: number; differences: unknown[]; revisions: number; revisionDifferences: unknown[] }
+    analysis: { accuracy: unknown }
+  }
+  assert.equal([doc.kind, doc.view, doc.timezone, doc.store, doc.events, doc.ingested], ['retail', 'daily_revenue', 'Asia/Taipei', db, 80, 80])
+  assert.equal(
+    doc.periods.map((p) => [p.period, p.status, p.revisions[0]?.kind, p.revisions.at(-1)?.kind]),
+    [
+      ['2026-11-02', 'final', 'flash', 'final'],
+      ['2026-11-03', 'final', 'flash', 'final'],
+    ],
+  )
+  for (const p of doc.periods)
+    assert.equal(
+      p.revisions.map((r) => r.revision),
+      p.revisions.map((_, i) => i + 1),
+    )
+  assert.is(
+    doc.revisionsPublished,
+    doc.periods.reduce((n, p) => n + p.revisions.length, 0),
+  )
+  assert.equal([doc.verify.differences, doc.verify.revisionDifferences, doc.verify.revisions], [[], [], doc.revisionsPublished])
+
+  const env = { LATEVIEW_DB: db }
+  const [reports, accuracy] = await Promise.all([
+    Promise.all(doc.periods.map((p) => lateview(['report', 'daily_revenue', p.period, '--format', 'json'], env))),
+    lateview(['accuracy', 'daily_revenue', '--format', 'json'], env),
+  ])
+  doc.periods.forEach((p, i) => {
+    const report = JSON.parse(reports[i]?.stdout ?? '') as { revision: number; eventCount: number; totals: { measures: { revenue: number; orders: number } } }
+    const last = p.revisions.at(-1) as Revision
+    assert.equal([last.revision, last.eventCount, last.totals.revenue, last.totals.orders], [report.revision, report.eventCount, report.totals.measures.revenue, report.totals.measures.orders])
+  })
+  // The demo's summary is read on its simulated clock, at the end of the replay: completeness and
+  // the close advice see only the lags reached by then, while the accuracy by release is final.
+  const byRelease = (text: string): unknown => (JSON.parse(text) as { accuracy: unknown }).accuracy
+  assert.equal(doc.analysis.accuracy, byRelease(accuracy.stdout))
+  // The same seed makes the same history: the table demo's store gives the same accuracy.
+  assert.equal(doc.analysis.accuracy, byRelease((await lateview(['accuracy', 'daily_revenue', '--format', 'json'])).stdout))
 })
 
 test('bad usage exits 2; an unknown view or measure exits 1 with its code', async () => {

@@ -220,12 +220,13 @@ plain('bad usage exits 2 with the reason on stderr: unknown command, fixtures no
 })
 
 plain('--version, help <command>, a bad --format value (2), a missing input file (1, one line)', async () => {
-  const [version, help, unknownHelp, format, missing] = await Promise.all([
+  const [version, help, unknownHelp, format, missing, demoFormat] = await Promise.all([
     lateview(['--version'], NO_STORE),
     lateview(['help', 'report'], NO_STORE),
     lateview(['help', 'nope'], NO_STORE),
     lateview(['run', 'flash', '--format', 'xml'], NO_STORE),
     lateview(['ingest', join(TMP, 'no-such-file.ndjson')], NO_STORE),
+    lateview(['demo', '--format', 'csv'], NO_STORE),
   ])
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
   assert.is(exits(version, 0).stdout, `${pkg.version}\n`)
@@ -234,6 +235,8 @@ plain('--version, help <command>, a bad --format value (2), a missing input file
   assert.ok(unknownHelp.stderr.startsWith('lateview help: unknown command "nope"\n'), unknownHelp.stderr)
   assert.equal([format.code, format.stdout], [2, ''])
   assert.ok(format.stderr.startsWith('lateview run: --format is table or json\nUsage: lateview run '), format.stderr)
+  assert.equal([demoFormat.code, demoFormat.stdout], [2, ''])
+  assert.ok(demoFormat.stderr.startsWith('lateview demo: --format is table or json\nUsage: lateview demo '), demoFormat.stderr)
   assert.equal(missing, { code: 1, stdout: '', stderr: `lateview ingest: cannot read ${join(TMP, 'no-such-file.ndjson')}: no such file\n` })
 })
 
