@@ -128,7 +128,7 @@ test('demo --format json prints one document: the history, verify and the summar
 
 test('bad usage exits 2; an unknown view or measure exits 1 with its code', async () => {
   const usage = [['accuracy'], ['accuracy', 'daily_revenue', '--against', 'first'], ['accuracy', 'daily_revenue', '--format', 'xml'], ['accuracy', 'daily_revenue', '--target', '2']]
-  const [unknown, measure, ...bad] = await Promise.all([lateview(['accuracy', 'nope']), lateview(['accuracy', 'daily_revenue', '--measure', 'profit']), ...usage.map(lateview)])
+  const [unknown, measure, ...bad] = await Promise.all([lateview(['accuracy', 'nope']), lateview(['accuracy', 'daily_revenue', '--measure', 'profit']), ...usage.map((args) => lateview(args))])
   bad.forEach((run, i) => {
     assert.is(run.code, 2, `${usage[i]?.join(' ')}: ${run.stderr}`)
     assert.match(run.stderr, /^lateview accuracy: /)
