@@ -102,14 +102,21 @@ function formatter(timeZone, options) {
 }
 
 /**
- * "Tue 03 Nov, 22:30" in the view's time zone.
+ * "Tue 03 Nov, 22:30" in the view's time zone ("03 Nov, 22:30" without the weekday).
  * @param {string | null | undefined} iso
  * @param {string} timeZone
- * @param {{ seconds?: boolean }} [options]
+ * @param {{ seconds?: boolean, weekday?: boolean }} [options]
  */
-export function formatTime(iso, timeZone, { seconds = false } = {}) {
+export function formatTime(iso, timeZone, { seconds = false, weekday = true } = {}) {
   if (!iso) return '—'
-  return formatter(timeZone, { weekday: 'short', day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', ...(seconds ? { second: '2-digit' } : {}) }).format(new Date(iso))
+  return formatter(timeZone, {
+    ...(weekday ? { weekday: 'short' } : {}),
+    day: '2-digit',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(seconds ? { second: '2-digit' } : {}),
+  }).format(new Date(iso))
 }
 
 /**

@@ -14,10 +14,14 @@ import { renderTimeline } from './timeline.js'
 /** @type {Array<'from' | 'to'>} */
 const WHICH = ['from', 'to']
 
+/**
+ * The choices of a side. A select shows its chosen option's text cut at its edge, so each is short
+ * enough for a phone's card ("r8 · consolidated · 03 Nov, 03:00", as the chart names revisions).
+ */
 function sideOptions() {
   return [
-    ...state.revisions.map((r) => h('option', { value: String(r.revision) }, `Revision ${r.revision} · ${r.kind} · ${formatTime(r.computedAt, tz())}`)),
-    h('option', { value: 'asOf' }, 'What was known at an instant (as of)…'),
+    ...state.revisions.map((r) => h('option', { value: String(r.revision) }, `r${r.revision} · ${r.kind} · ${formatTime(r.computedAt, tz(), { weekday: false })}`)),
+    h('option', { value: 'asOf' }, 'As of an instant…'),
   ]
 }
 

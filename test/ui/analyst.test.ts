@@ -26,6 +26,9 @@ const CHROMIUM = '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const VIEWS = join(ROOT, 'views')
 const DOCS = join(ROOT, 'docs')
+// Screenshots go to .test-output/ (ignored by git), so that a test run changes no tracked file;
+// LATEVIEW_UPDATE_DOCS=1 takes them into docs/, the README's pictures.
+const SHOTS = process.env.LATEVIEW_UPDATE_DOCS === '1' ? DOCS : join(ROOT, '.test-output')
 const VIEW = 'daily_revenue'
 const TOKEN = 'read-token-for-the-ui-test-0123'
 
@@ -174,6 +177,28 @@ const KEY_SELECTORS = [
 ]
 
 /**
+ * Evaluated in the page: every option of the page's selects whose text is wider than its select
+ * can show (the select's inner width less its padding and the drop-down arrow), as
+ * "#id "text": width". A select shows its chosen option cut at its right edge.
+ */
+const CLIPPED_OPTIONS = `(() => {
+  const out = []
+  const context = document.createElement('canvas').getContext('2d')
+  for (const select of document.querySelectorAll('select')) {
+    if (!select.checkVisibility()) continue
+    const style = getComputedStyle(select)
+    context.font = style.font
+    // Chromium draws its arrow in about 20 px at the right of the padding box.
+    const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20
+    for (const option of select.options) {
+      const width = context.measureText(option.text).width
+      if (width > room + 0.5) out.push('#' + select.id + ' ' + JSON.stringify(option.text) + ': ' + width + ' px in ' + room)
+    }
+  }
+  return out
+})()`
+
+/**
  * Evaluated in the page (the test is type-checked without the DOM library): every element of
  * `selectors` that is cut off, as "selector[i] "text": why". An element is cut off when its content
  * is wider than its box, or its box leaves the viewport or its card; one inside a scrolling table
@@ -250,11 +275,29 @@ function focused(page: Page): Promise<string> {
 
 const browserMissing = !existsSync(CHROMIUM)
 
+/** The README's pictures of the page, each at the width it claims (a PNG's width is in its IHDR chunk, bytes 16–19). */
+function docsPictures(): void {
+  const widths = ['analyst.png', 'analyst-390.png', 'analyst-1280.png', 'analyst-empty-390.png', 'analyst-empty-1280.png'].map((name) => {
+    const png = readFileSync(join(DOCS, name))
+    assert.is(png.subarray(1, 4).toString('latin1'), 'PNG', name)
+    return [name, png.readUInt32BE(16)]
+  })
+  assert.equal(widths, [
+    ['analyst.png', 1440],
+    ['analyst-390.png', 390],
+    ['analyst-1280.png', 1280],
+    ['analyst-empty-390.png', 390],
+    ['analyst-empty-1280.png', 1280],
+  ])
+}
+const DOCS_PICTURES = "docs/ holds the README's screenshots at 1440, 390 and 1280 px (LATEVIEW_UPDATE_DOCS=1 retakes them)"
+
 if (browserMissing && !process.env.CI) {
   const skipped = suite('ui analyst page')
   skipped(`skipped: no browser at ${CHROMIUM}; install Debian's chromium (apt-get install chromium) to run the browser tests`, () => {
     console.log(`ui analyst page: SKIPPED, ${CHROMIUM} is missing (apt-get install chromium). Under CI this is a failure.`)
   })
+  skipped(DOCS_PICTURES, docsPictures)
   skipped.skip('the page compares revisions 1 and 3 and lists the explaining events', () => {})
   skipped.skip('with auth on, the page asks for a token once and then loads the views', () => {})
   skipped.skip("with auth on, Download CSV fetches the server's CSV with the token", () => {})
@@ -284,6 +327,8 @@ if (browserMissing && !process.env.CI) {
     await ctx.server?.close()
     if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true })
   })
+
+  test(DOCS_PICTURES, docsPictures)
 
   test('the page compares revisions 1 and 3 and lists the explaining events', async (ctx) => {
     if (ctx.failure) throw ctx.failure
@@ -389,7 +434,7 @@ if (browserMissing && !process.env.CI) {
       assert.is(shown(nowChangeText), nowChange)
 
       await page.evaluate('window.scrollTo(0, 0)')
-      await page.screenshot({ path: join(DOCS, 'analyst.png'), fullPage: true })
+      await page.screenshot({ path: join(SHOTS, 'analyst.png'), fullPage: true })
 
       const again = await context.newPage()
       await again.goto(url)
@@ -487,10 +532,11 @@ if (browserMissing && !process.env.CI) {
         await page.locator('#live-totals dd[data-count="events"]').waitFor()
         await page.locator('#alerts button.link').first().waitFor()
         // Before the checks below scroll the tables.
-        await page.screenshot({ path: join(DOCS, `analyst-${size.width}.png`), fullPage: true })
+        await page.screenshot({ path: join(SHOTS, `analyst-${size.width}.png`), fullPage: true })
 
         assert.equal(await page.evaluate('[document.documentElement.scrollWidth, innerWidth]'), [size.width, size.width], `${at}: the page scrolls sideways`)
         assert.equal(await page.evaluate(clippedScript(KEY_SELECTORS)), [], `${at}: cut off`)
+        assert.equal(await page.evaluate(CLIPPED_OPTIONS), [], `${at}: an option cut off in its select`)
         // Wide tables scroll inside their cards on a phone; on a laptop they fit.
         const tables = await page.evaluate<Array<[string, boolean]>>(
           `['revisions', 'sides', 'comparison', 'events'].map((id) => { const w = document.getElementById(id).closest('.table-scroll'); return [id, w.scrollWidth > w.clientWidth] })`,
@@ -593,7 +639,7 @@ if (browserMissing && !process.env.CI) {
           assert.ok(await page.locator('#periods-help').isHidden())
           assert.equal(await page.evaluate('[document.documentElement.scrollWidth, innerWidth]'), [size.width, size.width], `${at}: the page scrolls sideways`)
           assert.equal(await page.evaluate(clippedScript(['#period-empty h2', '#empty-intro', '#empty-ingest', '#empty-post', '#live-caption', '.periods h2', '#calendar p'])), [], `${at}: cut off`)
-          await page.screenshot({ path: join(DOCS, `analyst-empty-${size.width}.png`), fullPage: true })
+          await page.screenshot({ path: join(SHOTS, `analyst-empty-${size.width}.png`), fullPage: true })
         } finally {
           await context.close()
         }
