@@ -23,8 +23,10 @@ const WRITE_LOCK = "select pg_advisory_xact_lock(hashtext(current_schema() || ':
 /** Rows per multi-row statement of a batch. */
 const CHUNK = 1000
 
-const EVENT_COLUMNS = ['seq', 'source', 'id', 'type', 'occurred_at', 'received_at', 'data', 'retracts', 'target_seq', 'eff_type', 'eff_occurred_at'] as const satisfies ReadonlyArray<keyof EventsTable>
-const EVENT_TYPES = ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bigint', 'text', 'bigint']
+const EVENT_COLUMNS = ['seq', 'source', 'id', 'type', 'occurred_at', 'received_at', 'data', 'retracts', 'target_seq', 'eff_type', 'eff_occurred_at', 'attributes'] as const satisfies ReadonlyArray<
+  keyof EventsTable
+>
+const EVENT_TYPES = ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bigint', 'text', 'bigint', 'text']
 /**
  * One statement writes a chunk of events into their month partitions and their keys into
  * event_keys (see schema.ts), whose unique (source, id) and primary key seq hold across partitions.
@@ -183,7 +185,7 @@ export async function openPostgres(location: string, options: PostgresOptions = 
           all.map((r) => r.eff_occurred_at),
         )),
       )
-      // One insert of whole columns per 1,000 events: a multi-row VALUES binds 11 parameters per row.
+      // One insert of whole columns per 1,000 events: a multi-row VALUES binds 12 parameters per row.
       for (let i = 0; i < all.length; i += CHUNK) {
         const rows = all.slice(i, i + CHUNK)
         await queryRows(
