@@ -71,7 +71,9 @@ export function openSqlite(location: string): Engine {
     }
 
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
-      const stmt = prepared(
+      const stmt = prepared('insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      // Most events have no attributes: their column is left to its default (NULL), not bound.
+      const withAttributes = prepared(
         'insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at, attributes) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       const inserted = this.inserted
@@ -80,9 +82,12 @@ export function openSqlite(location: string): Engine {
         const e = a.event
         const t = a.target
         const data = e.dataJson ?? JSON.stringify(e.data)
-        const attributes = attributesJson(e)
-        if (t === null) stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt, attributes)
-        else stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, t.seq, t.type, t.occurredAt, attributes)
+        if (e.attributes !== undefined) {
+          const attributes = attributesJson(e)
+          if (t === null) withAttributes.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt, attributes)
+          else withAttributes.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, t.seq, t.type, t.occurredAt, attributes)
+        } else if (t === null) stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt)
+        else stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, t.seq, t.type, t.occurredAt)
         const high = inserted.get(e.source)
         if (high === undefined || e.id > high) inserted.set(e.source, e.id)
       }
