@@ -61,6 +61,9 @@ export const EVENT_REASONS = {
   LV_EVENT_TOO_DEEP: 'data nests deeper than lateview keeps',
   LV_EVENT_TOO_LARGE: 'the event is larger than the limit',
   LV_EVENT_STRING_TOO_LONG: 'a string of data is longer than the limit',
+  LV_EVENT_SPECVERSION_UNSUPPORTED: 'the CloudEvent is not of specversion 1.0, the one lateview takes',
+  LV_EVENT_ATTRIBUTE_NAME_INVALID: 'a CloudEvents attribute name is not 1 to 20 lower-case letters a-z and digits 0-9',
+  LV_EVENT_DATA_NOT_JSON: "the CloudEvent's data is not JSON: lateview keeps a JSON object as data",
 } as const
 
 export type EventReason = keyof typeof EVENT_REASONS

@@ -1,5 +1,6 @@
 import type { EventProblem, EventReason } from '../errors.js'
 import { EVENT_REASONS } from '../errors.js'
+import { CloudEventItem } from './cloudevent.js'
 import { isPrintable } from './content.js'
 import { Decimal } from './decimal.js'
 import { INSTANT_FORM, parseInstantInRange } from './time.js'
@@ -17,7 +18,15 @@ export interface NewEvent {
   receivedAt: number | null
   /** The JSON text of `data` once its content was checked (see content.ts): what the store keeps. */
   dataJson?: string
+  /**
+   * What a CloudEvent carried besides lateview's fields (see cloudevent.ts); absent for a lateview
+   * event and a CloudEvent without any. Not part of what makes two events the same.
+   */
+  attributes?: EventAttributes
 }
+
+/** CloudEvents attributes kept with an event, by name: values as sent. */
+export type EventAttributes = Record<string, string | number | boolean>
 
 /** An event as the store holds it. */
 export interface StoredEvent extends Omit<NewEvent, 'receivedAt'> {
@@ -31,7 +40,6 @@ export interface StoredEvent extends Omit<NewEvent, 'receivedAt'> {
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 
 const EVENT_FIELDS = new Set(['id', 'source', 'type', 'occurredAt', 'data', 'retracts', 'receivedAt'])
-const CLOUDEVENT_FIELDS = new Set(['specversion', 'id', 'source', 'type', 'time', 'data', 'datacontenttype', 'dataschema', 'subject', 'retracts', 'receivedat'])
 
 /** An input item that was not even JSON (an NDJSON line that fails to parse). */
 export class NotJson {
@@ -56,7 +64,8 @@ const isText = (v: unknown, max: number): v is string => typeof v === 'string' &
 
 /**
  * The common case, a well-formed event, checked without building any problem list; null when
- * anything is unusual (`parseEvent` then says what, or accepts it).
+ * anything is unusual (`parseEvent` then says what, or accepts it). A CloudEventItem is unusual:
+ * none of its own keys is an event field.
  */
 export function acceptEvent(raw: unknown, imported: boolean): NewEvent | null {
   if (!isObject(raw)) return null
@@ -77,6 +86,7 @@ export function acceptEvent(raw: unknown, imported: boolean): NewEvent | null {
 
 /** Every check of `parseEvent`, each problem listed: for items the fast path did not accept. */
 export function parseEventFully(raw: unknown, index: number, imported: boolean): ParsedEvent {
+  if (raw instanceof CloudEventItem) return parseCloudEvent(raw, index, imported)
   const problems: EventProblem[] = []
   const id = isObject(raw) && typeof raw.id === 'string' ? raw.id : undefined
   const problem = (code: EventReason, field: string | undefined, message?: string): void => {
@@ -134,20 +144,20 @@ export function parseEventFully(raw: unknown, index: number, imported: boolean):
   return { ok: true, event: { id: eventId, source, type, occurredAt, data, retracts, receivedAt } }
 }
 
-/** Maps a CloudEvents 1.0 structured event onto lateview's event shape (`time` → `occurredAt`). */
-export function fromCloudEvent(raw: unknown): unknown {
-  if (!isObject(raw)) return raw
-  const mapped: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(raw)) {
-    if (!CLOUDEVENT_FIELDS.has(key)) mapped[key] = value
+/**
+ * A mapped CloudEvent: its fields checked as a lateview event's, its own problems listed first,
+ * its attributes kept on the event.
+ */
+function parseCloudEvent(ce: CloudEventItem, index: number, imported: boolean): ParsedEvent {
+  const fast = ce.problems.length === 0 ? acceptEvent(ce.fields, imported) : null
+  const parsed: ParsedEvent = fast ? { ok: true, event: fast } : parseEventFully(ce.fields, index, imported)
+  if (ce.problems.length > 0) {
+    const id = typeof ce.fields.id === 'string' ? ce.fields.id : undefined
+    const own = ce.problems.map((p): EventProblem => ({ index, ...(id !== undefined ? { id } : {}), code: p.code, field: p.field, message: p.message }))
+    return { ok: false, problems: parsed.ok ? own : [...own, ...parsed.problems] }
   }
-  if (raw.specversion !== '1.0') mapped.specversion = raw.specversion
-  for (const key of ['id', 'source', 'type', 'data', 'retracts'] as const) {
-    if (raw[key] !== undefined) mapped[key] = raw[key]
-  }
-  if (raw.time !== undefined) mapped.occurredAt = raw.time
-  if (raw.receivedat !== undefined) mapped.receivedAt = raw.receivedat
-  return mapped
+  if (parsed.ok && ce.attributes !== null) parsed.event.attributes = ce.attributes
+  return parsed
 }
 
 /**
@@ -155,6 +165,8 @@ export function fromCloudEvent(raw: unknown): unknown {
  * paths (`data.amount`): JSON.parse would have changed them, so they are refused, never rounded.
  */
 export function inexactNumbers(value: unknown, path = '', depth = 0): Array<{ field: string; text: string }> {
+  // A CloudEvent's numbers are those of its fields (its attributes' are checked as it is mapped).
+  if (value instanceof CloudEventItem) return inexactNumbers(value.fields, path, depth)
   if (value instanceof Decimal) return [{ field: path, text: value.text }]
   // Deeper than any event may nest: the depth rule refuses it (and recursion must stop somewhere).
   if (depth > 64) return []

@@ -1,5 +1,6 @@
 import { ALERT_ID_LIMIT, isoDuration, type NewAlert } from './alerts.js'
 import { cellId, foldEvent, type CellState, type ViewProgram } from './aggregate.js'
+import { CloudEventItem } from './cloudevent.js'
 import { dataJson, type EventLimits } from './content.js'
 import { numeral } from './decimal.js'
 import { acceptEvent, canonicalBody, EventKeyMap, inexactNumbers, MAX_CLOCK_SKEW_MS, parseEventFully, type NewEvent, type StoredEvent } from './event.js'
@@ -86,7 +87,8 @@ export function checkBatch(programs: readonly ViewProgram[], items: readonly unk
 
 /** One item as an event, or null after adding its problems (a valid event can still have some). */
 function checkItem(programs: readonly ViewProgram[], raw: unknown, index: number, rules: BatchRules, problems: EventProblem[]): NewEvent | null {
-  if (rules.inexactNumbers && inexactProblems(raw, index, problems)) return null
+  // A CloudEvent's data_base64 or binary body is read apart from the body holding it.
+  if ((rules.inexactNumbers || (raw instanceof CloudEventItem && !raw.exact)) && inexactProblems(raw, index, problems)) return null
   let e = acceptEvent(raw, rules.imported)
   if (e === null) {
     const parsed = parseEventFully(raw, index, rules.imported)
@@ -117,7 +119,7 @@ function checkItem(programs: readonly ViewProgram[], raw: unknown, index: number
 function inexactProblems(raw: unknown, index: number, problems: EventProblem[]): boolean {
   const inexact = inexactNumbers(raw)
   if (inexact.length === 0) return false
-  const id = (raw as { id?: unknown }).id
+  const id = (raw instanceof CloudEventItem ? raw.fields : (raw as { id?: unknown })).id
   for (const { field, text } of inexact) {
     problems.push({
       index,

@@ -1,13 +1,14 @@
+import { type CloudEventData, type CloudEventProblem, cloudEventItem, fromCloudEvent, isJsonType } from './cloudevent.js'
 import { parseJsonExact } from './decimal.js'
-import { fromCloudEvent, NotJson } from './event.js'
+import { NotJson } from './event.js'
 import { isObject } from './view.js'
 
 /**
- * A broker message as an ingest item. A message holds one event: lateview's JSON, a CloudEvent
- * in structured mode (JSON with `specversion`), or a CloudEvent in binary mode (the CloudEvents
- * NATS protocol binding: attributes in `ce-*` headers, the data in the body, `content-type` its
- * `datacontenttype`). Binary mode is first made into the structured object, so that both go
- * through the one mapping HTTP uses (`fromCloudEvent`), then through the same validation.
+ * A message as an ingest item. A message holds one event: lateview's JSON, a CloudEvent in
+ * structured mode (JSON with `specversion`), or a CloudEvent in binary mode (attributes in `ce-*`
+ * headers, the data in the body, `content-type` its `datacontenttype`). Both modes go through
+ * the one mapping of cloudevent.ts, then through the same validation. HTTP's binary mode
+ * (POST /v1/events with a `ce-specversion` header) reads its request with `binaryCloudEvent` too.
  */
 
 /** Header names in lower case, each with its values. */
@@ -20,13 +21,6 @@ export interface MessageItem {
 }
 
 const CE_PREFIX = 'ce-'
-
-/** Whether a `content-type` says JSON (`application/json`, `…+json`); absent counts as JSON. */
-function isJsonType(contentType: string | undefined): boolean {
-  if (contentType === undefined) return true
-  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
-  return type === 'application/json' || type.endsWith('+json') || type === 'text/json'
-}
 
 /** Reads JSON losslessly; text that is not JSON becomes a NotJson item (refused as LV_EVENT_NOT_JSON). */
 function readJson(text: string): MessageItem {
@@ -47,29 +41,79 @@ export function messageItem(body: string, headers: MessageHeaders | null): Messa
   const read = readJson(body)
   // A lateview event has no `specversion`: one that does is a structured CloudEvent.
   const structured = isObject(read.item) && 'specversion' in read.item
-  return structured ? { item: fromCloudEvent(read.item), exact: read.exact } : { item: read.item, exact: read.exact }
+  return structured ? { item: fromCloudEvent(read.item), exact: read.exact } : read
+}
+
+export interface BinaryOptions {
+  /**
+   * Header values are percent-encoded (the HTTP protocol binding: a value may also be a quoted
+   * string); NATS headers are taken as they are.
+   */
+  percentEncoded?: boolean
 }
 
 /**
- * A binary-mode CloudEvent as its structured object: each `ce-<name>` header is the attribute
- * `<name>`, `content-type` is `datacontenttype`, the body is `data` (parsed when it is JSON; an
- * empty body is no data). Then mapped as a structured one is.
+ * A binary-mode CloudEvent: each `ce-<name>` header is the attribute `<name>`, `content-type` is
+ * `datacontenttype`, the body is `data` (read losslessly when its type is JSON or not given; an
+ * empty body is no data; a body of another type is refused, as lateview keeps JSON data only).
  */
-export function binaryCloudEvent(body: string, headers: MessageHeaders): MessageItem {
-  const structured: Record<string, unknown> = {}
+export function binaryCloudEvent(body: string, headers: MessageHeaders, options: BinaryOptions = {}): MessageItem {
+  const context = new Map<string, unknown>()
+  const problems: CloudEventProblem[] = []
   for (const [name, values] of headers) {
-    if (name.startsWith(CE_PREFIX) && name.length > CE_PREFIX.length && values[0] !== undefined) structured[name.slice(CE_PREFIX.length)] = values[0]
+    const value = values[0]
+    if (!name.startsWith(CE_PREFIX) || name.length === CE_PREFIX.length || value === undefined) continue
+    const attribute = name.slice(CE_PREFIX.length)
+    const decoded = options.percentEncoded ? decodeHeaderValue(value) : value
+    if (decoded === null) problems.push({ code: 'LV_EVENT_FIELD_INVALID', field: attribute, message: `the ${name} header is not percent-encoded UTF-8` })
+    else context.set(attribute, decoded)
   }
   const contentType = first(headers, 'content-type')
-  if (contentType !== undefined) structured.datacontenttype = contentType
-  let exact = true
-  if (body.length > 0) {
-    if (isJsonType(contentType)) {
-      const read = readJson(body)
-      if (read.item instanceof NotJson) return { item: new NotJson(`the data of the binary-mode CloudEvent is not JSON: ${read.item.message.replace(/^the message is not JSON: /, '')}`), exact: true }
-      structured.data = read.item
-      exact = read.exact
-    } else structured.data = body
+  if (contentType !== undefined) context.set('datacontenttype', contentType)
+  let data: CloudEventData = null
+  // A body whose type is not JSON is its text, as the JSON format would carry it: refused as not JSON.
+  if (body.length > 0) data = isJsonType(contentType) ? readData(body) : { json: body, exact: true }
+  const item = cloudEventItem(context, data, problems)
+  return { item, exact: item.exact }
+}
+
+/** A binary-mode body read as JSON. */
+function readData(body: string): CloudEventData {
+  try {
+    const { value, exact } = parseJsonExact(body)
+    return { json: value, exact }
+  } catch (error) {
+    return { problem: { code: 'LV_EVENT_DATA_NOT_JSON', field: 'data', message: `the body of the binary-mode CloudEvent is not JSON: ${(error as Error).message}` } }
   }
-  return { item: fromCloudEvent(structured), exact }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * An HTTP header value of a CloudEvents attribute, decoded as the HTTP protocol binding says: a
+ * quoted string unquoted (backslash escapes included), then one round of percent-decoding, the
+ * bytes read as UTF-8 (an overlong or otherwise invalid sequence refused). Null when malformed.
+ */
+export function decodeHeaderValue(value: string): string | null {
+  let text = value
+  if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1).replace(/\\(.)/g, '$1')
+  // Printable ASCII without a percent sign is itself.
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text
+  // Node reads header bytes as Latin-1: each character is a byte.
+  const bytes: number[] = []
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 37) {
+      const hex = text.slice(i + 1, i + 3)
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null
+      bytes.push(Number.parseInt(hex, 16))
+      i += 2
+    } else if (c > 0xff) return null
+    else bytes.push(c)
+  }
+  try {
+    return utf8.decode(Uint8Array.from(bytes))
+  } catch {
+    return null
+  }
 }

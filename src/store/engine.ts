@@ -58,7 +58,7 @@ export interface Head {
 export interface AppendedEvent {
   seq: number
   receivedAt: number
-  event: Pick<NewEvent, 'source' | 'id' | 'type' | 'occurredAt' | 'data' | 'retracts' | 'dataJson'>
+  event: Pick<NewEvent, 'source' | 'id' | 'type' | 'occurredAt' | 'data' | 'retracts' | 'dataJson' | 'attributes'>
   target: { seq: number; type: string; occurredAt: number } | null
 }
 

@@ -387,6 +387,16 @@ export function migrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
         await db.schema.createIndex('job_runs_by_start').on('job_runs').columns(['job', 'view', 'started_at', 'id']).execute()
       },
     },
+    '0014_event_attributes': {
+      async up(db: Kysely<unknown>) {
+        // The CloudEvents attributes kept with an event (subject, dataschema, datacontenttype,
+        // extensions) as JSON text; null for the events without any, every event stored until now
+        // among them. A nullable column without a default is added without rewriting a row, on
+        // both engines; on PostgreSQL every month partition takes it from the partitioned table,
+        // and a partition created later (`create table … (like events)`) has it.
+        await db.schema.alterTable('events').addColumn('attributes', 'text').execute()
+      },
+    },
   }
   return { getMigrations: async () => all }
 }

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { ViewProgram } from '../domain/aggregate.js'
-import type { StoredEvent } from '../domain/event.js'
+import type { EventAttributes, StoredEvent } from '../domain/event.js'
 import type { AppendedEvent, CellWrite, EventScan, ScanRow } from './engine.js'
 import { assertStorable } from './int64.js'
 import { SLOT_COLUMNS, type CellsTable, type EventsTable, type Schema } from './schema.js'
@@ -23,11 +23,17 @@ export function eventRow(a: AppendedEvent): EventsTable {
     target_seq: t === null ? null : t.seq,
     eff_type: t === null ? e.type : t.type,
     eff_occurred_at: t === null ? e.occurredAt : t.occurredAt,
+    attributes: attributesJson(e),
   }
 }
 
+/** The text the store keeps of an event's attributes: null without any. */
+export function attributesJson(e: { attributes?: EventAttributes }): string | null {
+  return e.attributes === undefined ? null : JSON.stringify(e.attributes)
+}
+
 export function rowToEvent(row: EventsTable): StoredEvent {
-  return {
+  const event: StoredEvent = {
     seq: row.seq,
     id: row.id,
     source: row.source,
@@ -38,6 +44,9 @@ export function rowToEvent(row: EventsTable): StoredEvent {
     retracts: row.retracts,
     targetSeq: row.target_seq,
   }
+  // Only an event that had attributes has the key (most have none).
+  if (row.attributes) event.attributes = JSON.parse(row.attributes) as EventAttributes
+  return event
 }
 
 /**

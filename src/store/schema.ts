@@ -19,6 +19,11 @@ export interface EventsTable {
   /** The type and occurrence time the event counts under: its own, or its target's for a retraction. */
   eff_type: string
   eff_occurred_at: number
+  /**
+   * JSON text of the CloudEvents attributes kept with the event (migration 0014): subject,
+   * dataschema, datacontenttype, extensions. Null for an event without any.
+   */
+  attributes: string | null
 }
 
 /**

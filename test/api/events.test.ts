@@ -87,7 +87,7 @@ for (const factory of await engines()) {
     expectProblem(await get(api.app, '/v1/events/store-001/a'), 404, 'LV_ERR_EVENT_NOT_FOUND')
   })
 
-  test('CloudEvents structured: time becomes occurredAt', async ({ api }) => {
+  test('CloudEvents structured: time becomes occurredAt; datacontenttype is kept as an attribute', async ({ api }) => {
     const cloudEvent = {
       specversion: '1.0',
       id: 'ce1',
@@ -107,6 +107,7 @@ for (const factory of await engines()) {
       receivedAt: NOW_ISO,
       lagMs: NOW - Date.parse('2026-11-26T03:00:00Z'),
       data: { store: '003', channel: 'web', amount: 12.5 },
+      attributes: { datacontenttype: 'application/json' },
     })
   })
 

@@ -166,7 +166,9 @@ for (const factory of factories) {
         assert.equal(await realtimeCells(lateview), oracle([e, other]))
         const [letter] = await deadLetters(nc, config)
         assert.is(letter?.code, 'LV_ERR_EVENTS_INVALID')
-        assert.equal(letter?.body.problem.errors, [{ index: 0, id: 'ce-text', code: 'LV_EVENT_FIELD_INVALID', field: 'data', message: 'data must be a JSON object' }])
+        assert.equal(letter?.body.problem.errors, [
+          { index: 0, id: 'ce-text', code: 'LV_EVENT_DATA_NOT_JSON', field: 'data', message: 'the data is text/plain, not JSON: lateview keeps a JSON object as data' },
+        ])
         assert.is(letter?.body.original.payload, 'hello')
         assert.is(((letter?.body.original.headers ?? {}) as Record<string, string[]>)['ce-id']?.[0], 'ce-text')
       })

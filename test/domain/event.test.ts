@@ -2,7 +2,8 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import type { EventProblem } from '../../src/errors.js'
-import { canonicalBody, canonicalJson, EventKeyMap, fromCloudEvent, NotJson, parseEvent, sourceKind, type NewEvent } from '../../src/domain/event.js'
+import { CloudEventItem, fromCloudEvent, MAX_ATTRIBUTES_BYTES } from '../../src/domain/cloudevent.js'
+import { canonicalBody, canonicalJson, EventKeyMap, NotJson, parseEvent, sourceKind, type NewEvent } from '../../src/domain/event.js'
 
 const OCCURRED = Date.UTC(2026, 10, 25, 2, 3) // 2026-11-25T10:03:00+08:00
 
@@ -126,7 +127,7 @@ parse.run()
 // ---------------------------------------------------------------------------------------------
 const cloud = suite('event: CloudEvents')
 
-cloud('fromCloudEvent maps time to occurredAt and keeps retracts', () => {
+cloud('fromCloudEvent maps time to occurredAt, keeps retracts, and keeps subject and datacontenttype as attributes', () => {
   const ce = {
     specversion: '1.0',
     id: 'sale-000124',
@@ -138,15 +139,18 @@ cloud('fromCloudEvent maps time to occurredAt and keeps retracts', () => {
     data: { store: '042', channel: 'pos', amount: -10 },
     retracts: 'sale-000123',
   }
-  assert.equal(fromCloudEvent(ce), {
-    id: 'sale-000124',
-    source: 'store-042',
-    type: 'sale',
-    data: { store: '042', channel: 'pos', amount: -10 },
-    retracts: 'sale-000123',
-    occurredAt: '2026-11-25T02:03:00Z',
-  })
-  assert.equal(accepted(fromCloudEvent(ce)), {
+  const item = fromCloudEvent(ce)
+  assert.instance(item, CloudEventItem)
+  assert.equal(
+    { ...(item as CloudEventItem) },
+    {
+      fields: { id: 'sale-000124', source: 'store-042', type: 'sale', occurredAt: '2026-11-25T02:03:00Z', retracts: 'sale-000123', data: { store: '042', channel: 'pos', amount: -10 } },
+      attributes: { datacontenttype: 'application/json', subject: 'till-3' },
+      problems: [],
+      exact: true,
+    },
+  )
+  assert.equal(accepted(item), {
     id: 'sale-000124',
     source: 'store-042',
     type: 'sale',
@@ -154,18 +158,113 @@ cloud('fromCloudEvent maps time to occurredAt and keeps retracts', () => {
     data: { store: '042', channel: 'pos', amount: -10 },
     retracts: 'sale-000123',
     receivedAt: null,
+    attributes: { datacontenttype: 'application/json', subject: 'till-3' },
+  })
+  // Without attributes the event has no key for them, as a lateview event.
+  assert.equal(Object.keys(accepted(fromCloudEvent({ specversion: '1.0', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z' }))), [
+    'id',
+    'source',
+    'type',
+    'occurredAt',
+    'data',
+    'retracts',
+    'receivedAt',
+  ])
+})
+
+cloud('extensions are kept as sent: strings, booleans, 32-bit integers; null is absent', () => {
+  const ce = {
+    specversion: '1.0',
+    id: 'a',
+    source: 's',
+    type: 't',
+    time: '2026-11-25T02:03:00Z',
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    partitionkey: 'store-042',
+    sampled: true,
+    priority: -2147483648,
+    dataschema: 'https://example.com/sale.json',
+    gone: null,
+  }
+  assert.equal(accepted(fromCloudEvent(ce)).attributes, {
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    partitionkey: 'store-042',
+    sampled: true,
+    priority: -2147483648,
+    dataschema: 'https://example.com/sale.json',
   })
 })
 
-cloud('a CloudEvent without time misses occurredAt; an unknown specversion or extension is reported', () => {
+cloud('a CloudEvent without time misses occurredAt; specversion missing or not 1.0, bad attribute names and values are reported', () => {
+  const base = { specversion: '1.0', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z' }
   assert.equal(problems(fromCloudEvent({ specversion: '1.0', id: 'a', source: 's', type: 't' }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_FIELD_MISSING', field: 'occurredAt' }])
-  assert.equal(problems(fromCloudEvent({ specversion: '0.3', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z' }), 0), [
-    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'specversion' },
+  const { specversion: _v, ...noVersion } = base
+  assert.equal(parseEvent(fromCloudEvent(noVersion), 0, false), {
+    ok: false,
+    problems: [{ index: 0, id: 'a', code: 'LV_EVENT_FIELD_MISSING', field: 'specversion', message: 'specversion is required' }],
+  })
+  assert.equal(parseEvent(fromCloudEvent({ ...base, specversion: '0.3' }), 0, false), {
+    ok: false,
+    problems: [{ index: 0, id: 'a', code: 'LV_EVENT_SPECVERSION_UNSUPPORTED', field: 'specversion', message: 'specversion "0.3" is not supported: lateview takes CloudEvents 1.0 only' }],
+  })
+  assert.equal(problems(fromCloudEvent({ ...base, specversion: 1 }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_SPECVERSION_UNSUPPORTED', field: 'specversion' }])
+  // A lateview field name is no attribute name; its CloudEvents attribute is then missing.
+  const { time: _t, ...noTime } = base
+  assert.equal(problems(fromCloudEvent({ ...noTime, occurredAt: '2026-11-25T02:03:00Z' }), 0), [
+    { index: 0, id: 'a', code: 'LV_EVENT_ATTRIBUTE_NAME_INVALID', field: 'occurredAt' },
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_MISSING', field: 'occurredAt' },
   ])
-  assert.equal(problems(fromCloudEvent({ specversion: '1.0', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z', traceparent: 'x' }), 0), [
-    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_UNKNOWN', field: 'traceparent' },
+  assert.equal(problems(fromCloudEvent({ ...base, trace_parent: 'x', abcdefghijklmnopqrstu: 'x', abcdefghijklmnopqrst: 'x' }), 0), [
+    { index: 0, id: 'a', code: 'LV_EVENT_ATTRIBUTE_NAME_INVALID', field: 'trace_parent' },
+    { index: 0, id: 'a', code: 'LV_EVENT_ATTRIBUTE_NAME_INVALID', field: 'abcdefghijklmnopqrstu' },
+  ])
+  assert.equal(problems(fromCloudEvent({ ...base, ratio: 0.5, big: 2147483648, list: ['x'], obj: {}, subject: '', dataschema: 3, note: 'a\u0000b' }), 0), [
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'ratio' },
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'big' },
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'list' },
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'obj' },
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'subject' },
+    { index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'dataschema' },
+    { index: 0, id: 'a', code: 'LV_EVENT_TEXT_INVALID', field: 'note' },
   ])
   assert.is(fromCloudEvent('not an object'), 'not an object')
+})
+
+cloud(`attributes take at most ${MAX_ATTRIBUTES_BYTES} bytes as JSON`, () => {
+  const base = { specversion: '1.0', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z' }
+  // {"note":"…"} is 11 bytes around the value.
+  assert.equal(accepted(fromCloudEvent({ ...base, note: 'x'.repeat(MAX_ATTRIBUTES_BYTES - 11) })).attributes, { note: 'x'.repeat(MAX_ATTRIBUTES_BYTES - 11) })
+  assert.equal(parseEvent(fromCloudEvent({ ...base, note: 'é'.repeat(2043) }), 0, false), {
+    ok: false,
+    problems: [
+      {
+        index: 0,
+        id: 'a',
+        code: 'LV_EVENT_TOO_LARGE',
+        field: 'attributes',
+        message: 'the attributes kept with the event (subject, dataschema, datacontenttype and extensions) take more than 4096 bytes as JSON',
+      },
+    ],
+  })
+})
+
+cloud('data_base64 holding JSON is the data, read losslessly; anything else is refused', () => {
+  const base = { specversion: '1.0', id: 'a', source: 's', type: 't', time: '2026-11-25T02:03:00Z' }
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64')
+  assert.equal(accepted(fromCloudEvent({ ...base, data_base64: b64('{"store":"042","amount":12.5,"note":"café"}') })).data, { store: '042', amount: 12.5, note: 'café' })
+  const inexact = fromCloudEvent({ ...base, data_base64: b64('{"amount":90071992547409.91}') }) as CloudEventItem
+  assert.is(inexact.exact, false)
+  assert.equal(problems(fromCloudEvent({ ...base, data: {}, data_base64: b64('{}') }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'data_base64' }])
+  assert.equal(problems(fromCloudEvent({ ...base, data_base64: 'not base64!' }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'data_base64' }])
+  assert.equal(problems(fromCloudEvent({ ...base, data_base64: 42 }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'data_base64' }])
+  assert.equal(problems(fromCloudEvent({ ...base, data_base64: b64('hello') }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_DATA_NOT_JSON', field: 'data_base64' }])
+  assert.equal(problems(fromCloudEvent({ ...base, data_base64: Buffer.from([0xff, 0xfe]).toString('base64') }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_DATA_NOT_JSON', field: 'data_base64' }])
+  assert.equal(problems(fromCloudEvent({ ...base, datacontenttype: 'image/png', data_base64: b64('{}') }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_DATA_NOT_JSON', field: 'data' }])
+  assert.equal(problems(fromCloudEvent({ ...base, datacontenttype: 'text/plain', data: 'hello' }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_DATA_NOT_JSON', field: 'data' }])
+  // JSON that is not an object is lateview's rule, as for any event.
+  assert.equal(problems(fromCloudEvent({ ...base, data_base64: b64('[1]') }), 0), [{ index: 0, id: 'a', code: 'LV_EVENT_FIELD_INVALID', field: 'data' }])
+  // A null data_base64 is absent.
+  assert.equal(accepted(fromCloudEvent({ ...base, data_base64: null })).data, {})
 })
 
 cloud('an imported CloudEvent carries receivedat', () => {

@@ -187,7 +187,12 @@ async function storeBefore0008(location: StoreLocation, arrivals: Arrival[]): Pr
     const migrator = new Migrator({ db, provider: { getMigrations: async () => before }, ...(schema ? { migrationTableSchema: schema } : {}) })
     const { error } = await migrator.migrateToLatest()
     if (error) throw error
-    await db.insertInto('events').values(appended(arrivals).map(eventRow)).execute()
+    // The rows as that store held them: without the columns of later migrations (0014's attributes).
+    const rows = appended(arrivals).map((a) => {
+      const { attributes: _attributes, ...row } = eventRow(a)
+      return row
+    })
+    await db.insertInto('events').values(rows).execute()
   } finally {
     await db.destroy()
   }

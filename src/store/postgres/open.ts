@@ -29,10 +29,17 @@ const EVENT_TYPES = ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text
  * One statement writes a chunk of events into their month partitions and their keys into
  * event_keys (see schema.ts), whose unique (source, id) and primary key seq hold across partitions.
  */
-const EVENTS_INSERT =
-  `with r as (select * from unnest(${EVENT_TYPES.map((t) => `?::${t}[]`).join(', ')}) as r(${EVENT_COLUMNS.join(', ')})), ` +
-  'k as (insert into event_keys (seq, source, id, eff_occurred_at, received_at) select seq, source, id, eff_occurred_at, received_at from r) ' +
-  `insert into events (${EVENT_COLUMNS.join(', ')}) select * from r`
+function eventsInsert(columns: readonly string[], types: readonly string[]): string {
+  return (
+    `with r as (select * from unnest(${types.map((t) => `?::${t}[]`).join(', ')}) as r(${columns.join(', ')})), ` +
+    'k as (insert into event_keys (seq, source, id, eff_occurred_at, received_at) select seq, source, id, eff_occurred_at, received_at from r) ' +
+    `insert into events (${columns.join(', ')}) select * from r`
+  )
+}
+const EVENTS_INSERT = eventsInsert(EVENT_COLUMNS, EVENT_TYPES)
+/** A chunk holding an event with attributes sends their column too; any other leaves it to its default (NULL). */
+const EVENTS_WITH_ATTRIBUTES = [...EVENT_COLUMNS, 'attributes'] as const
+const EVENTS_INSERT_WITH_ATTRIBUTES = eventsInsert(EVENTS_WITH_ATTRIBUTES, [...EVENT_TYPES, 'text'])
 
 /**
  * The upsert of a view's cells from whole columns (`excluded` holds the change). A sum that
@@ -186,10 +193,12 @@ export async function openPostgres(location: string, options: PostgresOptions = 
       // One insert of whole columns per 1,000 events: a multi-row VALUES binds 11 parameters per row.
       for (let i = 0; i < all.length; i += CHUNK) {
         const rows = all.slice(i, i + CHUNK)
+        const attributes = rows.some((r) => r.attributes !== null)
+        const columns: ReadonlyArray<keyof EventsTable> = attributes ? EVENTS_WITH_ATTRIBUTES : EVENT_COLUMNS
         await queryRows(
           this.db,
-          EVENTS_INSERT,
-          EVENT_COLUMNS.map((c) => rows.map((r) => r[c])),
+          attributes ? EVENTS_INSERT_WITH_ATTRIBUTES : EVENTS_INSERT,
+          columns.map((c) => rows.map((r) => r[c])),
         )
       }
     }

@@ -9,7 +9,7 @@ import { Health, probeWrite } from '../faults.js'
 import { overflowError } from '../int64.js'
 import { runMigrations } from '../migrate.js'
 import type { Db, SqliteDb } from '../db.js'
-import { assertChanges, cellUpsert, rowToEvent } from '../rows.js'
+import { assertChanges, attributesJson, cellUpsert, rowToEvent } from '../rows.js'
 import type { EventsTable, Schema } from '../schema.js'
 import { NewestIds } from './newest.js'
 import { Statements } from './statements.js'
@@ -72,13 +72,21 @@ export function openSqlite(location: string): Engine {
 
     async insertEvents(events: readonly AppendedEvent[]): Promise<void> {
       const stmt = prepared('insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      // Most events have no attributes: their column is left to its default (NULL), not bound.
+      const withAttributes = prepared(
+        'insert into events (seq, source, id, type, occurred_at, received_at, data, retracts, target_seq, eff_type, eff_occurred_at, attributes) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       const inserted = this.inserted
       // Bound straight from the event: no row object per event.
       for (const a of events) {
         const e = a.event
         const t = a.target
         const data = e.dataJson ?? JSON.stringify(e.data)
-        if (t === null) stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt)
+        if (e.attributes !== undefined) {
+          const attributes = attributesJson(e)
+          if (t === null) withAttributes.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt, attributes)
+          else withAttributes.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, t.seq, t.type, t.occurredAt, attributes)
+        } else if (t === null) stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, null, e.type, e.occurredAt)
         else stmt.run(a.seq, e.source, e.id, e.type, e.occurredAt, a.receivedAt, data, e.retracts, t.seq, t.type, t.occurredAt)
         const high = inserted.get(e.source)
         if (high === undefined || e.id > high) inserted.set(e.source, e.id)
