@@ -4,7 +4,7 @@ import { LateviewError } from '../../errors.js'
 import { isJobName, JOB_NAMES } from '../../services/jobs.js'
 import type { Lateview } from '../../services/lateview.js'
 import { LIMIT, limitOf } from '../query.js'
-import { ok, pathParams, problems, ref, STORE_FAULTS, VIEW_PARAM } from '../schemas.js'
+import { ok, problems, ref, STORE_FAULTS, VIEW_PARAM } from '../schemas.js'
 
 const JOB_BODY = {
   type: 'object',
