@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
 import type { LateviewConfig } from '../config.js'
 import { isPrintable } from '../domain/content.js'
 import { toJson } from '../domain/decimal.js'
@@ -12,6 +12,8 @@ import { Metrics } from './metrics.js'
 import { RouteMethods } from './methods.js'
 import { BODY_LIMIT } from './bodies.js'
 import { problemOf, sendProblem, toLateviewError } from './problem.js'
+import { addSharedSchemas, problems, SHARED_SCHEMAS } from './schemas.js'
+import { serializerCompiler, useSchemaSerializers } from './serialization.js'
 import { eventRoutes } from './routes/events.js'
 import { alertRoutes } from './routes/alerts.js'
 import { analysisRoutes } from './routes/analysis.js'
@@ -20,6 +22,9 @@ import { opsRoutes } from './routes/ops.js'
 import { reportRoutes } from './routes/reports.js'
 import { uiRoutes } from './routes/ui.js'
 import { viewRoutes } from './routes/views.js'
+
+/** The serializer compiler of every app: its serializers are built once for the process. */
+const SERIALIZER_COMPILER = serializerCompiler(SHARED_SCHEMAS)
 
 export interface AppDeps {
   lateview: Lateview
@@ -67,14 +72,61 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
   // Every route's path and methods, registered from here on: a known path asked with another method is a 405.
   const methods = new RouteMethods()
   app.addHook('onRoute', (route) => methods.add(route.url, route.method))
-  // Every JSON answer carries exact decimal numerals (no exponent, no digit lost past 2^53).
+  // Every JSON answer carries exact decimal numerals (no exponent, no digit lost past 2^53); a
+  // fixed-shape answer is written from its schema, to the same text (see serialization.ts).
   app.setReplySerializer((payload) => toJson(payload))
+  addSharedSchemas(app)
+  app.setSerializerCompiler(SERIALIZER_COMPILER)
+  app.addHook('onRoute', (route) => {
+    documentRoute(route)
+    useSchemaSerializers(route, SHARED_SCHEMAS)
+  })
 
+  const bodyNotes = new Map<string, { description?: string; required?: boolean }>()
   await app.register(swagger, {
     openapi: {
-      info: { title: 'lateview', version: '0.1.0', description: 'Reports on data that arrives late. Errors are application/problem+json with a stable code.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      openapi: '3.1.0',
+      info: {
+        title: 'lateview',
+        version: '0.1.0',
+        description:
+          'Reports on data that arrives late: an append-only event store, an exact Realtime view and revision-tagged reports. Figures are exact decimal numerals, written without an exponent and with every digit they hold: parse them losslessly to keep every digit. Errors are application/problem+json with a stable code (docs/errors.md).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token of LATEVIEW_TOKENS; its scopes (ingest, read, admin) decide what it may do' } } },
       security: [{ bearer: [] }],
+      tags: [
+        { name: 'events', description: 'Ingest events and read them back' },
+        { name: 'views', description: 'View definitions, their status and live figures' },
+        { name: 'reports', description: 'Revisions of periods, their comparison, late events and restatements' },
+        { name: 'analysis', description: 'Revision analysis: accuracy, vintages, completeness, close advice' },
+        { name: 'alerts', description: 'Alerts and the lateness of sources' },
+        { name: 'webhooks', description: 'Subscriptions to alerts and their deliveries' },
+        { name: 'jobs', description: 'Publication jobs' },
+        { name: 'operations', description: 'Health, readiness and metrics' },
+        { name: 'ui', description: 'The analyst page' },
+      ],
+    },
+    // Shared schemas are #/components/schemas/<$id>.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // The request parts a handler checks itself are shown in place of those fastify validates.
+    transform: ({ schema, url, route }) => {
+      if (!schema?.documented) return { schema, url }
+      const { documented, ...rest } = schema
+      // @fastify/swagger keeps only the media types of a body given by content type: its
+      // description and whether it is required are set on the document below.
+      const body = documented.body as { content?: unknown; description?: string; required?: boolean } | undefined
+      if (body?.content) bodyNotes.set(`${route.method} ${url}`, { ...(body.description ? { description: body.description } : {}), ...(body.required ? { required: true } : {}) })
+      return { schema: { ...rest, ...documented }, url }
+    },
+    transformObject: (document) => {
+      const openapiObject = 'openapiObject' in document ? document.openapiObject : document.swaggerObject
+      const paths = (openapiObject as { paths?: Record<string, Record<string, { requestBody?: object }>> }).paths ?? {}
+      for (const [key, note] of bodyNotes) {
+        const [method, url] = key.split(' ') as [string, string]
+        const operation = paths[url.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()]
+        if (operation?.requestBody) operation.requestBody = { ...note, ...operation.requestBody }
+      }
+      return openapiObject
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
@@ -150,4 +202,27 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<Fastif
   opsRoutes(app, deps.lateview, metrics, deps.broker)
   uiRoutes(app)
   return app
+}
+
+/**
+ * What the OpenAPI document says of a route follows from its scope: open routes need no token
+ * (`security: []`), the others may answer 401 and 403.
+ */
+function documentRoute(route: RouteOptions): void {
+  const schema = route.schema
+  if (!schema || schema.hide) return
+  const scope = route.config?.scope
+  if (scope === null) {
+    route.schema = { ...schema, security: [] }
+    return
+  }
+  if (scope === undefined) return
+  const needs = `Needs a token with the ${scope} scope${scope === 'admin' ? '' : ' (or admin)'} when LATEVIEW_TOKENS is set.`
+  const { default: fallback, ...forbidden } = problems({ 401: ['LV_ERR_AUTH_REQUIRED', 'LV_ERR_AUTH_INVALID'], 403: ['LV_ERR_AUTH_FORBIDDEN'] })
+  const responses = (schema.response ?? {}) as Record<string, unknown>
+  route.schema = {
+    ...schema,
+    description: schema.description ? `${schema.description}\n\n${needs}` : needs,
+    response: { ...responses, ...Object.fromEntries(Object.entries(forbidden).filter(([status]) => !(status in responses))), ...(responses.default ? {} : { default: fallback }) },
+  }
 }

@@ -90,10 +90,15 @@ for (const factory of await engines()) {
   })
 
   test('the OpenAPI document of GET /v1/views/:view describes what is pending in each dirty period', async ({ api }) => {
-    type Schema = { properties: Record<string, Schema>; items: Schema; required?: string[] }
-    const doc = expectOk(await get(api.app, '/docs/json')) as { paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: Schema }> }> } }> }
-    const schema = doc.paths['/v1/views/{view}']?.get.responses['200']?.content['application/json']?.schema as Schema
-    const dirty = schema.properties.status?.properties.dirty?.items as Schema
+    type Schema = { properties: Record<string, Schema>; items: Schema; required?: string[]; $ref?: string }
+    const doc = expectOk(await get(api.app, '/docs/json')) as {
+      paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: Schema }> }> } }>
+      components: { schemas: Record<string, Schema> }
+    }
+    // Shared schemas are referenced as #/components/schemas/<name>.
+    const resolve = (s: Schema | undefined): Schema => (s?.$ref ? resolve(doc.components.schemas[s.$ref.replace('#/components/schemas/', '')]) : (s as Schema))
+    const schema = resolve(doc.paths['/v1/views/{view}']?.get.responses['200']?.content['application/json']?.schema)
+    const dirty = resolve(resolve(schema.properties.status).properties.dirty?.items)
     assert.equal(dirty.required, ['period', 'status', 'latestRevision', 'dirtySinceSeq', 'pending'])
     assert.equal(Object.keys(dirty.properties.pending?.properties ?? {}), ['belowMinChange', 'eventCount', 'measures'])
   })

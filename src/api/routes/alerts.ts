@@ -7,11 +7,22 @@ import type { Lateview } from '../../services/lateview.js'
 import { systemClock } from '../../domain/clock.js'
 import { createWebhook, deliveries, findWebhook, removeWebhook, retryDelivery, rotateSecret, webhookDocument, webhooks } from '../../services/webhooks.js'
 import { LIMIT, limitOf } from '../query.js'
+import { ok, pathParams, problems, ref, STORE_FAULTS } from '../schemas.js'
+
+const HOOK = pathParams({ id: 'the id of a subscription (wh_…)' })
+const HOOK_PROBLEMS = problems({ 400: ['LV_ERR_URL_INVALID'], 404: ['LV_ERR_WEBHOOK_NOT_FOUND'], 503: STORE_FAULTS })
 
 export interface SelfAddress {
   host: string
   port: number | null
 }
+
+const WEBHOOK_BODY = {
+  type: 'object',
+  required: ['url'],
+  properties: { url: { type: 'string' }, kinds: { type: 'array', items: { type: 'string' } } },
+  additionalProperties: false,
+} as const
 
 export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: SelfAddress, onWebhookChange: () => void): void {
   app.get<{ Querystring: { kind?: string; status?: 'firing' | 'resolved'; since?: string; view?: string; limit?: string } }>(
@@ -20,18 +31,20 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       config: { scope: 'read' },
       schema: {
         summary: 'Alerts, newest first; kept forever, whatever their delivery',
+        operationId: 'listAlerts',
         tags: ['alerts'],
         querystring: {
           type: 'object',
           properties: {
             kind: { type: 'string', enum: [...ALERT_KINDS] },
             status: { type: 'string', enum: ['firing', 'resolved'] },
-            since: { type: 'string' },
-            view: { type: 'string' },
+            since: { type: 'string', description: 'an ISO 8601 instant: alerts created from then on' },
+            view: { type: 'string', description: 'the alerts of this view' },
             limit: LIMIT,
           },
           additionalProperties: false,
         },
+        response: { 200: ok(ref('Alerts'), 'The alerts'), ...problems({ 400: ['LV_ERR_QUERY_INVALID'], 503: STORE_FAULTS }) },
       },
     },
     async (request) => {
@@ -59,8 +72,10 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       config: { scope: 'read' },
       schema: {
         summary: 'Lateness per source over the whole UTC hours overlapping a recent window (default P7D): count, p50, p99 (within 1/128) and max lag',
+        operationId: 'listSources',
         tags: ['alerts'],
-        querystring: { type: 'object', properties: { window: { type: 'string' } }, additionalProperties: false },
+        querystring: { type: 'object', properties: { window: { type: 'string', description: 'an ISO 8601 duration (default P7D)' } }, additionalProperties: false },
+        response: { 200: ok(ref('Sources'), 'The lateness of each source'), ...problems({ 400: ['LV_ERR_QUERY_INVALID'], 503: STORE_FAULTS }) },
       },
     },
     async (request) => {
@@ -83,12 +98,22 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       config: { scope: 'admin' },
       schema: {
         summary: 'Subscribe a URL to alerts; the answer holds the signing secret, shown only once',
+        operationId: 'createWebhook',
         tags: ['webhooks'],
-        body: {
-          type: 'object',
-          required: ['url'],
-          properties: { url: { type: 'string' }, kinds: { type: 'array', items: { type: 'string' } } },
-          additionalProperties: false,
+        body: WEBHOOK_BODY,
+        // The kinds are checked by the handler, which names them in its answer.
+        documented: {
+          body: {
+            ...WEBHOOK_BODY,
+            properties: {
+              url: { type: 'string', description: 'an http(s) URL without credentials, not this server' },
+              kinds: { type: 'array', items: { type: 'string', enum: [...ALERT_KINDS] }, minItems: 1, description: 'the kinds of alert to deliver (default: every kind)' },
+            },
+          },
+        },
+        response: {
+          201: ok(ref('CreatedWebhook'), 'The subscription and its secret'),
+          ...problems({ 400: ['LV_ERR_BODY_INVALID', 'LV_ERR_WEBHOOK_URL_INVALID'], 503: STORE_FAULTS }),
         },
       },
     },
@@ -99,17 +124,43 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
     },
   )
 
-  app.get('/v1/webhooks', { config: { scope: 'admin' }, schema: { summary: 'Subscriptions (without secrets)', tags: ['webhooks'] } }, async () => ({
-    webhooks: await webhooks(lateview.engine),
-  }))
+  app.get(
+    '/v1/webhooks',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'Subscriptions (without secrets)',
+        operationId: 'listWebhooks',
+        tags: ['webhooks'],
+        response: { 200: ok(ref('Webhooks'), 'The subscriptions'), ...problems({ 503: STORE_FAULTS }) },
+      },
+    },
+    async () => ({
+      webhooks: await webhooks(lateview.engine),
+    }),
+  )
 
-  app.get<{ Params: { id: string } }>('/v1/webhooks/:id', { config: { scope: 'admin' }, schema: { summary: 'One subscription', tags: ['webhooks'] } }, async (request) =>
-    webhookDocument(await findWebhook(lateview.engine, request.params.id)),
+  app.get<{ Params: { id: string } }>(
+    '/v1/webhooks/:id',
+    {
+      config: { scope: 'admin' },
+      schema: { summary: 'One subscription', operationId: 'getWebhook', tags: ['webhooks'], documented: { params: HOOK }, response: { 200: ok(ref('Webhook'), 'The subscription'), ...HOOK_PROBLEMS } },
+    },
+    async (request) => webhookDocument(await findWebhook(lateview.engine, request.params.id)),
   )
 
   app.delete<{ Params: { id: string } }>(
     '/v1/webhooks/:id',
-    { config: { scope: 'admin' }, schema: { summary: 'Remove a subscription; its pending deliveries are cancelled', tags: ['webhooks'] } },
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'Remove a subscription; its pending deliveries are cancelled',
+        operationId: 'deleteWebhook',
+        tags: ['webhooks'],
+        documented: { params: HOOK },
+        response: { 204: { description: 'Removed', type: 'null' }, ...HOOK_PROBLEMS },
+      },
+    },
     async (request, reply) => {
       await removeWebhook(lateview.engine, request.params.id, lateview.clock.now())
       return reply.code(204).send()
@@ -124,7 +175,20 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       schema: {
         summary:
           'Give a subscription a new signing secret, shown only once; the older ones keep signing beside it for the overlap of the optional body { "overlap": "PT24H" } (ISO 8601, PT0S to P7D, default PT24H)',
+        operationId: 'rotateWebhookSecret',
         tags: ['webhooks'],
+        documented: {
+          params: HOOK,
+          body: {
+            type: 'object',
+            properties: { overlap: { type: 'string', description: 'an ISO 8601 duration from PT0S to P7D (default PT24H)' } },
+            additionalProperties: false,
+          },
+        },
+        response: {
+          200: ok(ref('RotatedSecret'), 'The new secret'),
+          ...problems({ 400: ['LV_ERR_BODY_INVALID', 'LV_ERR_URL_INVALID'], 404: ['LV_ERR_WEBHOOK_NOT_FOUND'], 503: STORE_FAULTS }),
+        },
       },
     },
     // Deliveries are signed on the real clock, whatever clock the store's jobs run on.
@@ -137,8 +201,14 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
       config: { scope: 'admin' },
       schema: {
         summary: 'Deliveries of a subscription, newest first, each with every attempt logged',
+        operationId: 'listDeliveries',
         tags: ['webhooks'],
+        documented: { params: HOOK },
         querystring: { type: 'object', properties: { limit: LIMIT }, additionalProperties: false },
+        response: {
+          200: ok(ref('Deliveries'), 'The deliveries'),
+          ...problems({ 400: ['LV_ERR_QUERY_INVALID', 'LV_ERR_URL_INVALID'], 404: ['LV_ERR_WEBHOOK_NOT_FOUND'], 503: STORE_FAULTS }),
+        },
       },
     },
     async (request) => ({ deliveries: await deliveries(lateview.engine, request.params.id, limitOf(request.query.limit)) }),
@@ -146,7 +216,24 @@ export function alertRoutes(app: FastifyInstance, lateview: Lateview, self: Self
 
   app.post<{ Params: { id: string; deliveryId: string } }>(
     '/v1/webhooks/:id/deliveries/:deliveryId/retry',
-    { config: { scope: 'admin' }, schema: { summary: 'Queue a delivery (typically dead) for a fresh run of the retry schedule', tags: ['webhooks'] } },
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'Queue a delivery (typically dead) for a fresh run of the retry schedule',
+        operationId: 'retryDelivery',
+        tags: ['webhooks'],
+        documented: { params: pathParams({ id: 'the id of a subscription (wh_…)', deliveryId: 'the id of one of its deliveries (msg_…)' }) },
+        response: {
+          202: ok(ref('QueuedDelivery'), 'Queued'),
+          ...problems({
+            400: ['LV_ERR_URL_INVALID'],
+            404: ['LV_ERR_WEBHOOK_NOT_FOUND', 'LV_ERR_DELIVERY_NOT_FOUND'],
+            409: ['LV_ERR_DELIVERY_DONE', 'LV_ERR_WEBHOOK_DISABLED'],
+            503: STORE_FAULTS,
+          }),
+        },
+      },
+    },
     async (request, reply) => {
       await retryDelivery(lateview.engine, request.params.id, request.params.deliveryId, 0)
       onWebhookChange()

@@ -4,6 +4,7 @@ import type { AnalysisQuery } from '../../services/analysis.js'
 import { vintagesCsv } from '../../services/analysis.js'
 import type { Lateview } from '../../services/lateview.js'
 import { MIN_SEQ, routeRead, withSeq } from '../reads.js'
+import { ok, okOrCsv, pathParams, problems, ref, STORE_FAULTS, VIEW_PARAM, withDimensionFilters } from '../schemas.js'
 
 type Query = Record<string, string | undefined>
 type AnalysisRequest = FastifyRequest<{ Params: { view: string }; Querystring: Query }>
@@ -21,6 +22,20 @@ const FILTERS = { type: 'string', description: 'a dimension filter, e.g. store=s
 
 function querystring(properties: Record<string, unknown>) {
   return { type: 'object', properties: { ...PERIODS, ...properties }, additionalProperties: FILTERS }
+}
+
+const VIEW = pathParams({ view: VIEW_PARAM })
+const ANALYSIS_PROBLEMS = problems({
+  400: ['LV_ERR_QUERY_INVALID', 'LV_ERR_PERIOD_MALFORMED', 'LV_ERR_URL_INVALID'],
+  404: ['LV_ERR_VIEW_NOT_FOUND'],
+  409: ['LV_ERR_SEQ_NOT_YET'],
+  503: STORE_FAULTS,
+})
+
+/** The schema parts of an analysis route: its own parameters besides the shared ones, and its answer. */
+function analysisSchema(operationId: string, properties: Record<string, unknown>, answer: Record<string, unknown>) {
+  const query = querystring(properties)
+  return { operationId, tags: ['analysis'], querystring: query, documented: { params: VIEW, querystring: withDimensionFilters(query) }, response: { 200: answer, ...ANALYSIS_PROBLEMS } }
 }
 
 /** The query of an analysis route: the parameters it names, and every other one as a dimension filter. */
@@ -53,8 +68,7 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
         summary: 'How far each release kind (flash, consolidated, revision, final, restatement) was from the final or latest figure',
         description:
           'Per release kind: n, meanRevision, meanAbsRevision, relativeMeanAbsRevision, minRevision, maxRevision, stdRevision, accuracy, withinOnePercent (6 significant digits); per period the exact benchmark, value and revision (b − v) of each release. See the README, "Revision analysis".',
-        tags: ['analysis'],
-        querystring: querystring({ against: AGAINST }),
+        ...analysisSchema('getAccuracy', { against: AGAINST }, ok(ref('Accuracy'), 'The statistics per release kind and the figures per period', { read: true })),
       },
     },
     async (request, reply) => {
@@ -70,8 +84,11 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
       schema: {
         summary: 'The revision triangle: the value of each period known at each lag after its end, and its share of the benchmark; JSON or CSV',
         description: 'format=csv (or Accept: text/csv) answers period,knownAt,lag,value lines.',
-        tags: ['analysis'],
-        querystring: querystring({ lags: LAGS, against: AGAINST, format: { type: 'string', enum: ['json', 'csv'] } }),
+        ...analysisSchema(
+          'getVintages',
+          { lags: LAGS, against: AGAINST, format: { type: 'string', enum: ['json', 'csv'], description: 'csv: the answer as CSV (also with Accept: text/csv)' } },
+          okOrCsv(ref('Vintages'), 'The revision triangle', 'period,knownAt,lag,value lines'),
+        ),
       },
     },
     async (request, reply) => {
@@ -89,8 +106,7 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
       config: { scope: 'read' },
       schema: {
         summary: 'The share of the benchmark value and event count known at each lag across periods (min, p10, p50, p90), and the lags of each source',
-        tags: ['analysis'],
-        querystring: querystring({ lags: LAGS, against: AGAINST }),
+        ...analysisSchema('getCompleteness', { lags: LAGS, against: AGAINST }, ok(ref('Completeness'), 'The completeness curve and the lags of each source', { read: true })),
       },
     },
     async (request, reply) => {
@@ -105,8 +121,11 @@ export function analysisRoutes(app: FastifyInstance, lateview: Lateview): void {
       config: { scope: 'read' },
       schema: {
         summary: 'What closing at D+1 … D+14 would have cost in restatements, the earliest close that keeps the target share of the value, and an SLA per source',
-        tags: ['analysis'],
-        querystring: querystring({ target: { type: 'string', description: 'a share above 0 and at most 1 (default 0.999)' }, against: AGAINST }),
+        ...analysisSchema(
+          'getCloseAdvice',
+          { target: { type: 'string', description: 'a share above 0 and at most 1 (default 0.999)' }, against: AGAINST },
+          ok(ref('CloseAdvice'), 'The cost of each candidate close, the one to choose and an SLA per source', { read: true }),
+        ),
       },
     },
     async (request, reply) => {

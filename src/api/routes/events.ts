@@ -10,6 +10,7 @@ import type { Lateview } from '../../services/lateview.js'
 import { requireScope } from '../auth.js'
 import { BodyBudget } from '../bodies.js'
 import type { Metrics } from '../metrics.js'
+import { INGEST_DOCUMENTED, ok, pathParams, problems, ref, STORE_FAULTS } from '../schemas.js'
 
 /** A request body already split into items by one of the content-type parsers. */
 class Items {
@@ -151,9 +152,29 @@ export function eventRoutes(app: FastifyInstance, config: LateviewConfig, latevi
         request.raw.headers['content-type'] = BINARY_CLOUDEVENT
       },
       schema: {
+        operationId: 'ingestEvents',
         summary: 'Append one event, an array, NDJSON or CloudEvents (binary, structured or batch); atomic',
+        description:
+          'The batch is written whole or not at all. Each event is checked by lateview itself: a batch with invalid events is refused with 400 LV_ERR_EVENTS_INVALID listing every problem (errors[], each with a per-event LV_EVENT_* code).',
         tags: ['events'],
-        querystring: { type: 'object', properties: { import: { type: 'string', enum: ['true', 'false'] } }, additionalProperties: false },
+        querystring: {
+          type: 'object',
+          properties: { import: { type: 'string', enum: ['true', 'false'], description: 'true: keep each event’s receivedAt (admin scope)' } },
+          additionalProperties: false,
+        },
+        documented: INGEST_DOCUMENTED,
+        response: {
+          200: ok(ref('IngestAnswer'), 'The batch was stored (duplicates counted, not stored again)'),
+          ...problems({
+            400: ['LV_ERR_BODY_INVALID', 'LV_ERR_EVENTS_INVALID', 'LV_ERR_QUERY_INVALID'],
+            403: ['LV_ERR_AUTH_FORBIDDEN'],
+            409: ['LV_ERR_EVENT_CONFLICT'],
+            413: ['LV_ERR_BODY_TOO_LARGE'],
+            415: ['LV_ERR_BODY_UNSUPPORTED_TYPE'],
+            422: ['LV_ERR_MEASURE_OVERFLOW'],
+            503: [...STORE_FAULTS, 'LV_ERR_VIEW_OUTDATED'],
+          }),
+        },
       },
     },
     async (request) => {
@@ -181,7 +202,16 @@ export function eventRoutes(app: FastifyInstance, config: LateviewConfig, latevi
     '/v1/events/:source/:id',
     {
       config: { scope: 'read' },
-      schema: { summary: 'One stored event with its seq, receivedAt and CloudEvents attributes', tags: ['events'] },
+      schema: {
+        operationId: 'getEvent',
+        summary: 'One stored event with its seq, receivedAt and CloudEvents attributes',
+        tags: ['events'],
+        documented: { params: pathParams({ source: 'the source of the event', id: 'the id of the event' }) },
+        response: {
+          200: ok(ref('StoredEvent'), 'The event; a retraction names the event it voids (retracts), a voided event its retraction (retractedBy)'),
+          ...problems({ 400: ['LV_ERR_URL_INVALID'], 404: ['LV_ERR_EVENT_NOT_FOUND'], 503: STORE_FAULTS }),
+        },
+      },
     },
     async (request) => {
       const { source, id } = request.params

@@ -4,6 +4,13 @@ import { LateviewError } from '../../errors.js'
 import { isJobName, JOB_NAMES } from '../../services/jobs.js'
 import type { Lateview } from '../../services/lateview.js'
 import { LIMIT, limitOf } from '../query.js'
+import { ok, problems, ref, STORE_FAULTS, VIEW_PARAM } from '../schemas.js'
+
+const JOB_BODY = {
+  type: 'object',
+  properties: { view: { type: 'string' }, period: { type: 'string' }, now: { type: 'string' } },
+  additionalProperties: false,
+} as const
 
 export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClock: boolean): void {
   app.post<{ Params: { job: string }; Body: { view?: string; period?: string; now?: string } | undefined }>(
@@ -12,11 +19,29 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
       config: { scope: 'admin' },
       schema: {
         summary: `Run a job now: ${JOB_NAMES.join(', ')}; without period, every period due at now`,
+        operationId: 'runJob',
         tags: ['jobs'],
-        body: {
-          type: 'object',
-          properties: { view: { type: 'string' }, period: { type: 'string' }, now: { type: 'string' } },
-          additionalProperties: false,
+        body: JOB_BODY,
+        // An unknown job is a 404 of the handler's; every body field is optional, the body too.
+        documented: {
+          params: { type: 'object', required: ['job'], properties: { job: { type: 'string', enum: [...JOB_NAMES], description: 'the job to run' } } },
+          body: {
+            ...JOB_BODY,
+            properties: {
+              view: { type: 'string', description: `${VIEW_PARAM} (default: every view)` },
+              period: { type: 'string', description: 'a period key of the view (default: every period due at now)' },
+              now: { type: 'string', description: 'an ISO 8601 instant to run at, only when the server runs with LATEVIEW_SIMULATED_CLOCK=1' },
+            },
+          },
+        },
+        response: {
+          200: ok(ref('JobAnswer'), 'The runs, one per view and period'),
+          ...problems({
+            400: ['LV_ERR_BODY_INVALID', 'LV_ERR_PERIOD_MALFORMED', 'LV_ERR_URL_INVALID'],
+            403: ['LV_ERR_AUTH_FORBIDDEN', 'LV_ERR_CLOCK_NOT_SIMULATED'],
+            404: ['LV_ERR_JOB_NOT_FOUND', 'LV_ERR_VIEW_NOT_FOUND'],
+            503: [...STORE_FAULTS, 'LV_ERR_VIEW_OUTDATED'],
+          }),
         },
       },
       // Every body field is optional: a bare POST (no body at all) means {} rather than 400 "body must be object".
@@ -58,12 +83,19 @@ export function jobRoutes(app: FastifyInstance, lateview: Lateview, simulatedClo
       config: { scope: 'read' },
       schema: {
         summary: 'Recent job runs, newest first, with outcome and duration',
+        operationId: 'listJobRuns',
         tags: ['jobs'],
         querystring: {
           type: 'object',
-          properties: { job: { type: 'string' }, view: { type: 'string' }, period: { type: 'string' }, limit: LIMIT },
+          properties: {
+            job: { type: 'string', description: 'the runs of this job' },
+            view: { type: 'string', description: 'the runs for this view' },
+            period: { type: 'string', description: 'the runs for this period' },
+            limit: LIMIT,
+          },
           additionalProperties: false,
         },
+        response: { 200: ok(ref('JobRuns'), 'The runs'), ...problems({ 400: ['LV_ERR_QUERY_INVALID'], 503: STORE_FAULTS }) },
       },
     },
     async (request) => {

@@ -5,10 +5,20 @@ import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
 import { reportCsv, type DiffSide, type ReportDocument } from '../../services/reports.js'
 import { MIN_SEQ, routeRead, withSeq } from '../reads.js'
+import { ok, okOrCsv, PERIOD_PARAM, pathParams, problems, ref, STORE_FAULTS, VIEW_PARAM } from '../schemas.js'
 
 type PeriodParams = { Params: { view: string; period: string } }
 type ReadQuery = { Querystring: { minSeq?: string } }
 const READ_QUERY = { type: 'object', properties: { minSeq: MIN_SEQ }, additionalProperties: false } as const
+const PERIOD_PARAMS = pathParams({ view: VIEW_PARAM, period: PERIOD_PARAM })
+const FORMAT = { type: 'string', enum: ['json', 'csv'], description: 'csv: the answer as CSV (also with Accept: text/csv)' }
+/** The problems of a read of a period. */
+const PERIOD_READ = {
+  400: ['LV_ERR_QUERY_INVALID', 'LV_ERR_PERIOD_MALFORMED', 'LV_ERR_URL_INVALID'],
+  404: ['LV_ERR_VIEW_NOT_FOUND'],
+  409: ['LV_ERR_SEQ_NOT_YET'],
+  503: STORE_FAULTS,
+} as const
 
 function wantsCsv(request: FastifyRequest<{ Querystring: { format?: string } }>): boolean {
   if (request.query.format === 'csv') return true
@@ -41,11 +51,25 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
       config: { scope: 'read' },
       schema: {
         summary: 'The latest revision of a period, revision N, or what was known as of an instant; JSON or CSV',
+        operationId: 'getReport',
         tags: ['reports'],
+        documented: { params: PERIOD_PARAMS },
         querystring: {
           type: 'object',
-          properties: { revision: { type: 'string' }, asOf: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] }, minSeq: MIN_SEQ },
+          properties: {
+            revision: { type: 'string', description: 'a revision number (default: the latest)' },
+            asOf: { type: 'string', description: 'an ISO 8601 instant: what was known then, computed from the events received by then' },
+            format: FORMAT,
+            minSeq: MIN_SEQ,
+          },
           additionalProperties: false,
+        },
+        response: {
+          200: okOrCsv(ref('Report'), 'The report', 'one line per row: the dimensions, the measures and eventCount', {
+            'Lateview-Revision': { type: 'string', description: 'CSV: the revision number, or as-of' },
+            'Lateview-Cutoff-Seq': { type: 'integer', description: 'CSV: the cutoff seq of the report' },
+          }),
+          ...problems({ ...PERIOD_READ, 404: ['LV_ERR_VIEW_NOT_FOUND', 'LV_ERR_PERIOD_NOT_FOUND', 'LV_ERR_REVISION_NOT_FOUND'] }),
         },
       },
     },
@@ -80,7 +104,17 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
 
   app.get<PeriodParams & ReadQuery>(
     '/v1/views/:view/periods/:period/revisions',
-    { config: { scope: 'read' }, schema: { summary: "Every revision's metadata and totals, oldest first", tags: ['reports'], querystring: READ_QUERY } },
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: "Every revision's metadata and totals, oldest first",
+        operationId: 'listRevisions',
+        tags: ['reports'],
+        documented: { params: PERIOD_PARAMS },
+        querystring: READ_QUERY,
+        response: { 200: ok(ref('Revisions'), 'The revisions', { read: true }), ...problems(PERIOD_READ) },
+      },
+    },
     async (request, reply) => {
       const read = routeRead(reply, request.query.minSeq)
       return withSeq(await lateview.revisions(request.params.view, request.params.period, read.options), read)
@@ -95,12 +129,23 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
         summary: "Changed cells between two revisions (or asOf:<ISO> instants), the events that explain each change and both sides' totals; JSON or CSV",
         description:
           'JSON: { changes, totals: { before, after, delta } }. CSV (?format=csv or Accept: text/csv): one line per combination of dimensions on either side, unchanged ones too, with <measure>_before, <measure>_after, <measure>_delta, events and status (changed, new, removed, same).',
+        operationId: 'diffRevisions',
         tags: ['reports'],
+        documented: { params: PERIOD_PARAMS },
         querystring: {
           type: 'object',
           required: ['from', 'to'],
-          properties: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', enum: ['json', 'csv'] }, minSeq: MIN_SEQ },
+          properties: {
+            from: { type: 'string', description: 'a revision number, or asOf:<ISO 8601 instant>' },
+            to: { type: 'string', description: 'a revision number, or asOf:<ISO 8601 instant>' },
+            format: FORMAT,
+            minSeq: MIN_SEQ,
+          },
           additionalProperties: false,
+        },
+        response: {
+          200: okOrCsv(ref('Diff'), 'The comparison', 'one line per combination of dimensions on either side'),
+          ...problems({ ...PERIOD_READ, 404: ['LV_ERR_VIEW_NOT_FOUND', 'LV_ERR_REVISION_NOT_FOUND'] }),
         },
       },
     },
@@ -119,7 +164,17 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
 
   app.get<PeriodParams & ReadQuery>(
     '/v1/views/:view/periods/:period/exceptions',
-    { config: { scope: 'read' }, schema: { summary: 'Events received after the period was closed and not yet restated', tags: ['reports'], querystring: READ_QUERY } },
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Events received after the period was closed and not yet restated',
+        operationId: 'listExceptions',
+        tags: ['reports'],
+        documented: { params: PERIOD_PARAMS },
+        querystring: READ_QUERY,
+        response: { 200: ok(ref('Exceptions'), 'The late events', { read: true }), ...problems(PERIOD_READ) },
+      },
+    },
     async (request, reply) => {
       const read = routeRead(reply, request.query.minSeq)
       return withSeq(await lateview.exceptions(request.params.view, request.params.period, read.options), read)
@@ -128,7 +183,28 @@ export function reportRoutes(app: FastifyInstance, lateview: Lateview): void {
 
   app.post<PeriodParams>(
     '/v1/views/:view/periods/:period/restate',
-    { config: { scope: 'admin' }, schema: { summary: 'Publish a restatement (or manual revision) of the period now; no body (or {})', tags: ['reports'] } },
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'Publish a restatement (or manual revision) of the period now; no body (or {})',
+        operationId: 'restatePeriod',
+        tags: ['reports'],
+        documented: {
+          params: PERIOD_PARAMS,
+          body: { type: 'object', description: 'nothing, or {}', maxProperties: 0 },
+        },
+        response: {
+          200: ok(ref('JobRun'), 'The run of the restatement'),
+          ...problems({
+            400: ['LV_ERR_BODY_INVALID', 'LV_ERR_PERIOD_MALFORMED', 'LV_ERR_URL_INVALID'],
+            404: ['LV_ERR_VIEW_NOT_FOUND'],
+            409: ['LV_ERR_PERIOD_NOT_BEGUN', 'LV_ERR_PERIOD_EMPTY'],
+            422: ['LV_ERR_MEASURE_OVERFLOW'],
+            503: [...STORE_FAULTS, 'LV_ERR_VIEW_OUTDATED'],
+          }),
+        },
+      },
+    },
     async (request) => {
       // It takes no parameters: anything sent is a mistake, better refused than ignored.
       const body: unknown = request.body

@@ -40,7 +40,19 @@ export function uiRoutes(app: FastifyInstance): void {
   }
 
   const hidden = { hide: true }
-  app.get('/', { config: { scope: null }, schema: hidden }, async (_request, reply) => send(reply, 'index.html'))
+  app.get(
+    '/',
+    {
+      config: { scope: null },
+      schema: {
+        summary: 'The analyst page (its API calls carry the token)',
+        operationId: 'getAnalystPage',
+        tags: ['ui'],
+        response: { 200: { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+    },
+    async (_request, reply) => send(reply, 'index.html'),
+  )
   app.get('/ui', { config: { scope: null }, schema: hidden }, async (_request, reply) => reply.redirect('/'))
   app.get<{ Params: { file: string } }>('/ui/:file', { config: { scope: null }, schema: hidden }, async (request, reply) => {
     const { file } = request.params

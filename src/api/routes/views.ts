@@ -3,67 +3,51 @@ import { toViewFile } from '../../domain/view.js'
 import { LateviewError } from '../../errors.js'
 import type { Lateview } from '../../services/lateview.js'
 import { MIN_SEQ, routeRead } from '../reads.js'
+import { ok, pathParams, problems, ref, STORE_FAULTS, VIEW_PARAM, withDimensionFilters } from '../schemas.js'
 
-/**
- * The answer of GET /v1/views/:view, for the OpenAPI document (the reply serializer writes exact
- * decimals, so the schema documents the answer rather than shapes it). The definition's own
- * fields are listed at /v1/views and in the README.
- */
-const VIEW_STATUS_RESPONSE = {
+const VIEW = pathParams({ view: VIEW_PARAM })
+const REALTIME_QUERY = {
   type: 'object',
-  description: 'The view definition (as in its file, defaults written out) and the status of its periods.',
-  additionalProperties: true,
   properties: {
-    status: {
-      type: 'object',
-      required: ['seq', 'periods', 'dirty'],
-      properties: {
-        seq: { type: 'integer', description: 'the newest seq of the store' },
-        periods: {
-          type: 'object',
-          properties: { open: { type: 'array', items: { type: 'string' } }, provisional: { type: 'array', items: { type: 'string' } }, final: { type: 'array', items: { type: 'string' } } },
-        },
-        dirty: {
-          type: 'array',
-          description: 'Periods changed since their latest revision (late events not yet published, held after close, or below rebuild.minChange)',
-          items: {
-            type: 'object',
-            required: ['period', 'status', 'latestRevision', 'dirtySinceSeq', 'pending'],
-            properties: {
-              period: { type: 'string' },
-              status: { type: 'string', enum: ['provisional', 'final'] },
-              latestRevision: { type: 'integer' },
-              dirtySinceSeq: { type: 'integer', description: 'the first seq that changed the period after its latest revision' },
-              pending: {
-                type: 'object',
-                description: "What the period's live (Realtime) figures hold beyond its latest revision, exact: live totals minus the revision's totals",
-                required: ['eventCount', 'measures', 'belowMinChange'],
-                properties: {
-                  belowMinChange: { type: 'boolean', description: "true when the rebuilder holds this back: the period is provisional and no measure moved past the view's rebuild.minChange" },
-                  eventCount: { type: 'integer', description: 'events counted now minus events counted in the latest revision (a retraction takes one off)' },
-                  measures: {
-                    type: 'object',
-                    description: "per measure, its total over all rows (the report's totals.measures) now minus in the latest revision; null when one side has no value",
-                    additionalProperties: { type: 'number', nullable: true },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
+    from: { type: 'string', description: 'the first period key, inclusive' },
+    to: { type: 'string', description: 'the last period key, inclusive' },
+    minSeq: MIN_SEQ,
   },
+  additionalProperties: { type: 'string' },
 }
 
 export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
-  app.get('/v1/views', { config: { scope: 'read' }, schema: { summary: 'Every view definition', tags: ['views'] } }, async () => ({
-    views: lateview.programs.map((p) => toViewFile(p.view)),
-  }))
+  app.get(
+    '/v1/views',
+    {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'listViews',
+        summary: 'Every view definition',
+        tags: ['views'],
+        response: {
+          200: ok({ type: 'object', required: ['views'], properties: { views: { type: 'array', items: ref('ViewDefinition') } }, additionalProperties: false }, 'The views, by name'),
+          ...problems({}),
+        },
+      },
+    },
+    async () => ({
+      views: lateview.programs.map((p) => toViewFile(p.view)),
+    }),
+  )
 
   app.get<{ Params: { view: string } }>(
     '/v1/views/:view',
-    { config: { scope: 'read' }, schema: { summary: 'A view definition and the status of its periods', tags: ['views'], response: { 200: VIEW_STATUS_RESPONSE } } },
+    {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'getView',
+        summary: 'A view definition and the status of its periods',
+        tags: ['views'],
+        documented: { params: VIEW },
+        response: { 200: ok(ref('ViewAnswer'), 'The definition and status'), ...problems({ 400: ['LV_ERR_URL_INVALID'], 404: ['LV_ERR_VIEW_NOT_FOUND'], 503: STORE_FAULTS }) },
+      },
+    },
     async (request) => {
       const program = lateview.view(request.params.view)
       return {
@@ -80,7 +64,10 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
       schema: {
         summary: 'Every definition version of a view, oldest first, with its canonical definition, hash and when it took effect',
         description: 'A revision is always read, compared and verified under the version it was published with (its viewVersion).',
+        operationId: 'listViewVersions',
         tags: ['views'],
+        documented: { params: VIEW },
+        response: { 200: ok(ref('ViewVersions'), 'The versions, oldest first'), ...problems({ 400: ['LV_ERR_URL_INVALID'], 404: ['LV_ERR_VIEW_NOT_FOUND'], 503: STORE_FAULTS }) },
       },
     },
     async (request) => {
@@ -96,8 +83,19 @@ export function viewRoutes(app: FastifyInstance, lateview: Lateview): void {
       schema: {
         summary: 'Live cells of a view and their totals, exact at the returned seq',
         description: 'from and to are period keys (inclusive); any other parameter filters a dimension, e.g. ?store=042. totals are over the cells returned.',
+        operationId: 'getRealtime',
         tags: ['views'],
-        querystring: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, minSeq: MIN_SEQ }, additionalProperties: { type: 'string' } },
+        querystring: REALTIME_QUERY,
+        documented: { params: VIEW, querystring: withDimensionFilters(REALTIME_QUERY) },
+        response: {
+          200: ok(ref('RealtimeAnswer'), 'The live cells and their totals', { read: true }),
+          ...problems({
+            400: ['LV_ERR_QUERY_INVALID', 'LV_ERR_PERIOD_MALFORMED', 'LV_ERR_URL_INVALID'],
+            404: ['LV_ERR_VIEW_NOT_FOUND'],
+            409: ['LV_ERR_SEQ_NOT_YET'],
+            503: STORE_FAULTS,
+          }),
+        },
       },
     },
     async (request, reply) => {
